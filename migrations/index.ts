@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as foundation from './20261124_01_foundation.ts';
+
+/**
+ * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
+ * rename or edit a migration that has shipped — add a new one.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261124_01_foundation': foundation,
+};

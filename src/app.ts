@@ -1,0 +1,77 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { authRoutes } from './auth/index.ts';
+import { catalogueRoutes } from './catalogue/index.ts';
+import { ping } from './db/index.ts';
+import type { Deps } from './deps.ts';
+import { authenticate } from './http/auth.ts';
+import type { AppEnv } from './http/env.ts';
+import { errorHandler, problemResponse } from './http/problem.ts';
+import { newRouter } from './http/router.ts';
+import { ingestRoutes } from './ingest/index.ts';
+import { PayloadTooLargeError } from './lib/errors.ts';
+
+export const apiVersion = '0.1.0';
+
+/** The one place the app is put together; every runtime passes its own `deps`. */
+export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use(requestId());
+  app.onError(errorHandler(deps.logger));
+  app.notFound((c) =>
+    problemResponse(c, {
+      type: 'https://cadence.dev/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      detail: `no route for ${c.req.method} ${c.req.path}`,
+      issues: [],
+    }),
+  );
+
+  app.get('/', (c) => c.redirect('/docs'));
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await ping(deps.db);
+      return c.json({ status: 'ready', database: 'ok' });
+    } catch (err) {
+      deps.logger.warn('readiness check failed', { error: (err as Error).message });
+      return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
+    }
+  });
+
+  const v1 = newRouter();
+  v1.use(
+    bodyLimit({
+      maxSize: deps.config.MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(`the body exceeds ${deps.config.MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  v1.use(authenticate(deps));
+  v1.route('/', authRoutes(deps));
+  v1.route('/', catalogueRoutes(deps));
+  v1.route('/', ingestRoutes(deps));
+  app.route('/v1', v1);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (cad_…) created with `cadence keys create` or POST /v1/keys',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Cadence API',
+      version: apiVersion,
+      description:
+        'Personalized loyalty and promotions for grocery chains. Errors are application/problem+json.',
+    },
+    security: [{ apiKey: [] }],
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  return app;
+}

@@ -1,0 +1,3 @@
+export { authenticateKey, createApiKey, listApiKeys, revokeApiKey } from './api-keys.ts';
+export { authRoutes } from './routes.ts';
+export * from './schemas.ts';

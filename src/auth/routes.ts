@@ -1,0 +1,61 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Deps } from '../deps.ts';
+import { requireRole } from '../http/auth.ts';
+import { problemResponses } from '../http/openapi.ts';
+import { newRouter } from '../http/router.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.ts';
+import { ApiKeyInfo, CreateApiKey, CreatedApiKey } from './schemas.ts';
+
+export function authRoutes(deps: Deps) {
+  const app = newRouter();
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/keys',
+      tags: ['auth'],
+      summary: 'Create an API key (the secret is shown once)',
+      middleware: [requireRole('admin')] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: CreateApiKey } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: CreatedApiKey } } },
+        ...problemResponses(401, 403, 404, 422),
+      },
+    }),
+    async (c) => c.json(await createApiKey(deps, c.req.valid('json')), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/keys',
+      tags: ['auth'],
+      summary: 'List API keys (never their secrets)',
+      middleware: [requireRole('admin')] as const,
+      responses: {
+        200: {
+          description: 'Keys',
+          content: { 'application/json': { schema: z.object({ keys: z.array(ApiKeyInfo) }) } },
+        },
+        ...problemResponses(401, 403),
+      },
+    }),
+    async (c) => c.json({ keys: await listApiKeys(deps) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/keys/{id}',
+      tags: ['auth'],
+      summary: 'Revoke an API key',
+      middleware: [requireRole('admin')] as const,
+      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      responses: {
+        200: { description: 'Revoked', content: { 'application/json': { schema: ApiKeyInfo } } },
+        ...problemResponses(401, 403, 404),
+      },
+    }),
+    async (c) => c.json(await revokeApiKey(deps, c.req.valid('param').id), 200),
+  );
+  return app;
+}

@@ -1,0 +1,150 @@
+import { sql } from 'kysely';
+import { textArray, type Db } from '../db/index.ts';
+import type { Category, Manufacturer, Member, Product, Store } from './schemas.ts';
+
+export async function existingIds<T extends string | number>(
+  db: Db,
+  table: 'stores' | 'categories' | 'manufacturers',
+  ids: readonly T[],
+): Promise<Set<T>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom(table)
+    .select('id')
+    .where('id', 'in', [...new Set(ids)] as never[])
+    .execute();
+  return new Set(rows.map((r) => r.id as T));
+}
+
+export async function upsertStores(db: Db, stores: Store[]): Promise<void> {
+  await db
+    .insertInto('stores')
+    .values(stores.map((s) => ({ id: s.id, name: s.name, time_zone: s.timeZone })))
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        name: eb.ref('excluded.name'),
+        time_zone: eb.ref('excluded.time_zone'),
+        updated_at: sql`now()`,
+      })),
+    )
+    .execute();
+}
+
+export async function upsertCategories(db: Db, rows: Category[]): Promise<void> {
+  await db
+    .insertInto('categories')
+    .values(rows.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        name: eb.ref('excluded.name'),
+        parent_id: eb.ref('excluded.parent_id'),
+        updated_at: sql`now()`,
+      })),
+    )
+    .execute();
+}
+
+export async function upsertManufacturers(db: Db, rows: Manufacturer[]): Promise<void> {
+  await db
+    .insertInto('manufacturers')
+    .values(rows.map((r) => ({ id: r.id, name: r.name })))
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), updated_at: sql`now()` })),
+    )
+    .execute();
+}
+
+/** Upserts products; a GTIN first seen in a basket becomes a known product here. */
+export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
+  await sql`
+    insert into products (gtin, name, category_id, brand, brand_type, manufacturer_id, size,
+                          price_cents, known)
+    select s.gtin, s.name, s.category_id, s.brand, s.brand_type, s.manufacturer_id, s.size,
+           s.price_cents::int, true
+    from unnest(${textArray(rows.map((r) => r.gtin))}, ${textArray(rows.map((r) => r.name))},
+                ${textArray(rows.map((r) => r.categoryId))}, ${textArray(rows.map((r) => r.brand))},
+                ${textArray(rows.map((r) => r.brandType))},
+                ${textArray(rows.map((r) => r.manufacturerId))},
+                ${textArray(rows.map((r) => r.size))}, ${textArray(rows.map((r) => r.priceCents))})
+      as s(gtin, name, category_id, brand, brand_type, manufacturer_id, size, price_cents)
+    on conflict (gtin) do update set
+      name = excluded.name,
+      category_id = excluded.category_id,
+      brand = excluded.brand,
+      brand_type = excluded.brand_type,
+      manufacturer_id = excluded.manufacturer_id,
+      size = excluded.size,
+      price_cents = excluded.price_cents,
+      known = true,
+      updated_at = now()
+  `.execute(db);
+}
+
+/** Card numbers in `cards` that belong to a member with another member number. */
+export async function cardOwners(
+  db: Db,
+  cards: string[],
+): Promise<Map<string, string | null>> {
+  if (cards.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('members')
+    .select(['card_number', 'member_number'])
+    .where('card_number', 'in', cards)
+    .execute();
+  return new Map(rows.map((r) => [r.card_number as string, r.member_number]));
+}
+
+/**
+ * Upserts members by member number. A card first seen in a basket made an unregistered member;
+ * registering that card attaches the member number to it, so its history is kept.
+ * Absent (null) fields keep their current value.
+ */
+export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
+  const numbers = textArray(rows.map((r) => r.memberNumber));
+  const cards = textArray(rows.map((r) => r.cardNumber));
+  await sql`
+    update members m set member_number = s.member_number, status = 'registered', updated_at = now()
+    from unnest(${numbers}, ${cards}) as s(member_number, card_number)
+    where m.card_number = s.card_number and m.member_number is null
+      and not exists (select 1 from members x where x.member_number = s.member_number)
+  `.execute(db);
+  await sql`
+    insert into members (member_number, card_number, status, home_store_id, household_size,
+                         has_dog, has_cat, has_baby, enrolled_on)
+    select s.member_number, s.card_number, 'registered', s.home_store_id::int,
+           s.household_size::smallint, s.has_dog::bool, s.has_cat::bool, s.has_baby::bool,
+           s.enrolled_on::date
+    from unnest(${numbers}, ${cards}, ${textArray(rows.map((r) => r.homeStoreId))},
+                ${textArray(rows.map((r) => r.householdSize))}, ${textArray(rows.map((r) => r.hasDog))},
+                ${textArray(rows.map((r) => r.hasCat))}, ${textArray(rows.map((r) => r.hasBaby))},
+                ${textArray(rows.map((r) => r.enrolledOn))})
+      as s(member_number, card_number, home_store_id, household_size, has_dog, has_cat, has_baby,
+           enrolled_on)
+    on conflict (member_number) do update set
+      card_number = coalesce(excluded.card_number, members.card_number),
+      status = 'registered',
+      home_store_id = coalesce(excluded.home_store_id, members.home_store_id),
+      household_size = coalesce(excluded.household_size, members.household_size),
+      has_dog = coalesce(excluded.has_dog, members.has_dog),
+      has_cat = coalesce(excluded.has_cat, members.has_cat),
+      has_baby = coalesce(excluded.has_baby, members.has_baby),
+      enrolled_on = coalesce(excluded.enrolled_on, members.enrolled_on),
+      updated_at = now()
+  `.execute(db);
+  const withContact = rows.filter((r) => r.contact);
+  if (withContact.length === 0) return;
+  const c = (f: (x: NonNullable<Member['contact']>) => string | null | undefined) =>
+    textArray(withContact.map((r) => f(r.contact!)));
+  await sql`
+    insert into member_contacts (member_id, first_name, last_name, email, phone, postal_code)
+    select m.id, s.first_name, s.last_name, s.email, s.phone, s.postal_code
+    from unnest(${textArray(withContact.map((r) => r.memberNumber))}, ${c((x) => x.firstName)},
+                ${c((x) => x.lastName)}, ${c((x) => x.email)}, ${c((x) => x.phone)},
+                ${c((x) => x.postalCode)})
+      as s(member_number, first_name, last_name, email, phone, postal_code)
+    join members m on m.member_number = s.member_number
+    on conflict (member_id) do update set
+      first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
+      phone = excluded.phone, postal_code = excluded.postal_code, updated_at = now()
+  `.execute(db);
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, parsed once at the entry point (`node.ts`, `cli.ts`, later `worker.ts`).
+ * Nothing else reads the environment.
+ */
+export const Config = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  /** Real PostgreSQL; when unset, the embedded PGlite database in DATA_DIR is used. */
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('./data'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Time zone for CSV timestamps without an offset and for new stores without one. */
+  CHAIN_TIME_ZONE: z
+    .string()
+    .default('America/New_York')
+    .refine(isTimeZone, { message: 'not an IANA time zone, e.g. America/New_York' }),
+  /** Largest request body accepted, in bytes (larger bodies get 413). */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
+  /** Public base URL printed in messages (defaults to http://HOST:PORT). */
+  PUBLIC_URL: z.string().url().optional(),
+  /** Skip generating the demo chain on first start. */
+  DEMO: z
+    .enum(['on', 'off'])
+    .default('on'),
+});
+export type Config = z.infer<typeof Config>;
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses the environment; on error returns one readable line per bad variable. */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+): { ok: true; config: Config } | { ok: false; errors: string[] } {
+  const result = Config.safeParse(env);
+  if (result.success) return { ok: true, config: result.data };
+  return {
+    ok: false,
+    errors: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+  };
+}

@@ -1,0 +1,67 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { migrations } from '../../migrations/index.ts';
+import type { DB } from './schema.ts';
+
+export type { DB } from './schema.ts';
+export * from './schema.ts';
+
+export type Db = Kysely<DB>;
+export type Tx = Transaction<DB>;
+
+/**
+ * Bulk loading through COPY, where the driver offers it (postgres.js `COPY … FROM STDIN`,
+ * PGlite `COPY … FROM '/dev/blob'`). `csv` is RFC 4180 CSV without a header.
+ * Bulk paths fall back to `INSERT … SELECT FROM unnest(…)` where it is absent (Workers).
+ */
+export type CopyIn = (table: string, columns: readonly string[], csv: string) => Promise<void>;
+
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  db: Db;
+  copyIn?: CopyIn;
+  close(): Promise<void>;
+}
+
+/** Runs `fn` in a transaction, or inside the caller's transaction when `db` already is one. */
+export async function withTx<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db as Tx);
+  return db.transaction().execute(fn);
+}
+
+export function migrator(db: Db): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+  });
+}
+
+/** Brings the schema up to date; throws with the failing migration's name. */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const name = failed ? ` (${failed.migrationName})` : '';
+    throw new Error(`migration failed${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return (results ?? []).map((r) => r.migrationName);
+}
+
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+/** Table names come from our code, never from input; still, refuse anything odd. */
+export function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad identifier: ${name}`);
+  return `"${name}"`;
+}
+
+/**
+ * A JS array as one `text[]` parameter, for set-based writes (`insert … select from unnest(…)`).
+ * Values are sent as text and cast in SQL (`::int`, `::bool`): both drivers agree on text[],
+ * while their inference of other array types differs.
+ */
+export function textArray(values: readonly (string | number | boolean | null | undefined)[]) {
+  return sql`${values.map((v) => (v === null || v === undefined ? null : String(v)))}::text[]`;
+}

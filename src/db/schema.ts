@@ -1,0 +1,156 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Timestamps are written as Date or ISO string and read back as Date. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** bigint and numeric are parsed to JS numbers by both drivers (ids stay below 2^53). */
+type Int8 = ColumnType<number, number | string, number | string>;
+type Numeric = ColumnType<number, number | string, number | string>;
+/** An identity column: optional on insert. */
+type Serial = ColumnType<number, number | string | undefined, number | string>;
+
+export interface StoresTable {
+  id: number;
+  name: string;
+  time_zone: string;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface TerminalsTable {
+  store_id: number;
+  id: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface CategoriesTable {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface ManufacturersTable {
+  id: string;
+  name: string;
+  updated_at: DefaultedTimestamp;
+}
+
+export type BrandType = 'national' | 'store';
+
+export interface ProductsTable {
+  gtin: string;
+  name: string | null;
+  category_id: string | null;
+  brand: string | null;
+  brand_type: BrandType | null;
+  manufacturer_id: string | null;
+  size: string | null;
+  price_cents: number | null;
+  known: Generated<boolean>;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export type MemberStatus = 'registered' | 'unregistered' | 'anonymous';
+
+export interface MembersTable {
+  id: Serial;
+  member_number: string | null;
+  card_number: string | null;
+  status: MemberStatus;
+  home_store_id: number | null;
+  household_size: number | null;
+  has_dog: boolean | null;
+  has_cat: boolean | null;
+  has_baby: boolean | null;
+  enrolled_on: ColumnType<string | null, string | null, string | null>;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface MemberContactsTable {
+  member_id: Int8;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  phone: string | null;
+  postal_code: string | null;
+  updated_at: DefaultedTimestamp;
+}
+
+export type BasketSource = 'pos' | 'import' | 'checkout';
+
+export interface BasketsTable {
+  member_id: Int8;
+  id: Serial;
+  store_id: number | null;
+  terminal_id: string;
+  txn_id: string;
+  ts: Timestamp;
+  total_cents: Int8;
+  line_count: number;
+  content_hash: string;
+  source: BasketSource;
+  created_at: DefaultedTimestamp;
+}
+
+export interface BasketLinesTable {
+  member_id: Int8;
+  basket_id: Int8;
+  line_no: number;
+  gtin: string;
+  qty: Numeric;
+  unit_price_cents: number | null;
+  line_discount_cents: number;
+}
+
+export type Role = 'admin' | 'marketer' | 'vendor' | 'pos';
+
+export interface ApiKeysTable {
+  id: Serial;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  role: Role;
+  store_id: number | null;
+  manufacturer_id: string | null;
+  created_at: DefaultedTimestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface ImportStagingLinesTable {
+  batch_id: string;
+  line_no: Int8;
+  member_ref: string | null;
+  member_ref_kind: 'card' | 'number' | null;
+  store_id: number | null;
+  terminal_id: string;
+  txn_id: string;
+  ts: string;
+  gtin: string;
+  qty: Numeric;
+  unit_price_cents: number | null;
+  line_discount_cents: number;
+}
+
+export interface DB {
+  stores: StoresTable;
+  terminals: TerminalsTable;
+  categories: CategoriesTable;
+  manufacturers: ManufacturersTable;
+  products: ProductsTable;
+  members: MembersTable;
+  member_contacts: MemberContactsTable;
+  baskets: BasketsTable;
+  basket_lines: BasketLinesTable;
+  api_keys: ApiKeysTable;
+  import_staging_lines: ImportStagingLinesTable;
+}
+
+export type Store = Selectable<StoresTable>;
+export type NewStore = Insertable<StoresTable>;
+export type Product = Selectable<ProductsTable>;
+export type Member = Selectable<MembersTable>;
+export type MemberUpdate = Updateable<MembersTable>;
+export type ApiKey = Selectable<ApiKeysTable>;

@@ -1,0 +1,16 @@
+import type { Config } from './config.ts';
+import type { CopyIn, Db } from './db/index.ts';
+import type { Clock } from './lib/clock.ts';
+import type { Ids } from './lib/ids.ts';
+import type { Logger } from './lib/logger.ts';
+
+/** Everything the app and the verbs need, built by the entry point (node.ts, cli.ts, tests). */
+export interface Deps {
+  db: Db;
+  /** Bulk COPY, where the driver has it. */
+  copyIn?: CopyIn | undefined;
+  clock: Clock;
+  ids: Ids;
+  logger: Logger;
+  config: Config;
+}

@@ -1,0 +1,64 @@
+/**
+ * Store-local time. A "local" timestamp (no offset) is read in an IANA time zone: we find the
+ * zone's UTC offset at that wall-clock time with Intl (no tz database of our own). In the DST
+ * gap the clock jumps forward (02:30 → 03:30); in the overlap the earlier instant wins.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Offset of `timeZone` from UTC at instant `epochMs`, in minutes (New York in winter: -300). */
+export function zoneOffsetMinutes(epochMs: number, timeZone: string): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return Math.round((asUtc - Math.floor(epochMs / 1000) * 1000) / 60_000);
+}
+
+const localPattern = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/;
+
+/** True when `text` is a date or date-time without a UTC offset. */
+export function isLocalTimestamp(text: string): boolean {
+  return localPattern.test(text);
+}
+
+/**
+ * Converts a local date (`2026-03-08`, read as midnight) or date-time (`2026-03-08 10:15[:00]`)
+ * in `timeZone` to an ISO instant with `Z`. Returns null if the text is not a real local time.
+ */
+export function localToInstant(text: string, timeZone: string): string | null {
+  const m = localPattern.exec(text);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(
+    Number,
+  ) as [number, number, number, number, number, number];
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s, Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000));
+  const check = new Date(wall);
+  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+    return null;
+  }
+  const first = wall - zoneOffsetMinutes(wall, timeZone) * 60_000;
+  const offset = zoneOffsetMinutes(first, timeZone);
+  if (wall - offset * 60_000 === first) return new Date(first).toISOString();
+  const second = wall - offset * 60_000;
+  // `second` is right unless the wall time falls in a DST gap; then `first` is the shifted time
+  return new Date(zoneOffsetMinutes(second, timeZone) === offset ? second : first).toISOString();
+}

@@ -1,0 +1,42 @@
+import { z } from '@hono/zod-openapi';
+import { isTimeZone } from '../config.ts';
+import { parseGtin } from './gtin.ts';
+
+/** A GTIN-8/12/13/14 with a verified check digit, normalised to 14 digits. */
+export const Gtin = z
+  .string()
+  .transform((raw, ctx) => {
+    const result = parseGtin(raw);
+    if (!result.ok) {
+      ctx.addIssue({ code: 'custom', message: result.message });
+      return z.NEVER;
+    }
+    return result.gtin;
+  })
+  .openapi({ type: 'string', example: '05012345678900', description: 'GTIN-8/12/13/14' });
+
+export const Code = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (max 64)');
+
+export const TimeZone = z
+  .string()
+  .refine(isTimeZone, 'not an IANA time zone, e.g. America/New_York')
+  .openapi({ example: 'America/New_York' });
+
+export const Cents = z.number().int().min(0).max(100_000_000);
+
+/** An ISO-8601 instant that must carry its UTC offset (or Z): POS clocks lie about zones. */
+export const InstantWithOffset = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/,
+    'a timestamp with a UTC offset, e.g. 2026-11-24T10:15:00-05:00',
+  )
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'not a real date and time')
+  .openapi({ example: '2026-11-24T10:15:00-05:00' });
+
+export const LocalDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+  .refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), 'not a real date');

@@ -1,0 +1,226 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { appWithKeys, basket, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+import { useTestDeps } from '../support/db.ts';
+
+const getDeps = useTestDeps();
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+
+beforeAll(async () => {
+  await seedCatalogue(getDeps());
+  api = await appWithKeys(getDeps());
+});
+
+async function count(table: 'baskets' | 'basket_lines' | 'members' | 'products') {
+  const r = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(getDeps().db);
+  return r.rows[0]!.n;
+}
+
+describe('POST /v1/baskets, one basket', () => {
+  it('stores a basket with its lines and an unregistered member for an unknown card', async () => {
+    const b = basket({ cardNumber: '499900000001' });
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, b);
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: 'created', storeId: 1, txnId: b.txnId, unknownGtins: [] });
+    const stored = await getDeps()
+      .db.selectFrom('baskets')
+      .innerJoin('members', 'members.id', 'baskets.member_id')
+      .select(['baskets.id', 'total_cents', 'line_count', 'members.status', 'members.card_number', 'ts'])
+      .where('baskets.id', '=', body.basketId)
+      .executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({
+      total_cents: 899 + 2 * 399 - 50,
+      line_count: 2,
+      status: 'unregistered',
+      card_number: '499900000001',
+    });
+    expect(stored.ts.toISOString()).toBe('2026-11-20T15:15:00.000Z');
+  });
+
+  it('answers a retry with the original id and stores nothing new', async () => {
+    const b = basket();
+    const first = await (await api.call('POST', '/v1/baskets', api.keys.pos1, b)).json();
+    const before = [await count('baskets'), await count('basket_lines'), await count('members')];
+    const retry = await api.call('POST', '/v1/baskets', api.keys.pos1, b);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toMatchObject({ status: 'duplicate', basketId: first.basketId });
+    expect([await count('baskets'), await count('basket_lines'), await count('members')]).toEqual(before);
+  });
+
+  it('answers 409 when the same key comes with other content', async () => {
+    const b = basket();
+    await api.call('POST', '/v1/baskets', api.keys.pos1, b);
+    const before = await count('basket_lines');
+    const changed = { ...b, lines: [{ ...b.lines[0]!, qty: 3 }] };
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, changed);
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const problem = await res.json();
+    expect(problem).toMatchObject({ status: 409, title: 'Conflict' });
+    expect(problem.issues[0].path).toBe('txnId');
+    expect(await count('basket_lines')).toBe(before);
+  });
+
+  it('stores an anonymous basket under the anonymous member', async () => {
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ cardNumber: null }));
+    expect(res.status).toBe(201);
+    const { basketId } = await res.json();
+    const row = await getDeps().db.selectFrom('baskets').select('member_id').where('id', '=', basketId).executeTakeFirstOrThrow();
+    expect(row.member_id).toBe(0);
+  });
+
+  it('stores and reports GTINs that the catalogue does not know yet', async () => {
+    const unknown = gtin13(777, '201');
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({
+      lines: [{ gtin: unknown, qty: 1, unitPriceCents: 199, lineDiscountCents: 0 }],
+    }));
+    expect(res.status).toBe(201);
+    expect((await res.json()).unknownGtins).toEqual([gtin14(unknown)]);
+    const product = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(unknown)).executeTakeFirstOrThrow();
+    expect(product.known).toBe(false);
+  });
+
+  it('accepts GTIN-8, -12 and -14 and stores them as 14 digits', async () => {
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({
+      lines: [
+        { gtin: '96385074', qty: 1, unitPriceCents: 100, lineDiscountCents: 0 },
+        { gtin: '036000291452', qty: 1, unitPriceCents: 100, lineDiscountCents: 0 },
+        { gtin: '10012345678902', qty: 1.25, unitPriceCents: 100, lineDiscountCents: 0 },
+      ],
+    }));
+    expect(res.status).toBe(201);
+    const { basketId } = await res.json();
+    const lines = await getDeps().db.selectFrom('basket_lines').select(['gtin', 'qty']).where('basket_id', '=', basketId).orderBy('line_no').execute();
+    expect(lines).toEqual([
+      { gtin: '00000096385074', qty: 1 },
+      { gtin: '00036000291452', qty: 1 },
+      { gtin: '10012345678902', qty: 1.25 },
+    ]);
+  });
+});
+
+describe('POST /v1/baskets, bad input stores nothing', () => {
+  const cases: [string, unknown, number, string][] = [
+    ['a bad check digit', basket({ lines: [{ gtin: '4006381333932', qty: 1, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].gtin'],
+    ['a timestamp without offset', basket({ ts: '2026-11-20T10:15:00' }), 422, 'ts'],
+    ['a wrong type', { ...basket(), storeId: 'one' }, 422, 'storeId'],
+    ['a missing field', (() => { const { txnId: _, ...rest } = basket(); return rest; })(), 422, 'txnId'],
+    ['an unknown field', { ...basket(), coupon: 'X' }, 422, '(body)'],
+    ['a negative quantity', basket({ lines: [{ gtin: gtin13(1), qty: -1, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].qty'],
+    ['no lines', basket({ lines: [] }), 422, 'lines'],
+    ['an unknown store', basket({ storeId: 99 }), 422, 'storeId'],
+  ];
+  for (const [name, body, status, path] of cases) {
+    it(`rejects ${name} with ${status} naming ${path}`, async () => {
+      const before = [await count('baskets'), await count('basket_lines'), await count('members'), await count('products')];
+      const res = await api.call('POST', '/v1/baskets', api.keys.admin, body);
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      const problem = await res.json();
+      expect(problem.status).toBe(status);
+      expect(problem.issues.map((i: { path: string }) => i.path)).toContain(path);
+      expect([await count('baskets'), await count('basket_lines'), await count('members'), await count('products')]).toEqual(before);
+    });
+  }
+
+  it('rejects malformed JSON with 400', async () => {
+    const before = await count('baskets');
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, '{"storeId": 1,');
+    expect(res.status).toBe(400);
+    expect((await res.json()).detail).toMatch(/malformed JSON/);
+    expect(await count('baskets')).toBe(before);
+  });
+
+  it('rejects an oversized body with 413', async () => {
+    const huge = { baskets: Array.from({ length: 400 }, () => basket({ lines: Array.from({ length: 1000 }, () => ({ gtin: gtin13(1), qty: 1, unitPriceCents: 1, lineDiscountCents: 0 })) })) };
+    const text = JSON.stringify(huge);
+    expect(text.length).toBeGreaterThan(getDeps().config.MAX_BODY_BYTES);
+    const before = await count('baskets');
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, text);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ status: 413, title: 'Payload too large' });
+    expect(await count('baskets')).toBe(before);
+  });
+});
+
+describe('POST /v1/baskets, batches', () => {
+  it('lands the good baskets and rejects the bad one alone', async () => {
+    const good1 = basket();
+    const good2 = basket({ cardNumber: null });
+    const bad = basket({ lines: [{ gtin: gtin13(1), qty: 1, unitPriceCents: 1, lineDiscountCents: 0 }, { gtin: '123', qty: 1, unitPriceCents: 1, lineDiscountCents: 0 }] });
+    const before = await count('basket_lines');
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [good1, bad, good2] });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ created: 2, rejected: 1, duplicates: 0, conflicts: 0 });
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual(['created', 'rejected', 'created']);
+    expect(body.results[1].issues[0].path).toBe('baskets[1].lines[1].gtin');
+    expect(await count('basket_lines')).toBe(before + 4);
+    const badStored = await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', bad.txnId).execute();
+    expect(badStored).toEqual([]);
+  });
+
+  it('retrying a whole batch returns the same ids and stores nothing', async () => {
+    const batch = { baskets: [basket(), basket(), basket({ storeId: 1, terminalId: 'T09' })] };
+    const first = await (await api.call('POST', '/v1/baskets', api.keys.pos1, batch)).json();
+    const before = [await count('baskets'), await count('basket_lines')];
+    const again = await (await api.call('POST', '/v1/baskets', api.keys.pos1, batch)).json();
+    expect(again).toMatchObject({ created: 0, duplicates: 3 });
+    expect(again.results.map((r: { basketId: number }) => r.basketId)).toEqual(first.results.map((r: { basketId: number }) => r.basketId));
+    expect([await count('baskets'), await count('basket_lines')]).toEqual(before);
+  });
+
+  it('resolves a key repeated inside one batch against its first occurrence', async () => {
+    const b = basket();
+    const changed = { ...b, lines: [b.lines[0]!] };
+    const body = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [b, b, changed] })).json();
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual(['created', 'duplicate', 'conflict']);
+    expect(body.results[1].basketId).toBe(body.results[0].basketId);
+  });
+
+  it('refuses batches over 500 baskets', async () => {
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: Array.from({ length: 501 }, () => basket()) });
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues[0].path).toBe('baskets');
+  });
+
+  it('counts concurrent retries of one basket once', async () => {
+    const b = basket();
+    const responses = await Promise.all(Array.from({ length: 8 }, () => api.call('POST', '/v1/baskets', api.keys.pos1, b)));
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+    expect(bodies.filter((x) => x.status === 'created')).toHaveLength(1);
+    expect(new Set(bodies.map((x) => x.basketId)).size).toBe(1);
+    const stored = await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', b.txnId).execute();
+    expect(stored).toHaveLength(1);
+  });
+});
+
+describe('POST /v1/baskets, roles and scope', () => {
+  it('needs a key', async () => {
+    const res = await api.call('POST', '/v1/baskets', null, basket());
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ status: 401, title: 'Unauthorized' });
+  });
+
+  it('refuses an unknown key', async () => {
+    const res = await api.call('POST', '/v1/baskets', 'cad_notarealkeyatall', basket());
+    expect(res.status).toBe(401);
+  });
+
+  it('refuses marketer and vendor keys', async () => {
+    for (const key of [api.keys.marketer, api.keys.vendor]) {
+      expect((await api.call('POST', '/v1/baskets', key, basket())).status).toBe(403);
+    }
+  });
+
+  it('lets a pos key post for its own store only, and stores nothing otherwise', async () => {
+    const b = basket({ storeId: 2 });
+    expect((await api.call('POST', '/v1/baskets', api.keys.pos1, b)).status).toBe(403);
+    const batch = await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [basket(), b] });
+    expect(batch.status).toBe(403);
+    expect((await batch.json()).issues[0].path).toBe('baskets[1].storeId');
+    expect(await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', b.txnId).execute()).toEqual([]);
+    expect((await api.call('POST', '/v1/baskets', api.keys.pos2, b)).status).toBe(201);
+  });
+});
