@@ -61,8 +61,14 @@ export async function appWithKeys(deps: Deps) {
     pos1: await key('pos', { storeId: 1 }),
     pos2: await key('pos', { storeId: 2 }),
   };
-  const call = (method: string, path: string, keyOrNull: string | null, body?: unknown, headers: Record<string, string> = {}) =>
-    app.request(path, {
+  const call = (
+    method: string,
+    path: string,
+    keyOrNull: string | null,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<TestResponse> =>
+    Promise.resolve(app.request(path, {
       method,
       headers: {
         ...(keyOrNull ? { authorization: `Bearer ${keyOrNull}` } : {}),
@@ -70,6 +76,10 @@ export async function appWithKeys(deps: Deps) {
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    }));
   return { app, keys, call };
 }
+
+/** A Response whose JSON body tests may read without casts. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };

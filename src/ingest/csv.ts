@@ -1,0 +1,107 @@
+/**
+ * Streaming CSV (RFC 4180: commas, double-quoted fields with "" escapes, LF or CRLF line ends,
+ * newlines inside quotes). Runtime-free: it reads an AsyncIterable of text chunks, so Node
+ * streams, Workers request bodies and in-memory generators all feed it.
+ */
+export interface CsvRecord {
+  /** 1-based line number of the record's first line in the file (the header is line 1). */
+  line: number;
+  fields: string[];
+  /** The record as it stood in the file, without its line end. */
+  raw: string;
+}
+
+export async function* readCsv(chunks: AsyncIterable<string> | Iterable<string>): AsyncGenerator<CsvRecord> {
+  let buffer = '';
+  let line = 0;
+  let pending = '';
+  let pendingStart = 0;
+  for await (const chunk of chunks) {
+    buffer += chunk;
+    let start = 0;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n', start)) !== -1) {
+      let text = buffer.slice(start, nl);
+      start = nl + 1;
+      line++;
+      if (text.endsWith('\r')) text = text.slice(0, -1);
+      if (pending) {
+        text = `${pending}\n${text}`;
+        pending = '';
+      } else pendingStart = line;
+      if (!balanced(text)) {
+        pending = text;
+        continue;
+      }
+      if (text === '') continue;
+      yield { line: pendingStart, fields: splitRecord(text), raw: text };
+    }
+    buffer = buffer.slice(start);
+  }
+  if (buffer.endsWith('\r')) buffer = buffer.slice(0, -1);
+  const last = pending ? `${pending}\n${buffer}` : buffer;
+  if (last !== '') {
+    line++;
+    yield { line: pending ? pendingStart : line, fields: splitRecord(last), raw: last };
+  }
+}
+
+function balanced(text: string): boolean {
+  let quotes = 0;
+  for (let i = text.indexOf('"'); i !== -1; i = text.indexOf('"', i + 1)) quotes++;
+  return quotes % 2 === 0;
+}
+
+export function splitRecord(text: string): string[] {
+  if (text.indexOf('"') === -1) return text.split(',');
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(field);
+      field = '';
+    } else field += ch;
+  }
+  out.push(field);
+  return out;
+}
+
+/** One CSV field, quoted only when it must be. */
+export function csvField(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvLine(values: readonly (string | number | boolean | null | undefined)[]): string {
+  return values.map(csvField).join(',');
+}
+
+/**
+ * Maps header names (case-insensitive, aliases allowed) to column positions.
+ * `spec` maps a canonical name to its accepted header names.
+ */
+export function mapHeader<K extends string>(
+  header: string[],
+  spec: Record<K, readonly string[]>,
+): { columns: Partial<Record<K, number>>; unknown: string[] } {
+  const columns: Partial<Record<K, number>> = {};
+  const unknown: string[] = [];
+  header.forEach((name, index) => {
+    const clean = name.trim().toLowerCase().replace(/^\ufeff/, '');
+    const key = (Object.keys(spec) as K[]).find((k) => spec[k].includes(clean));
+    if (key === undefined) unknown.push(name);
+    else if (columns[key] === undefined) columns[key] = index;
+  });
+  return { columns, unknown };
+}

@@ -1,0 +1,463 @@
+import type { z } from '@hono/zod-openapi';
+import {
+  Member,
+  Product,
+  upsertCategories,
+  upsertManufacturers,
+  upsertMembers,
+  upsertProducts,
+  type UpsertOutcome,
+} from '../catalogue/index.ts';
+import type { Deps } from '../deps.ts';
+import { ValidationError } from '../lib/errors.ts';
+import { parseGtin } from '../lib/gtin.ts';
+import { localToInstant } from '../lib/time.ts';
+import { InstantWithOffset } from '../lib/validators.ts';
+import { mapHeader, readCsv, type CsvRecord } from './csv.ts';
+import { ingestBaskets, type BasketInput } from './ingest-baskets.ts';
+
+/** A CSV row that was not imported: written to the `.errors.csv` beside the file. */
+export interface RejectedRow {
+  line: number;
+  field: string;
+  reason: string;
+  raw: string;
+}
+
+export interface ImportOptions {
+  /** Zone for timestamps and dates without a UTC offset (the chain's time zone). */
+  timeZone: string;
+  /** Lines per committed batch. */
+  batchSize?: number;
+  onProgress?: (rows: number) => void;
+  onReject: (row: RejectedRow) => void;
+}
+
+export interface ImportSummary {
+  rows: number;
+  imported: number;
+  rejected: number;
+  /** Baskets only. */
+  created?: number;
+  duplicates?: number;
+  conflicts?: number;
+  unknownGtins?: number;
+}
+
+type Chunks = AsyncIterable<string> | Iterable<string>;
+
+function requireColumns<K extends string>(columns: Partial<Record<K, number>>, required: K[][], spec: Record<K, readonly string[]>) {
+  const missing = required.filter((alternatives) => alternatives.every((k) => columns[k] === undefined));
+  if (missing.length > 0) {
+    throw new ValidationError(
+      `the header lacks ${missing.map((alts) => alts.map((k) => spec[k][0]).join(' or ')).join(', ')}`,
+      missing.map((alts) => ({ path: 'header', message: `missing column ${alts.map((k) => spec[k][0]).join(' or ')}` })),
+    );
+  }
+}
+
+async function* withHeader(chunks: Chunks): AsyncGenerator<CsvRecord> {
+  yield* readCsv(chunks);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baskets
+
+const basketColumns = {
+  card: ['card', 'card_number'],
+  member: ['member_id', 'member_number', 'member'],
+  txn: ['txn', 'txn_id', 'basket_id', 'transaction_id'],
+  ts: ['ts', 'timestamp', 'datetime', 'date'],
+  store: ['store_id', 'store'],
+  terminal: ['terminal_id', 'terminal', 'lane'],
+  gtin: ['gtin', 'upc', 'ean'],
+  qty: ['qty', 'quantity', 'units'],
+  price: ['unit_price'],
+  priceCents: ['unit_price_cents'],
+  discount: ['line_discount'],
+  discountCents: ['line_discount_cents'],
+} as const;
+type BasketColumn = keyof typeof basketColumns;
+
+const qtyPattern = /^\d{1,6}(\.\d{1,3})?$/;
+const moneyPattern = /^\d{1,7}(\.\d{1,2})?$/;
+const centsPattern = /^\d{1,9}$/;
+const cardPattern = /^[0-9A-Za-z]{4,40}$/;
+const memberPattern = /^[A-Za-z0-9_-]{1,40}$/;
+
+class RowError extends Error {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+interface PendingBasket {
+  key: string;
+  head: string;
+  input: BasketInput;
+  records: CsvRecord[];
+  error: RejectedRow | null;
+}
+
+/**
+ * Imports a basket CSV (one line per scanned item; lines of one basket adjacent). Each basket is
+ * imported whole or not at all; rejected lines go to `onReject`. Idempotent: a re-import finds
+ * every basket already stored and adds nothing. Memory stays flat: one batch at a time, and
+ * while one batch is written the next is parsed.
+ */
+export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
+  const batchSize = opts.batchSize ?? 20_000;
+  const summary = { rows: 0, imported: 0, rejected: 0, created: 0, duplicates: 0, conflicts: 0, unknownGtins: 0 };
+  const unknownGtins = new Set<string>();
+  let columns: Partial<Record<BasketColumn, number>> | null = null;
+  let width = 0;
+  let current: PendingBasket | null = null;
+  let batch: PendingBasket[] = [];
+  let batchLines = 0;
+  let writing: Promise<void> = Promise.resolve();
+
+  const reject = (row: RejectedRow) => {
+    summary.rejected++;
+    opts.onReject(row);
+  };
+  const rejectBasket = (b: PendingBasket, field: string, reason: string) => {
+    for (const r of b.records) reject({ line: r.line, field, reason, raw: r.raw });
+  };
+
+  const write = async (baskets: PendingBasket[]) => {
+    const outcomes = await ingestBaskets(deps, baskets.map((b) => b.input), 'import');
+    outcomes.forEach((o, i) => {
+      const b = baskets[i]!;
+      if (o.status === 'created' || o.status === 'duplicate') {
+        summary.imported += b.records.length;
+        summary[o.status === 'created' ? 'created' : 'duplicates']++;
+        for (const g of o.unknownGtins) unknownGtins.add(g);
+      } else {
+        if (o.status === 'conflict') summary.conflicts++;
+        const issue = o.issues[0];
+        const field = issue?.path === 'storeId' ? 'store_id' : issue?.path === 'txnId' ? 'txn' : '(basket)';
+        rejectBasket(b, field, issue?.message ?? o.status);
+      }
+    });
+    opts.onProgress?.(summary.rows);
+  };
+
+  const flush = async (force: boolean) => {
+    if (batch.length === 0 || (!force && batchLines < batchSize)) return;
+    const ready = batch;
+    batch = [];
+    batchLines = 0;
+    await writing;
+    writing = write(ready);
+    if (force) await writing;
+  };
+
+  const close = async (b: PendingBasket | null) => {
+    if (!b) return;
+    if (b.error) {
+      const bad = b.error;
+      for (const r of b.records) {
+        reject(
+          r.line === bad.line
+            ? bad
+            : { line: r.line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw: r.raw },
+        );
+      }
+      return;
+    }
+    batch.push(b);
+    batchLines += b.records.length;
+    await flush(false);
+  };
+
+  for await (const record of withHeader(chunks)) {
+    if (!columns) {
+      const mapped = mapHeader(record.fields, basketColumns);
+      requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
+      columns = mapped.columns;
+      width = record.fields.length;
+      continue;
+    }
+    summary.rows++;
+    const f = record.fields;
+    const get = (k: BasketColumn) => {
+      const i = columns![k];
+      return i === undefined ? '' : (f[i] ?? '').trim();
+    };
+    const key = `${get('store')}\u0000${get('terminal')}\u0000${get('txn')}`;
+    const head = `${get('ts')}\u0000${get('card')}\u0000${get('member')}`;
+    if (!current || current.key !== key) {
+      await close(current);
+      current = { key, head, records: [], error: null, input: null as unknown as BasketInput };
+    }
+    current.records.push(record);
+    if (current.error) continue;
+    try {
+      if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
+      if (current.records.length === 1) current.input = parseBasketHead(get, opts.timeZone);
+      else if (head !== current.head) {
+        throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.records[0]!.line})`);
+      }
+      current.input.lines.push(parseBasketLine(get));
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+    }
+  }
+  await close(current);
+  await flush(true);
+  await writing;
+  summary.unknownGtins = unknownGtins.size;
+  return summary;
+}
+
+function parseBasketHead(get: (k: BasketColumn) => string, timeZone: string): BasketInput {
+  const txn = get('txn');
+  if (!txn || txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
+  const storeText = get('store');
+  let storeId: number | null = null;
+  if (storeText) {
+    storeId = Number(storeText);
+    if (!Number.isInteger(storeId) || storeId <= 0) throw new RowError('store_id', 'a positive store number');
+  }
+  const terminalId = get('terminal');
+  if (terminalId.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
+  const tsText = get('ts');
+  let ts: string | null;
+  if (InstantWithOffset.safeParse(tsText).success) ts = tsText;
+  else ts = localToInstant(tsText, timeZone);
+  if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
+  const card = get('card');
+  const number = get('member');
+  let member: BasketInput['member'] = null;
+  if (card) {
+    if (!cardPattern.test(card)) throw new RowError('card', '4–40 letters or digits');
+    member = { kind: 'card', ref: card };
+  } else if (number) {
+    if (!memberPattern.test(number)) throw new RowError('member_id', 'letters, digits, _ or - (max 40)');
+    member = { kind: 'number', ref: number };
+  }
+  return { storeId, terminalId, txnId: txn, ts, member, lines: [] };
+}
+
+function parseBasketLine(get: (k: BasketColumn) => string): BasketInput['lines'][number] {
+  const gtin = parseGtin(get('gtin'));
+  if (!gtin.ok) throw new RowError('gtin', gtin.message);
+  const qtyText = get('qty');
+  if (!qtyPattern.test(qtyText) || Number(qtyText) === 0) {
+    throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  }
+  return {
+    gtin: gtin.gtin,
+    qty: Number(qtyText),
+    unitPriceCents: money(get('priceCents'), get('price'), 'unit_price'),
+    lineDiscountCents: money(get('discountCents'), get('discount'), 'line_discount') ?? 0,
+  };
+}
+
+/** Cents from a `*_cents` column, else from a decimal currency column; null when both are empty. */
+function money(cents: string, decimal: string, field: string): number | null {
+  if (cents) {
+    if (!centsPattern.test(cents)) throw new RowError(`${field}_cents`, 'whole cents, e.g. 349');
+    return Number(cents);
+  }
+  if (decimal) {
+    if (!moneyPattern.test(decimal)) throw new RowError(field, 'an amount such as 3.49');
+    return Math.round(Number(decimal) * 100);
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products and members: each row is validated by the API's own zod schema.
+
+async function importRecords<K extends string, T, E = undefined>(
+  chunks: Chunks,
+  opts: ImportOptions,
+  spec: {
+    columns: Record<K, readonly string[]>;
+    required: NoInfer<K>[][];
+    schema: z.ZodType<T>;
+    toObject: (get: (k: K) => string) => unknown;
+    /** Values beside the schema's (e.g. names of categories to create). */
+    extra?: (get: (k: K) => string) => E;
+    /** Maps a schema path (e.g. `contact.email`) back to a CSV column. */
+    fieldOf: (path: string) => string;
+    write: (rows: T[], extras: E[]) => Promise<UpsertOutcome>;
+  },
+): Promise<ImportSummary> {
+  const batchSize = opts.batchSize ?? 2_000;
+  const summary: ImportSummary = { rows: 0, imported: 0, rejected: 0 };
+  let columns: Partial<Record<K, number>> | null = null;
+  let width = 0;
+  let batch: { value: T; extra: E; record: CsvRecord }[] = [];
+  const reject = (row: RejectedRow) => {
+    summary.rejected++;
+    opts.onReject(row);
+  };
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const outcome = await spec.write(
+      batch.map((b) => b.value),
+      batch.map((b) => b.extra),
+    );
+    summary.imported += outcome.upserted;
+    for (const r of outcome.rejected) {
+      const record = batch[r.index]!.record;
+      const issue = r.issues[0]!;
+      reject({ line: record.line, field: spec.fieldOf(issue.path), reason: issue.message, raw: record.raw });
+    }
+    batch = [];
+    opts.onProgress?.(summary.rows);
+  };
+  for await (const record of withHeader(chunks)) {
+    if (!columns) {
+      const mapped = mapHeader(record.fields, spec.columns);
+      requireColumns(mapped.columns, spec.required, spec.columns);
+      columns = mapped.columns;
+      width = record.fields.length;
+      continue;
+    }
+    summary.rows++;
+    if (record.fields.length !== width) {
+      reject({ line: record.line, field: '(row)', reason: `expected ${width} fields, found ${record.fields.length}`, raw: record.raw });
+      continue;
+    }
+    const get = (k: K) => {
+      const i = columns![k];
+      return i === undefined ? '' : (record.fields[i] ?? '').trim();
+    };
+    const parsed = spec.schema.safeParse(spec.toObject(get));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      reject({ line: record.line, field: spec.fieldOf(issue.path.join('.')), reason: issue.message, raw: record.raw });
+      continue;
+    }
+    batch.push({ value: parsed.data, extra: spec.extra?.(get) as E, record });
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  return summary;
+}
+
+const orNull = (text: string) => (text === '' ? null : text);
+const intOrNull = (text: string) => (text === '' ? null : /^-?\d+$/.test(text) ? Number(text) : text);
+const boolOrNull = (text: string) => {
+  const t = text.toLowerCase();
+  if (t === '') return null;
+  if (['true', 't', 'yes', 'y', '1'].includes(t)) return true;
+  if (['false', 'f', 'no', 'n', '0'].includes(t)) return false;
+  return text;
+};
+const snake = (path: string) => path.split('.').pop()!.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+const productColumns = {
+  gtin: ['gtin', 'upc', 'ean'],
+  name: ['name', 'description'],
+  categoryId: ['category_id', 'category'],
+  categoryName: ['category_name'],
+  brand: ['brand'],
+  brandType: ['brand_type'],
+  manufacturerId: ['manufacturer_id', 'manufacturer'],
+  manufacturerName: ['manufacturer_name'],
+  size: ['size'],
+  priceCents: ['price_cents'],
+  price: ['price'],
+} as const;
+
+/**
+ * Imports a product CSV. Categories and manufacturers named with a `*_name` column are created or
+ * renamed on the way; a category id without a name must already exist.
+ */
+export async function importProducts(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
+  return importRecords(chunks, opts, {
+    columns: productColumns,
+    required: [['gtin'], ['name']],
+    schema: Product,
+    fieldOf: snake,
+    toObject: (get) => {
+      const price = get('price');
+      return {
+        gtin: get('gtin'),
+        name: get('name'),
+        categoryId: orNull(get('categoryId')),
+        brand: orNull(get('brand')),
+        brandType: orNull(get('brandType')),
+        manufacturerId: orNull(get('manufacturerId')),
+        size: orNull(get('size')),
+        priceCents: get('priceCents')
+          ? intOrNull(get('priceCents'))
+          : price && moneyPattern.test(price)
+            ? Math.round(Number(price) * 100)
+            : orNull(price),
+      };
+    },
+    extra: (get) => ({ categoryName: get('categoryName'), manufacturerName: get('manufacturerName') }),
+    write: async (rows, extras) => {
+      const categories = new Map<string, string>();
+      const manufacturers = new Map<string, string>();
+      rows.forEach((r, i) => {
+        const { categoryName, manufacturerName } = extras[i]!;
+        if (r.categoryId && categoryName) categories.set(r.categoryId, categoryName);
+        if (r.manufacturerId && manufacturerName) manufacturers.set(r.manufacturerId, manufacturerName);
+      });
+      if (categories.size) {
+        await upsertCategories(deps, [...categories].map(([id, name]) => ({ id, name })), 'skip-bad-rows');
+      }
+      if (manufacturers.size) {
+        await upsertManufacturers(deps, [...manufacturers].map(([id, name]) => ({ id, name })), 'skip-bad-rows');
+      }
+      return upsertProducts(deps, rows, 'skip-bad-rows');
+    },
+  });
+}
+
+const memberColumns = {
+  memberNumber: ['member_number', 'member_id', 'member'],
+  cardNumber: ['card_number', 'card'],
+  homeStoreId: ['home_store_id', 'home_store'],
+  householdSize: ['household_size'],
+  hasDog: ['has_dog'],
+  hasCat: ['has_cat'],
+  hasBaby: ['has_baby'],
+  enrolledOn: ['enrolled_on'],
+  firstName: ['first_name'],
+  lastName: ['last_name'],
+  email: ['email'],
+  phone: ['phone'],
+  postalCode: ['postal_code', 'zip'],
+} as const;
+
+/** Imports a member CSV (registering cards first seen in baskets); contact data goes apart. */
+export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
+  return importRecords(chunks, opts, {
+    columns: memberColumns,
+    required: [['memberNumber']],
+    schema: Member,
+    fieldOf: (path) => (path === 'memberNumber' ? 'member_number' : snake(path)),
+    toObject: (get) => {
+      const contact = {
+        firstName: orNull(get('firstName')),
+        lastName: orNull(get('lastName')),
+        email: orNull(get('email')),
+        phone: orNull(get('phone')),
+        postalCode: orNull(get('postalCode')),
+      };
+      return {
+        memberNumber: get('memberNumber'),
+        cardNumber: orNull(get('cardNumber')),
+        homeStoreId: intOrNull(get('homeStoreId')),
+        householdSize: intOrNull(get('householdSize')),
+        hasDog: boolOrNull(get('hasDog')),
+        hasCat: boolOrNull(get('hasCat')),
+        hasBaby: boolOrNull(get('hasBaby')),
+        enrolledOn: orNull(get('enrolledOn')),
+        contact: Object.values(contact).some((v) => v !== null) ? contact : null,
+      };
+    },
+    write: (rows) => upsertMembers(deps, rows, 'skip-bad-rows'),
+  });
+}
