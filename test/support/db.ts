@@ -15,7 +15,7 @@ export const dbKind = databaseUrl ? 'postgres' : 'pglite';
  * A fresh, migrated database for one test file: in-memory PGlite, or — when DATABASE_URL is set
  * (CI's second pass) — a throwaway database on that server, dropped afterwards.
  */
-export async function freshDatabase(): Promise<Database & { dispose(): Promise<void> }> {
+export async function freshDatabase(): Promise<Database & { url?: string; dispose(): Promise<void> }> {
   if (!databaseUrl) {
     const database = await openPglite('memory://');
     await migrateToLatest(database.db);
@@ -30,6 +30,7 @@ export async function freshDatabase(): Promise<Database & { dispose(): Promise<v
   await migrateToLatest(database.db);
   return {
     ...database,
+    url: url.toString(),
     async dispose() {
       await database.close();
       await admin.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,0 +1,101 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/lib/hash.ts';
+import { useTestDeps } from '../support/db.ts';
+import { appWithKeys, seedCatalogue } from '../support/factories.ts';
+
+const getDeps = useTestDeps();
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+
+beforeAll(async () => {
+  await seedCatalogue(getDeps());
+  api = await appWithKeys(getDeps());
+});
+
+describe('API keys', () => {
+  it('creates a key shown once and stores only its hash', async () => {
+    const res = await api.call('POST', '/v1/keys', api.keys.admin, { name: 'lane 4', role: 'pos', storeId: 2 });
+    expect(res.status).toBe(201);
+    const created = await res.json();
+    expect(created.key).toMatch(/^cad_[a-z2-7]{32}$/);
+    expect(created).toMatchObject({ role: 'pos', storeId: 2, prefix: created.key.slice(0, 10) });
+    const row = await getDeps().db.selectFrom('api_keys').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
+    expect(row.key_hash).toBe(await sha256Hex(created.key));
+    expect(JSON.stringify(row)).not.toContain(created.key);
+    const list = await (await api.call('GET', '/v1/keys', api.keys.admin)).json();
+    expect(JSON.stringify(list)).not.toContain(created.key);
+    expect(list.keys.find((k: { id: number }) => k.id === created.id)).toMatchObject({ name: 'lane 4' });
+  });
+
+  it('validates role and scope on creation', async () => {
+    const cases: [object, number, string][] = [
+      [{ name: 'x', role: 'pos' }, 422, 'storeId'],
+      [{ name: 'x', role: 'vendor' }, 422, 'manufacturerId'],
+      [{ name: 'x', role: 'marketer', storeId: 1 }, 422, 'storeId'],
+      [{ name: 'x', role: 'root' }, 422, 'role'],
+      [{ name: 'x', role: 'pos', storeId: 99 }, 404, 'storeId'],
+      [{ name: 'x', role: 'vendor', manufacturerId: 'nobody' }, 404, 'manufacturerId'],
+    ];
+    for (const [body, status, path] of cases) {
+      const res = await api.call('POST', '/v1/keys', api.keys.admin, body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect((await res.json()).issues.map((i: { path: string }) => i.path)).toContain(path);
+    }
+  });
+
+  it('revoked keys stop working at once', async () => {
+    const created = await (await api.call('POST', '/v1/keys', api.keys.admin, { name: 'temp', role: 'admin' })).json();
+    expect((await api.call('GET', '/v1/keys', created.key)).status).toBe(200);
+    expect((await api.call('DELETE', `/v1/keys/${created.id}`, api.keys.admin)).status).toBe(200);
+    expect((await api.call('GET', '/v1/keys', created.key)).status).toBe(401);
+    expect((await api.call('DELETE', `/v1/keys/${created.id}`, api.keys.admin)).status).toBe(404);
+  });
+
+  it('only admins manage keys', async () => {
+    for (const key of [api.keys.marketer, api.keys.vendor, api.keys.pos1]) {
+      expect((await api.call('GET', '/v1/keys', key)).status).toBe(403);
+      expect((await api.call('POST', '/v1/keys', key, { name: 'x', role: 'admin' })).status).toBe(403);
+    }
+    expect((await api.call('GET', '/v1/keys', null)).status).toBe(401);
+  });
+
+  it('accepts the key in X-API-Key too, and rejects malformed Authorization', async () => {
+    expect((await api.call('GET', '/v1/keys', null, undefined, { 'x-api-key': api.keys.admin })).status).toBe(200);
+    expect((await api.call('GET', '/v1/keys', null, undefined, { authorization: 'Basic abc' })).status).toBe(401);
+  });
+});
+
+describe('every /v1 route checks role', () => {
+  // [method, path, roles allowed besides admin]
+  const routes: [string, string, string[]][] = [
+    ['PUT', '/v1/stores', []],
+    ['PUT', '/v1/categories', []],
+    ['PUT', '/v1/manufacturers', []],
+    ['PUT', '/v1/products', []],
+    ['PUT', '/v1/members', []],
+    ['POST', '/v1/baskets', ['pos']],
+    ['GET', '/v1/keys', []],
+    ['POST', '/v1/keys', []],
+  ];
+
+  it('lists every documented /v1 operation here', async () => {
+    const doc = await (await api.app.request('/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    const covered = new Set([...routes.map(([m, p]) => `${m} ${p}`), 'DELETE /v1/keys/{id}']);
+    expect(documented.filter((d) => d.includes('/v1/') && !covered.has(d))).toEqual([]);
+  });
+
+  for (const [method, path, allowed] of routes) {
+    it(`${method} ${path}: 401 without a key, 403 for roles other than ${['admin', ...allowed].join(', ')}`, async () => {
+      const body = method === 'GET' ? undefined : {};
+      expect((await api.call(method, path, null, body)).status).toBe(401);
+      const others = { marketer: api.keys.marketer, vendor: api.keys.vendor, pos: api.keys.pos1 };
+      for (const [role, key] of Object.entries(others)) {
+        const status = (await api.call(method, path, key, body)).status;
+        if (allowed.includes(role)) expect(status, role).not.toBe(403);
+        else expect(status, role).toBe(403);
+      }
+    });
+  }
+});

@@ -1,0 +1,82 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDeps } from '../support/db.ts';
+import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+
+const getDeps = useTestDeps();
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+
+beforeAll(async () => {
+  await seedCatalogue(getDeps());
+  api = await appWithKeys(getDeps());
+});
+
+describe('catalogue upserts', () => {
+  it('creates and then updates stores', async () => {
+    expect((await api.call('PUT', '/v1/stores', api.keys.admin, { stores: [{ id: 5, name: 'Hill', timeZone: 'America/Chicago' }] })).status).toBe(200);
+    const res = await api.call('PUT', '/v1/stores', api.keys.admin, { stores: [{ id: 5, name: 'Hilltop', timeZone: 'America/Chicago' }] });
+    expect(await res.json()).toEqual({ upserted: 1 });
+    const row = await getDeps().db.selectFrom('stores').selectAll().where('id', '=', 5).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ name: 'Hilltop', time_zone: 'America/Chicago' });
+  });
+
+  it('rejects a bad time zone naming the field', async () => {
+    const res = await api.call('PUT', '/v1/stores', api.keys.admin, { stores: [{ id: 6, name: 'X', timeZone: 'Mars/Olympus' }] });
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'stores[0].timeZone', message: expect.stringMatching(/time zone/) }]);
+  });
+
+  it('stores a product batch all or nothing', async () => {
+    const good = { gtin: gtin13(60), name: 'Oat Milk', categoryId: 'milk', brand: 'Oaty', brandType: 'national', priceCents: 349 };
+    const badRef = { gtin: gtin13(61), name: 'Ghost', categoryId: 'ghosts' };
+    const res = await api.call('PUT', '/v1/products', api.keys.admin, { products: [good, badRef] });
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'products[1].categoryId', message: 'unknown category ghosts' }]);
+    expect(await getDeps().db.selectFrom('products').select('gtin').where('gtin', '=', gtin14(gtin13(60))).execute()).toEqual([]);
+
+    const dup = await api.call('PUT', '/v1/products', api.keys.admin, { products: [good, good] });
+    expect(dup.status).toBe(422);
+    expect((await dup.json()).issues[0].path).toBe('products[1].gtin');
+
+    const badGtin = await api.call('PUT', '/v1/products', api.keys.admin, { products: [{ ...good, gtin: '4006381333932' }] });
+    expect(badGtin.status).toBe(422);
+    expect((await badGtin.json()).issues[0]).toEqual({ path: 'products[0].gtin', message: 'bad check digit: expected 1' });
+
+    expect((await api.call('PUT', '/v1/products', api.keys.admin, { products: [good] })).status).toBe(200);
+  });
+
+  it('turns a placeholder product first seen in a basket into a known one', async () => {
+    const gtin = gtin13(62);
+    await api.call('POST', '/v1/baskets', api.keys.pos1, {
+      storeId: 1, terminalId: 'T1', txnId: 'cat-1', ts: '2026-11-20T10:00:00Z',
+      lines: [{ gtin, qty: 1, unitPriceCents: 100 }],
+    });
+    const before = await getDeps().db.selectFrom('products').select('known').where('gtin', '=', gtin14(gtin)).executeTakeFirstOrThrow();
+    expect(before.known).toBe(false);
+    await api.call('PUT', '/v1/products', api.keys.admin, { products: [{ gtin, name: 'Now known', categoryId: 'milk' }] });
+    const after = await getDeps().db.selectFrom('products').select(['known', 'name']).where('gtin', '=', gtin14(gtin)).executeTakeFirstOrThrow();
+    expect(after).toEqual({ known: true, name: 'Now known' });
+  });
+
+  it('upserts members with contact data kept apart, and refuses a card owned by another member', async () => {
+    const res = await api.call('PUT', '/v1/members', api.keys.admin, {
+      members: [{ memberNumber: 'C1', cardNumber: '700000000001', homeStoreId: 1, householdSize: 2, hasDog: true, contact: { firstName: 'Dee', email: 'dee@example.test' } }],
+    });
+    expect(res.status).toBe(200);
+    const member = await getDeps().db.selectFrom('members').selectAll().where('member_number', '=', 'C1').executeTakeFirstOrThrow();
+    expect(member).toMatchObject({ card_number: '700000000001', has_dog: true, status: 'registered' });
+    expect(Object.keys(member)).not.toContain('email');
+    const contact = await getDeps().db.selectFrom('member_contacts').selectAll().where('member_id', '=', member.id).executeTakeFirstOrThrow();
+    expect(contact.email).toBe('dee@example.test');
+
+    const clash = await api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'C2', cardNumber: '700000000001' }] });
+    expect(clash.status).toBe(422);
+    expect((await clash.json()).issues).toEqual([{ path: 'members[0].cardNumber', message: 'card belongs to member C1' }]);
+    expect(await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'C2').execute()).toEqual([]);
+  });
+
+  it('keeps fields a later upsert leaves out', async () => {
+    await api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'C1', householdSize: 4 }] });
+    const member = await getDeps().db.selectFrom('members').selectAll().where('member_number', '=', 'C1').executeTakeFirstOrThrow();
+    expect(member).toMatchObject({ card_number: '700000000001', has_dog: true, household_size: 4 });
+  });
+});

@@ -1,0 +1,188 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { importBaskets, importMembers, importProducts, type RejectedRow } from '../../src/ingest/import-csv.ts';
+import { useTestDeps } from '../support/db.ts';
+import { gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+
+const getDeps = useTestDeps();
+beforeAll(async () => seedCatalogue(getDeps()));
+
+/** Feeds a CSV text in small, awkward chunks (splitting lines and quotes) like a real stream. */
+function* chunked(text: string, size = 7) {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}
+
+async function run(
+  kind: 'baskets' | 'products' | 'members',
+  csv: string,
+  opts: { batchSize?: number } = {},
+) {
+  const rejected: RejectedRow[] = [];
+  const importer = { baskets: importBaskets, products: importProducts, members: importMembers }[kind];
+  const summary = await importer(getDeps(), chunked(csv), {
+    timeZone: 'America/New_York',
+    onReject: (r) => rejected.push(r),
+    ...opts,
+  });
+  return { summary, rejected };
+}
+
+async function counts() {
+  const r = await sql<{ baskets: number; lines: number; members: number; products: number }>`
+    select (select count(*)::int from baskets) as baskets, (select count(*)::int from basket_lines) as lines,
+           (select count(*)::int from members) as members, (select count(*)::int from products) as products`.execute(getDeps().db);
+  return r.rows[0]!;
+}
+
+const A = gtin13(1);
+const M = gtin13(3);
+
+describe('import baskets', () => {
+  const csv = [
+    'card,txn,ts,store_id,terminal_id,gtin,qty,unit_price_cents,line_discount_cents',
+    `500000000001,t1,2026-03-01T10:15:00-05:00,1,T01,${A},1,899,0`,
+    `500000000001,t1,2026-03-01T10:15:00-05:00,1,T01,${M},2,399,50`,
+    `500000000002,t2,2026-03-02T11:00:00-05:00,1,T01,${M},1,399,0`,
+    `500000000002,t3,2026-03-02T11:00:00-05:00,1,T01,4006381333932,1,100,0`,
+    `500000000002,t3,2026-03-02T11:00:00-05:00,1,T01,${A},1,899,0`,
+    `500000000003,t4,2026-03-03T09:00:00-05:00,7,T01,${A},1,899,0`,
+    `500000000003,t5,2026-03-03T09:00:00-05:00,1,T01,${A},abc,899,0`,
+    `500000000003,t6,2026-03-03T09:00:00-05:00,1,T01,${A},1,899`,
+    `500000000004,"t,7",2026-03-04T09:00:00-05:00,1,T01,${A},1,899,0`,
+    `500000000004,"t,7",2026-03-04T09:30:00-05:00,1,T01,${M},1,399,0`,
+  ].join('\r\n');
+
+  it('imports good baskets whole and writes each bad row with its line, field and reason', async () => {
+    const before = await counts();
+    const { summary, rejected } = await run('baskets', csv, { batchSize: 2 });
+    expect(summary).toMatchObject({ rows: 10, imported: 3, rejected: 7, created: 2, duplicates: 0 });
+    const byLine = [...rejected].sort((a, b) => a.line - b.line);
+    expect(byLine.map((r) => [r.line, r.field])).toEqual([
+      [5, 'gtin'],
+      [6, '(basket)'],
+      [7, 'store_id'],
+      [8, 'qty'],
+      [9, '(row)'],
+      [10, '(basket)'],
+      [11, 'ts'],
+    ]);
+    expect(rejected.find((r) => r.line === 5)!.reason).toMatch(/check digit/);
+    expect(rejected.find((r) => r.line === 7)!.reason).toMatch(/unknown store 7/);
+    expect(rejected.find((r) => r.line === 11)!.raw).toBe(`500000000004,"t,7",2026-03-04T09:30:00-05:00,1,T01,${M},1,399,0`);
+    const after = await counts();
+    expect(after.baskets - before.baskets).toBe(2);
+    expect(after.lines - before.lines).toBe(3);
+    const t1 = await getDeps().db.selectFrom('baskets').select(['total_cents', 'source']).where('txn_id', '=', 't1').executeTakeFirstOrThrow();
+    expect(t1).toEqual({ total_cents: 899 + 798 - 50, source: 'import' });
+  });
+
+  it('adds nothing when the same file is imported again', async () => {
+    const before = await counts();
+    const { summary } = await run('baskets', csv, { batchSize: 3 });
+    expect(summary).toMatchObject({ created: 0, duplicates: 2, imported: 3 });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('reports a basket whose key is stored with other content as a conflict', async () => {
+    const changed = [
+      'card,txn,ts,store_id,terminal_id,gtin,qty,unit_price_cents,line_discount_cents',
+      `500000000002,t2,2026-03-02T11:00:00-05:00,1,T01,${M},5,399,0`,
+    ].join('\n');
+    const before = await counts();
+    const { summary, rejected } = await run('baskets', changed);
+    expect(summary).toMatchObject({ conflicts: 1, created: 0, rejected: 1 });
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'txn' });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('accepts a plain member_id,basket_id,ts,gtin,qty history with unknown products and local times', async () => {
+    const unknown = gtin13(4242, '209');
+    const history = [
+      'member_id,basket_id,ts,gtin,qty',
+      `H001,h1,2026-03-08,${unknown},1`,
+      `H001,h1,2026-03-08,${A},2`,
+      `H002,h2,2026-07-01 18:30,${unknown},1.5`,
+    ].join('\n');
+    const { summary, rejected } = await run('baskets', history);
+    expect(rejected).toEqual([]);
+    expect(summary).toMatchObject({ created: 2, unknownGtins: 1 });
+    const rows = await getDeps()
+      .db.selectFrom('baskets')
+      .innerJoin('members', 'members.id', 'baskets.member_id')
+      .select(['txn_id', 'ts', 'store_id', 'members.member_number', 'members.status'])
+      .where('txn_id', 'in', ['h1', 'h2'])
+      .orderBy('txn_id')
+      .execute();
+    // read in the chain's zone: midnight EST on 8 March, 18:30 EDT on 1 July
+    expect(rows.map((r) => [r.txn_id, r.ts.toISOString(), r.store_id, r.member_number, r.status])).toEqual([
+      ['h1', '2026-03-08T05:00:00.000Z', null, 'H001', 'unregistered'],
+      ['h2', '2026-07-01T22:30:00.000Z', null, 'H002', 'unregistered'],
+    ]);
+    const product = await getDeps().db.selectFrom('products').select('known').where('gtin', '=', gtin14(unknown)).executeTakeFirstOrThrow();
+    expect(product.known).toBe(false);
+    // and the same history again adds nothing (no store: the key is (null, '', txn))
+    const before = await counts();
+    expect((await run('baskets', history)).summary).toMatchObject({ duplicates: 2, created: 0 });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a file whose header lacks a required column, naming it', async () => {
+    await expect(run('baskets', 'member_id,ts,gtin\nM1,2026-01-01,96385074\n')).rejects.toMatchObject({
+      issues: [
+        { path: 'header', message: 'missing column txn' },
+        { path: 'header', message: 'missing column qty' },
+      ],
+    });
+  });
+
+  it('stores the same baskets whatever the batch size', async () => {
+    const lines = ['card,txn,ts,store_id,terminal_id,gtin,qty,unit_price_cents'];
+    for (let b = 0; b < 40; b++) {
+      for (let l = 0; l < (b % 4) + 1; l++) lines.push(`6000000000${String(b % 7).padStart(2, '0')},bs${b},2026-04-01T10:00:00Z,2,T02,${l % 2 ? A : M},1,100`);
+    }
+    const before = await counts();
+    const { summary } = await run('baskets', lines.join('\n'), { batchSize: 5 });
+    expect(summary).toMatchObject({ created: 40, rejected: 0 });
+    const after = await counts();
+    expect(after.lines - before.lines).toBe(lines.length - 1);
+    expect((await run('baskets', lines.join('\n'), { batchSize: 1000 })).summary).toMatchObject({ duplicates: 40 });
+  });
+});
+
+describe('import products and members', () => {
+  it('imports products, creating named categories and manufacturers, rejecting bad rows', async () => {
+    const csv = [
+      'gtin,name,category_id,category_name,brand,brand_type,manufacturer_id,manufacturer_name,size,price_cents',
+      `${gtin13(50)},Crunchy Oats,cereal,Cereal,Oaty,national,oatco,Oat Company,500g,429`,
+      `${gtin13(51)},Store Oats,cereal,Cereal,Cadence Market,store,store,Cadence Market,500g,299`,
+      `${gtin13(52)},Mystery,nosuch,,X,national,,,1,100`,
+      `${gtin13(53)},Bad type,cereal,Cereal,X,generic,,,1,100`,
+      `4006381333932,Bad gtin,cereal,Cereal,X,national,,,1,100`,
+    ].join('\n');
+    const { summary, rejected } = await run('products', csv);
+    expect(summary).toMatchObject({ rows: 5, imported: 2, rejected: 3 });
+    expect(rejected.map((r) => [r.line, r.field])).toEqual([[5, 'brand_type'], [6, 'gtin'], [4, 'category_id']]);
+    const oats = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(50))).executeTakeFirstOrThrow();
+    expect(oats).toMatchObject({ category_id: 'cereal', manufacturer_id: 'oatco', brand_type: 'national', price_cents: 429, known: true });
+    expect((await run('products', csv)).summary).toMatchObject({ imported: 2 });
+  });
+
+  it('imports members, keeps contact data apart, and registers a card first seen in a basket', async () => {
+    // card 500000000001 came in with a basket above: an unregistered member with history
+    const before = await getDeps().db.selectFrom('members').select(['id']).where('card_number', '=', '500000000001').executeTakeFirstOrThrow();
+    const csv = [
+      'member_number,card_number,home_store_id,household_size,has_dog,has_cat,has_baby,first_name,last_name,email,postal_code,enrolled_on',
+      'M100,500000000001,1,3,true,false,no,Ann,Example,ann@example.test,12345,2024-05-01',
+      'M101,500000000101,1,1,false,false,false,Bob,Example,not-an-email,12345,2024-05-01',
+      'M102,500000000102,9,1,false,false,false,Cy,Example,cy@example.test,12345,2024-05-01',
+      'M103,500000000001,1,1,,,,,,,,',
+    ].join('\n');
+    const { summary, rejected } = await run('members', csv);
+    expect(summary).toMatchObject({ rows: 4, imported: 1, rejected: 3 });
+    expect(rejected.map((r) => [r.line, r.field])).toEqual([[3, 'email'], [4, 'home_store_id'], [5, 'card_number']]);
+    const member = await getDeps().db.selectFrom('members').selectAll().where('member_number', '=', 'M100').executeTakeFirstOrThrow();
+    expect(member).toMatchObject({ id: before.id, status: 'registered', household_size: 3, has_dog: true, has_baby: false });
+    const contact = await getDeps().db.selectFrom('member_contacts').selectAll().where('member_id', '=', member.id).executeTakeFirstOrThrow();
+    expect(contact).toMatchObject({ first_name: 'Ann', email: 'ann@example.test' });
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { parseGtin, gtinCheckDigit } from '../../src/lib/gtin.ts';
+import { localToInstant } from '../../src/lib/time.ts';
+import { readCsv, csvLine } from '../../src/ingest/csv.ts';
+
+describe('GTIN', () => {
+  it('verifies check digits of every length and pads to 14', () => {
+    expect(parseGtin('96385074')).toEqual({ ok: true, gtin: '00000096385074' });
+    expect(parseGtin('036000291452')).toEqual({ ok: true, gtin: '00036000291452' });
+    expect(parseGtin('4006381333931')).toEqual({ ok: true, gtin: '04006381333931' });
+    expect(parseGtin('10012345678902')).toEqual({ ok: true, gtin: '10012345678902' });
+    expect(parseGtin('4006381333932')).toEqual({ ok: false, message: 'bad check digit: expected 1' });
+    expect(parseGtin('40063813339')).toMatchObject({ ok: false });
+    expect(parseGtin('40063813339a')).toMatchObject({ ok: false });
+    expect(gtinCheckDigit('400638133393')).toBe(1);
+  });
+});
+
+describe('local times in a zone', () => {
+  it('reads dates and times in the zone, across DST', () => {
+    expect(localToInstant('2026-01-15', 'America/New_York')).toBe('2026-01-15T05:00:00.000Z');
+    expect(localToInstant('2026-07-15 08:00', 'America/New_York')).toBe('2026-07-15T12:00:00.000Z');
+    // the skipped hour moves forward; the repeated hour takes the earlier instant
+    expect(localToInstant('2026-03-08 02:30', 'America/New_York')).toBe('2026-03-08T07:30:00.000Z');
+    expect(localToInstant('2026-11-01 01:30', 'America/New_York')).toBe('2026-11-01T05:30:00.000Z');
+    expect(localToInstant('2026-02-30', 'UTC')).toBeNull();
+    expect(localToInstant('yesterday', 'UTC')).toBeNull();
+  });
+});
+
+describe('CSV reader', () => {
+  it('handles quotes, escaped quotes, CRLF and newlines inside quotes, in any chunking', async () => {
+    const text = 'a,b\r\n"x,1","say ""hi"""\r\n"multi\nline",2\nlast,3';
+    for (const size of [1, 2, 3, 5, 100]) {
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      const records = [];
+      for await (const r of readCsv(chunks)) records.push([r.line, r.fields]);
+      expect(records, `chunk size ${size}`).toEqual([
+        [1, ['a', 'b']],
+        [2, ['x,1', 'say "hi"']],
+        [3, ['multi\nline', '2']],
+        [5, ['last', '3']],
+      ]);
+    }
+  });
+
+  it('writes fields that round-trip', async () => {
+    const line = csvLine(['plain', 'with,comma', 'with "quote"', null, 3]);
+    const records = [];
+    for await (const r of readCsv([line])) records.push(r);
+    expect(records[0]!.fields).toEqual(['plain', 'with,comma', 'with "quote"', '', '3']);
+  });
+});
