@@ -13,12 +13,16 @@ import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
+import { localDate } from './lib/time.ts';
+import { csvChunks, generateChain, loadSimChain, type SimChain } from './sim/index.ts';
 
 const usage = `cadence — command line of the Cadence loyalty engine
 
   migrate                                   bring the database schema up to date
   import baskets|products|members FILE      import a CSV file (see README for the formats)
         [--time-zone ZONE] [--batch N]      zone for timestamps without offset (default CHAIN_TIME_ZONE)
+  sim generate [--members N] [--stores N] [--weeks N] [--seed N] [--end YYYY-MM-DD] [--out FILE]
+                                            simulate a chain and load it (or write its basket CSV to FILE)
   keys create --role admin|marketer|vendor|pos [--store N] [--manufacturer ID] [--name TEXT]
   keys list
   keys revoke ID
@@ -123,6 +127,70 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   return 0;
 }
 
+function positiveInt(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive whole number, not ${value}`);
+  return n;
+}
+
+function simChainFrom(
+  values: { members?: string; stores?: string; weeks?: string; seed?: string; end?: string },
+  config: Config,
+): SimChain {
+  const endDate = values.end ?? localDate(new Date(), config.CHAIN_TIME_ZONE);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate)) throw new UsageError(`--end must be YYYY-MM-DD, not ${endDate}`);
+  return generateChain({
+    members: positiveInt(values.members, 5000, 'members'),
+    stores: positiveInt(values.stores, 8, 'stores'),
+    weeks: positiveInt(values.weeks, 52, 'weeks'),
+    seed: positiveInt(values.seed, 1, 'seed'),
+    endDate,
+    timeZone: config.CHAIN_TIME_ZONE,
+  });
+}
+
+function simBar() {
+  return progressBar({
+    label: 'sim',
+    unit: 'lines',
+    write: (t) => process.stderr.write(t),
+    isTty: !!process.stderr.isTTY,
+    now: () => performance.now(),
+  });
+}
+
+/** Streams the basket CSV to a file in constant memory, member by member. */
+async function writeSimCsv(chain: SimChain, file: string): Promise<number> {
+  const out = createWriteStream(file);
+  const bar = simBar();
+  const members = chain.options.members;
+  let lines = 0;
+  for (let from = 0; from < members; from += 200) {
+    const range = { from, to: Math.min(members, from + 200), header: from === 0 };
+    for (const chunk of csvChunks(chain.basketsCsv(range))) {
+      lines += chunk.split('\n').length - 1;
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    }
+    bar.update(lines, range.to / members);
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  bar.finish(`wrote ${lines - 1} basket lines to ${file}`);
+  return 0;
+}
+
+async function runSimLoad(session: Session, chain: SimChain): Promise<number> {
+  const bar = simBar();
+  const summary = await loadSimChain(session.deps, chain, {
+    onProgress: (p) => bar.update(p.rows, p.share),
+  });
+  bar.finish(
+    `loaded ${summary.stores} stores, ${summary.products} products, ${summary.members} members, ` +
+      `${summary.baskets} baskets, ${summary.basketLines} basket lines`,
+  );
+  return 0;
+}
+
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -134,6 +202,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
       name: { type: 'string' },
       'time-zone': { type: 'string' },
       batch: { type: 'string' },
+      members: { type: 'string' },
+      stores: { type: 'string' },
+      weeks: { type: 'string' },
+      seed: { type: 'string' },
+      end: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -144,6 +218,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   const parsed = parseConfig(env);
   if (!parsed.ok) throw new UsageError(`bad configuration:\n  ${parsed.errors.join('\n  ')}`);
+  if (command === 'sim' && sub === 'generate' && values.out) {
+    return writeSimCsv(simChainFrom(values, parsed.config), values.out);
+  }
   const session = await openSession(parsed.config);
   try {
     switch (command) {
@@ -153,6 +230,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case 'import':
         if (!sub || !arg) throw new UsageError('usage: import baskets|products|members FILE');
         return await runImport(session, sub, arg, values);
+      case 'sim':
+        if (sub !== 'generate') throw new UsageError('usage: sim generate [options]');
+        return await runSimLoad(session, simChainFrom(values, session.config));
       case 'keys':
         if (sub === 'create') {
           const role = values.role as 'admin' | 'marketer' | 'vendor' | 'pos' | undefined;

@@ -20,10 +20,11 @@ export const Config = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   /** Public base URL printed in messages (defaults to http://HOST:PORT). */
   PUBLIC_URL: z.string().url().optional(),
-  /** Skip generating the demo chain on first start. */
-  DEMO: z
-    .enum(['on', 'off'])
-    .default('on'),
+  /**
+   * The demo chain on first start: `auto` loads it into an empty embedded database (not into a
+   * PostgreSQL given by DATABASE_URL), `on` always into an empty database, `off` never.
+   */
+  DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 export type Config = z.infer<typeof Config>;
 

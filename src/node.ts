@@ -1,4 +1,7 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { createApiKey } from './auth/index.ts';
 import { createApp } from './app.ts';
 import { parseConfig } from './config.ts';
 import { migrateToLatest } from './db/index.ts';
@@ -8,6 +11,8 @@ import type { Deps } from './deps.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
+import { progressBar } from './lib/progress.ts';
+import { ensureDemoChain } from './jobs/demo.ts';
 
 /** Node entry: embedded PGlite (or PostgreSQL via DATABASE_URL), migrations, the HTTP server. */
 async function start(): Promise<void> {
@@ -43,12 +48,20 @@ async function start(): Promise<void> {
     logger,
     config,
   };
+  const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
+  const demoKey = demo ? await prepareDemo(deps) : null;
   const app = createApp(deps);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`;
     console.log(`\nCadence is running on ${baseUrl} (port ${info.port}), database: ${where}`);
     console.log(`  API docs:     ${baseUrl}/docs   (OpenAPI: ${baseUrl}/openapi.json)`);
     console.log(`  health:       ${baseUrl}/healthz, ${baseUrl}/readyz`);
+    if (demoKey) {
+      console.log(`  demo admin key: ${demoKey}`);
+      console.log('  try:');
+      console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
+      console.log(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
+    }
   });
 
   let stopping = false;
@@ -63,6 +76,34 @@ async function start(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * Loads the demo chain into an empty database and keeps its admin key in DATA_DIR, so every demo
+ * start can print it. (Real deployments create keys with `cadence keys create`; only hashes are
+ * stored in the database.)
+ */
+async function prepareDemo(deps: Deps): Promise<string> {
+  const keyFile = join(deps.config.DATA_DIR, 'demo-admin-key.txt');
+  const bar = progressBar({
+    label: 'demo chain',
+    unit: 'rows',
+    write: (t) => process.stderr.write(t),
+    isTty: !!process.stderr.isTTY,
+    now: () => performance.now(),
+  });
+  const loaded = await ensureDemoChain(deps, (p) => bar.update(p.rows, p.share));
+  if (loaded) {
+    bar.finish(
+      `demo chain loaded: ${loaded.stores} stores, ${loaded.members} members, ${loaded.baskets} baskets, ` +
+        `${loaded.basketLines} basket lines`,
+    );
+  }
+  if (loaded || !existsSync(keyFile)) {
+    const created = await createApiKey(deps, { name: 'demo admin', role: 'admin' });
+    writeFileSync(keyFile, `${created.key}\n`, { mode: 0o600 });
+  }
+  return readFileSync(keyFile, 'utf8').trim();
 }
 
 start().catch((err: unknown) => {

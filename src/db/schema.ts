@@ -134,6 +134,47 @@ export interface ImportStagingLinesTable {
   line_discount_cents: number;
 }
 
+export interface SimRunsTable {
+  id: Serial;
+  seed: number;
+  members: number;
+  stores: number;
+  weeks: number;
+  end_date: ColumnType<string, string, string>;
+  time_zone: string;
+  basket_lines: Int8;
+  created_at: DefaultedTimestamp;
+}
+
+export interface SimMemberTruthTable {
+  member_id: Int8;
+  household_size: number;
+  has_dog: boolean;
+  has_cat: boolean;
+  has_baby: boolean;
+  vegetable_lover: boolean;
+  weekly_spend_cents: number;
+  share_of_wallet: number;
+  visit_mean_days: number;
+  churn_onset_date: ColumnType<string | null, string | null, string | null>;
+}
+
+export interface SimMemberCategoryTruthTable {
+  member_id: Int8;
+  category_id: string;
+  brand_pref: 'national' | 'store' | 'switcher';
+  volume_level: 'low' | 'medium' | 'high';
+  regular: boolean;
+}
+
+export interface SimMemberProductTruthTable {
+  member_id: Int8;
+  gtin: string;
+  mean_gap_days: number;
+  gap_shape: number;
+  abandoned_on: ColumnType<string | null, string | null, string | null>;
+}
+
 export interface DB {
   stores: StoresTable;
   terminals: TerminalsTable;
@@ -146,6 +187,10 @@ export interface DB {
   basket_lines: BasketLinesTable;
   api_keys: ApiKeysTable;
   import_staging_lines: ImportStagingLinesTable;
+  sim_runs: SimRunsTable;
+  sim_member_truth: SimMemberTruthTable;
+  sim_member_category_truth: SimMemberCategoryTruthTable;
+  sim_member_product_truth: SimMemberProductTruthTable;
 }
 
 export type Store = Selectable<StoresTable>;

@@ -62,3 +62,10 @@ export function localToInstant(text: string, timeZone: string): string | null {
   // `second` is right unless the wall time falls in a DST gap; then `first` is the shifted time
   return new Date(zoneOffsetMinutes(second, timeZone) === offset ? second : first).toISOString();
 }
+
+/** The calendar date (YYYY-MM-DD) of an instant in a time zone. */
+export function localDate(at: Date, timeZone: string): string {
+  const parts: Record<string, string> = {};
+  for (const p of formatter(timeZone).formatToParts(at)) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}

@@ -54,3 +54,4 @@ export {
 } from './csv.ts';
 export { formatDate, parseDate } from './calendar.ts';
 export { Rng } from './rng.ts';
+export { loadSimChain, type LoadProgress, type LoadSummary } from './load-chain.ts';

@@ -6,7 +6,8 @@ import { dbKind, freshDatabase } from '../support/db.ts';
 
 const tables = [
   'api_keys', 'basket_lines', 'baskets', 'categories', 'import_staging_lines', 'manufacturers',
-  'member_contacts', 'members', 'products', 'stores', 'terminals',
+  'member_contacts', 'members', 'products', 'sim_member_category_truth', 'sim_member_product_truth',
+  'sim_member_truth', 'sim_runs', 'stores', 'terminals',
 ];
 
 describe(`migrations on ${dbKind}`, async () => {
