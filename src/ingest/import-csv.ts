@@ -110,6 +110,7 @@ interface PendingBasket {
  */
 export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
   const batchSize = opts.batchSize ?? 20_000;
+  const maxWrites = 2;
   const summary = { rows: 0, imported: 0, rejected: 0, created: 0, duplicates: 0, conflicts: 0, unknownGtins: 0 };
   const unknownGtins = new Set<string>();
   let columns: Partial<Record<BasketColumn, number>> | null = null;
@@ -117,7 +118,10 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
   let current: PendingBasket | null = null;
   let batch: PendingBasket[] = [];
   let batchLines = 0;
-  let writing: Promise<void> = Promise.resolve();
+  // Up to two batches are written at once (each in its own transaction; their lock order is
+  // sorted, see ingest-baskets.ts) while the next is parsed.
+  const inflight = new Set<Promise<void>>();
+  let failure: { error: unknown } | null = null;
 
   const reject = (row: RejectedRow) => {
     summary.rejected++;
@@ -145,14 +149,24 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
     opts.onProgress?.(summary.rows);
   };
 
+  const settle = async (limit: number) => {
+    while (inflight.size > limit) await Promise.race(inflight);
+    if (failure) throw failure.error;
+  };
   const flush = async (force: boolean) => {
-    if (batch.length === 0 || (!force && batchLines < batchSize)) return;
-    const ready = batch;
-    batch = [];
-    batchLines = 0;
-    await writing;
-    writing = write(ready);
-    if (force) await writing;
+    if (batch.length > 0 && (force || batchLines >= batchSize)) {
+      const ready = batch;
+      batch = [];
+      batchLines = 0;
+      await settle(maxWrites - 1);
+      const p: Promise<void> = write(ready)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+    if (force) await settle(0);
   };
 
   const close = async (b: PendingBasket | null) => {
@@ -174,6 +188,8 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
   };
 
   for await (const record of withHeader(chunks)) {
+    // Parsing buffered text never waits on I/O: let the replies of the writes in flight in.
+    if (inflight.size > 0 && summary.rows % 2000 === 0) await new Promise((r) => setTimeout(r, 0));
     if (!columns) {
       const mapped = mapHeader(record.fields, basketColumns);
       requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
@@ -209,7 +225,6 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
   }
   await close(current);
   await flush(true);
-  await writing;
   summary.unknownGtins = unknownGtins.size;
   return summary;
 }

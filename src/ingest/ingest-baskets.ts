@@ -70,7 +70,8 @@ export async function ingestBaskets(
   });
 
   if (fresh.length > 0) {
-    const written = await withTx(deps.db, (tx) => writeBaskets(tx, fresh.map((i) => baskets[i]!), source));
+    const batch = fresh.map((i) => baskets[i]!);
+    const written = await retryOnDeadlock(() => withTx(deps.db, (tx) => writeBaskets(tx, batch, source)));
     fresh.forEach((i, n) => (outcomes[i] = written[n]));
   }
   baskets.forEach((b, i) => {
@@ -94,8 +95,27 @@ function rejected(issues: FieldIssue[]): IngestOutcome {
   return { status: 'rejected', basketId: null, unknownGtins: [], issues };
 }
 
-function distinct<T>(values: Iterable<T>): T[] {
-  return [...new Set(values)];
+/**
+ * Distinct values in sorted order. Concurrent writers insert new keys (cards, GTINs, terminals)
+ * in the same order, so they wait on each other instead of deadlocking.
+ */
+function distinct<T extends string>(values: Iterable<T>): T[] {
+  return [...new Set(values)].sort();
+}
+
+/**
+ * Runs a whole-transaction write again when PostgreSQL picked it as a deadlock victim (40P01) or
+ * a serialization failure (40001). Safe because the write is idempotent.
+ */
+async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= attempts || (code !== '40P01' && code !== '40001')) throw err;
+    }
+  }
 }
 
 /** Writes baskets with distinct keys in one transaction; returns one outcome per basket. */
@@ -130,66 +150,64 @@ async function writeBaskets(
     select g, false from unnest(${textArray(gtins)}) as g
     on conflict (gtin) do nothing`.execute(tx);
 
-  const cols = {
-    seq: [] as number[],
-    lineNo: [] as number[],
-    memberKind: [] as (string | null)[],
-    memberRef: [] as (string | null)[],
-    storeId: [] as (number | null)[],
-    terminalId: [] as string[],
-    txnId: [] as string[],
-    ts: [] as string[],
-    gtin: [] as string[],
-    qty: [] as number[],
-    price: [] as (number | null)[],
-    discount: [] as number[],
-  };
-  baskets.forEach((b, seq) => {
-    b.lines.forEach((l, lineNo) => {
-      cols.seq.push(seq);
-      cols.lineNo.push(lineNo + 1);
-      cols.memberKind.push(b.member?.kind ?? null);
-      cols.memberRef.push(b.member?.ref ?? null);
-      cols.storeId.push(b.storeId);
-      cols.terminalId.push(b.terminalId);
-      cols.txnId.push(b.txnId);
-      cols.ts.push(b.ts);
-      cols.gtin.push(l.gtin);
-      cols.qty.push(l.qty);
-      cols.price.push(l.unitPriceCents);
-      cols.discount.push(l.lineDiscountCents);
-    });
+  // Baskets go in key order (the lock order of concurrent writers); headers are sent once per
+  // basket and lines once per line, joined on the basket's position `seq`.
+  const order = baskets.map((_, i) => i).sort((a, b) => {
+    const ka = keyOf(baskets[a]!);
+    const kb = keyOf(baskets[b]!);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
+  const head = { seq: [] as number[], memberKind: [] as (string | null)[], memberRef: [] as (string | null)[], storeId: [] as (number | null)[], terminalId: [] as string[], txnId: [] as string[], ts: [] as string[] };
+  const line = { seq: [] as number[], lineNo: [] as number[], gtin: [] as string[], qty: [] as number[], price: [] as (number | null)[], discount: [] as number[] };
+  for (const seq of order) {
+    const b = baskets[seq]!;
+    head.seq.push(seq);
+    head.memberKind.push(b.member?.kind ?? null);
+    head.memberRef.push(b.member?.ref ?? null);
+    head.storeId.push(b.storeId);
+    head.terminalId.push(b.terminalId);
+    head.txnId.push(b.txnId);
+    head.ts.push(b.ts);
+    b.lines.forEach((l, i) => {
+      line.seq.push(seq);
+      line.lineNo.push(i + 1);
+      line.gtin.push(l.gtin);
+      line.qty.push(l.qty);
+      line.price.push(l.unitPriceCents);
+      line.discount.push(l.lineDiscountCents);
+    });
+  }
 
   // The content hash covers key, instant, member and every line in order: a retry matches it
   // exactly, whichever source (API or CSV) stored the basket first.
   const { rows } = await sql<{ seq: number; hash: string; id: number | null }>`
-    with lines as (
-      select s.seq::int as seq, s.line_no::int as line_no, s.member_kind, s.member_ref,
-             s.store_id::int as store_id, s.terminal_id, s.txn_id, s.ts::timestamptz as ts,
-             s.gtin, s.qty::numeric(12, 3) as qty, s.price::int as price, s.discount::int as discount
-      from unnest(${textArray(cols.seq)}, ${textArray(cols.lineNo)}, ${textArray(cols.memberKind)},
-                  ${textArray(cols.memberRef)}, ${textArray(cols.storeId)},
-                  ${textArray(cols.terminalId)}, ${textArray(cols.txnId)}, ${textArray(cols.ts)},
-                  ${textArray(cols.gtin)}, ${textArray(cols.qty)}, ${textArray(cols.price)},
-                  ${textArray(cols.discount)})
-        as s(seq, line_no, member_kind, member_ref, store_id, terminal_id, txn_id, ts, gtin, qty,
-             price, discount)
-    ), head as (
-      select seq, min(member_kind) as member_kind, min(member_ref) as member_ref,
-             min(store_id) as store_id, min(terminal_id) as terminal_id, min(txn_id) as txn_id,
-             min(ts) as ts,
+    with heads as (
+      select s.seq::int as seq, s.member_kind, s.member_ref, s.store_id::int as store_id,
+             s.terminal_id, s.txn_id, s.ts::timestamptz as ts, s.ord
+      from unnest(${textArray(head.seq)}, ${textArray(head.memberKind)}, ${textArray(head.memberRef)},
+                  ${textArray(head.storeId)}, ${textArray(head.terminalId)}, ${textArray(head.txnId)},
+                  ${textArray(head.ts)}) with ordinality
+        as s(seq, member_kind, member_ref, store_id, terminal_id, txn_id, ts, ord)
+    ), lines as (
+      select s.seq::int as seq, s.line_no::int as line_no, s.gtin, s.qty::numeric(12, 3) as qty,
+             s.price::int as price, s.discount::int as discount
+      from unnest(${textArray(line.seq)}, ${textArray(line.lineNo)}, ${textArray(line.gtin)},
+                  ${textArray(line.qty)}, ${textArray(line.price)}, ${textArray(line.discount)})
+        as s(seq, line_no, gtin, qty, price, discount)
+    ), sums as (
+      select seq,
              sum(coalesce(round(qty * price), 0) - discount)::bigint as total_cents,
              count(*)::int as line_count,
              string_agg(gtin || ':' || qty::text || ':' || coalesce(price::text, '') || ':' ||
                         discount::text, ',' order by line_no) as body
       from lines group by seq
     ), hdr as (
-      select h.*, coalesce(mc.id, mn.id, 0) as member_id,
+      select h.*, s.total_cents, s.line_count, coalesce(mc.id, mn.id, 0) as member_id,
              md5(concat_ws('|', coalesce(h.store_id::text, ''), h.terminal_id, h.txn_id,
                            extract(epoch from h.ts)::text, coalesce(mc.id, mn.id, 0)::text,
-                           h.body)) as hash
-      from head h
+                           s.body)) as hash
+      from heads h
+      join sums s on s.seq = h.seq
       left join members mc on h.member_kind = 'card' and mc.card_number = h.member_ref
       left join members mn on h.member_kind = 'number' and mn.member_number = h.member_ref
     ), ins as (
@@ -198,6 +216,7 @@ async function writeBaskets(
       select member_id, store_id, terminal_id, txn_id, ts, total_cents, line_count, hash,
              ${source}
       from hdr
+      order by ord
       on conflict (store_id, terminal_id, txn_id) do nothing
       returning member_id, id, store_id, terminal_id, txn_id
     ), matched as (

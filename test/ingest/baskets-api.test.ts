@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appWithKeys, basket, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 import { useTestDeps } from '../support/db.ts';
+import { ingestBaskets, type BasketInput } from '../../src/ingest/index.ts';
 
 const getDeps = useTestDeps();
 let api: Awaited<ReturnType<typeof appWithKeys>>;
@@ -193,6 +194,31 @@ describe('POST /v1/baskets, batches', () => {
     expect(new Set(bodies.map((x) => x.basketId)).size).toBe(1);
     const stored = await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', b.txnId).execute();
     expect(stored).toHaveLength(1);
+  });
+});
+
+describe('ingestBaskets, concurrent batches', () => {
+  it('lands batches that share new cards and GTINs in opposite orders without deadlocks', async () => {
+    // Every writer sees the same new cards and GTINs, half of them in reverse order: without a
+    // common lock order, PostgreSQL aborts some of these transactions as deadlocked.
+    const n = 2000;
+    const cards = Array.from({ length: n }, (_, i) => `82${String(i).padStart(10, '0')}`);
+    const gtins = Array.from({ length: n }, (_, i) => gtin14(gtin13(20000 + i, '207')));
+    const batches = Array.from({ length: 6 }, (_, writer) => {
+      const list = cards.map((card, i): BasketInput => ({
+        storeId: 1,
+        terminalId: `W${writer}`,
+        txnId: `dl-${i}`,
+        ts: '2026-11-20T10:00:00Z',
+        member: { kind: 'card', ref: card },
+        lines: [{ gtin: gtins[i]!, qty: 1, unitPriceCents: 100, lineDiscountCents: 0 }],
+      }));
+      return writer % 2 ? list.reverse() : list;
+    });
+    const outcomes = await Promise.all(batches.map((b) => ingestBaskets(getDeps(), b, 'pos')));
+    expect(outcomes.map((o) => o.filter((x) => x.status === 'created').length)).toEqual(batches.map(() => n));
+    const members = await getDeps().db.selectFrom('members').select('id').where('card_number', 'in', cards).execute();
+    expect(members).toHaveLength(n);
   });
 });
 
