@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely/migration';
 import * as foundation from './20261124_01_foundation.ts';
 import * as simTruth from './20261124_02_sim_truth.ts';
+import * as cycles from './20261124_03_cycles.ts';
+import * as memberAnalytics from './20261124_04_member_analytics.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -9,4 +11,6 @@ import * as simTruth from './20261124_02_sim_truth.ts';
 export const migrations: Record<string, Migration> = {
   '20261124_01_foundation': foundation,
   '20261124_02_sim_truth': simTruth,
+  '20261124_03_cycles': cycles,
+  '20261124_04_member_analytics': memberAnalytics,
 };

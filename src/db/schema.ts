@@ -175,6 +175,142 @@ export interface SimMemberProductTruthTable {
   abandoned_on: ColumnType<string | null, string | null, string | null>;
 }
 
+export type Loyalty = 'national' | 'store' | 'switcher' | 'unclassified';
+export type Volume = 'low' | 'medium' | 'high' | 'unclassified';
+export type Tier = 'key' | 'regular' | 'inactive';
+export type Stage = 'development' | 'initial' | 'stable' | 'strategic';
+export type ChurnReason = 'visit_gap' | 'spend_drop';
+
+/** The 9-cell per member × category over the look-back (src/analytics/cells.ts). */
+export interface MemberCategoryCellsTable {
+  member_id: Int8;
+  category_id: string;
+  purchase_days: number;
+  units: Numeric;
+  units_per_week: number;
+  spend_cents: Int8;
+  store_share: number | null;
+  loyalty: Loyalty;
+  volume: Volume;
+}
+
+/** Qualification, tier, share of wallet, stage and churn per member (src/analytics/members.ts). */
+export interface MemberScoresTable {
+  member_id: Int8;
+  visit_days: number;
+  spend_cents: Int8;
+  weekly_spend_cents: number;
+  qualified: boolean;
+  tier: Tier;
+  share_of_wallet: number;
+  stage: Stage;
+  last_visit_date: ColumnType<string | null, string | null, string | null>;
+  days_since_last_visit: number | null;
+  mean_visit_gap_days: number | null;
+  visit_gap_probability: number | null;
+  recent_spend_cents: Int8;
+  prior_spend_cents: Int8;
+  churn_risk: boolean;
+  churn_reason: ChurnReason | null;
+}
+
+export interface MemberTraitsTable {
+  member_id: Int8;
+  trait: string;
+}
+
+export interface CategoryAssociationsTable {
+  antecedent_id: string;
+  consequent_id: string;
+  baskets: number;
+  support: number;
+  confidence: number;
+  lift: number;
+}
+
+/** As of which instant each derived table was computed. */
+export interface AnalyticsSnapshotsTable {
+  component: string;
+  as_of: Timestamp;
+  time_zone: string;
+}
+
+/** Pooled priors of the repurchase-cycle model (src/analytics/cycles.ts). */
+export interface CyclePriorsTable {
+  scope: 'category' | 'product' | 'global';
+  key: string;
+  mean_gap_days: number;
+  gap_shape: number;
+  pairs: number;
+  as_of: Timestamp;
+}
+
+/** Repurchase cycle per member × product (src/analytics/cycles.ts). */
+export interface MemberProductCyclesTable {
+  member_id: Int8;
+  gtin: string;
+  category_id: string | null;
+  purchase_days: number;
+  first_purchase_date: ColumnType<string, string, string>;
+  last_purchase_date: ColumnType<string, string, string>;
+  observed_mean_gap_days: number | null;
+  prior_mean_gap_days: number;
+  mean_gap_days: number;
+  gap_shape: number;
+  next_expected_date: ColumnType<string, string, string>;
+  basket_share: number;
+  as_of: Timestamp;
+}
+
+/** Repurchase cycle per member × category (src/analytics/cycles.ts). */
+export type MemberCategoryCyclesTable = Omit<MemberProductCyclesTable, 'gtin' | 'category_id'> & {
+  category_id: string;
+};
+
+/** Back-test snapshot that calibration learns from (src/analytics/cycles.ts, calibrate.ts). */
+export interface MemberProductBacktestTable {
+  member_id: Int8;
+  gtin: string;
+  purchase_days: number;
+  elapsed_days: number;
+  mean_gap_days: number;
+  gap_shape: number;
+  basket_share: number;
+  raw_prob: number;
+  bought: boolean;
+  cutoff_date: ColumnType<string, string, string>;
+  window_days: number;
+  as_of: Timestamp;
+}
+
+/** Monotone calibration of window probabilities (src/analytics/calibrate.ts). */
+export interface PredictionCalibrationTable {
+  count_bucket: number;
+  ratio_bucket: number;
+  bin: number;
+  raw_from: number;
+  raw_to: number;
+  mean_raw: number;
+  pairs: number;
+  bought: number;
+  calibrated_prob: number;
+  window_days: number;
+  cutoff_date: ColumnType<string, string, string>;
+  as_of: Timestamp;
+}
+
+/** Next-basket ranking per member (src/analytics/rank.ts). */
+export interface MemberProductScoresTable {
+  member_id: Int8;
+  gtin: string;
+  rank: number;
+  score: number;
+  predicted_date: ColumnType<string, string, string>;
+  prob: number;
+  window_days: number;
+  as_of: Timestamp;
+}
+
 export interface DB {
   stores: StoresTable;
   terminals: TerminalsTable;
@@ -191,6 +327,17 @@ export interface DB {
   sim_member_truth: SimMemberTruthTable;
   sim_member_category_truth: SimMemberCategoryTruthTable;
   sim_member_product_truth: SimMemberProductTruthTable;
+  cycle_priors: CyclePriorsTable;
+  member_product_cycles: MemberProductCyclesTable;
+  member_category_cycles: MemberCategoryCyclesTable;
+  member_product_backtest: MemberProductBacktestTable;
+  prediction_calibration: PredictionCalibrationTable;
+  member_product_scores: MemberProductScoresTable;
+  member_category_cells: MemberCategoryCellsTable;
+  member_scores: MemberScoresTable;
+  member_traits: MemberTraitsTable;
+  category_associations: CategoryAssociationsTable;
+  analytics_snapshots: AnalyticsSnapshotsTable;
 }
 
 export type Store = Selectable<StoresTable>;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const benches: Record<string, string> = {
+  analytics: 'repurchase cycles, calibration and next-basket ranking on PostgreSQL vs one GROUP BY pass; Recall@10 vs P-TopFreq',
   ingest: 'baskets into PostgreSQL: psql \\copy baseline vs `cadence import baskets` vs POST /v1/baskets',
   sim: 'the synthetic chain simulator',
 };

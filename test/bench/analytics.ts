@@ -1,0 +1,284 @@
+/**
+ * Analytics benchmark (issue 5, part A: repurchase cycles, calibration, next-basket ranking) on real
+ * PostgreSQL, with a simulated chain loaded through the importers:
+ *
+ *   baseline  `select member_id, gtin, count(*) from basket_lines group by member_id, gtin`, once
+ *             fetched by the app's client and once counted on the server, in the same run
+ *   cycles    computeCycles (with the back-test snapshot), calibrate, scoreNextBasket, as of 14 days
+ *             before the end of the history
+ *
+ * and the quality of what they predict on the 14 held-out days:
+ *   - next basket: Recall@10 and NDCG@10 of the ranking against P-TopFreq, on each member's first
+ *     basket after the cutoff (target ≥ 1.10× P-TopFreq);
+ *   - timing: MAE in days of our next expected date against the truth-known oracle (the same
+ *     renewal formula with the simulator's true mean gap / share of wallet and shape), and of both
+ *     against the day the product was really bought next.
+ *
+ *   npm run bench -- analytics [--members 10000] [--weeks 18] [--stores 8] [--seed 42]
+ *                              [--end 2026-10-31] [--repeat 3] [--reuse] [--keep]
+ *
+ * --reuse keeps the loaded chain between runs (database bench_analytics, reloaded when the options
+ * differ); --keep leaves it afterwards. Without DATABASE_URL it re-runs itself under
+ * `.ci/with-postgres` (a throwaway server; --reuse then only saves a reload within that run).
+ */
+import { spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import postgres from 'postgres';
+import { calibrate } from '../../src/analytics/calibrate.ts';
+import { computeCycles } from '../../src/analytics/cycles.ts';
+import { scoreNextBasket } from '../../src/analytics/rank.ts';
+import { evaluateNextBasket } from '../../src/analytics/rank-evaluation.ts';
+import { migrateToLatest, type Db } from '../../src/db/index.ts';
+import { openPostgres } from '../../src/db/node.ts';
+import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const DATABASE = 'bench_analytics';
+const TZ = 'America/New_York';
+const TARGETS = { timeRatio: 3, recallRatio: 1.1 } as const;
+const HOLDOUT_DAYS = 14;
+
+const seconds = (start: number) => (performance.now() - start) / 1000;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (x: number, digits = 3) => x.toFixed(digits);
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      members: { type: 'string', default: '10000' },
+      weeks: { type: 'string', default: '18' },
+      stores: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '42' },
+      end: { type: 'string', default: '2026-10-31' },
+      repeat: { type: 'string', default: '3' },
+      reuse: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const opts: SimOptions = {
+    seed: Number(values.seed),
+    members: Number(values.members),
+    stores: Number(values.stores),
+    weeks: Number(values.weeks),
+    endDate: values.end!,
+  };
+  const repeat = Number(values.repeat);
+
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
+    const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', 'analytics', ...args], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    const code = await new Promise<number>((resolve) => {
+      child.on('error', () => resolve(1));
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    process.exit(code);
+  }
+
+  const url = new URL(adminUrl);
+  url.pathname = `/${DATABASE}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const version = (await admin<{ version: string }[]>`select current_setting('server_version') as version`)[0]!.version;
+  let load: { seconds: number; lines: number } | null = null;
+  try {
+    const exists = (await admin`select 1 from pg_database where datname = ${DATABASE}`).length > 0;
+    let database = exists && values.reuse ? await openPostgres(url.toString(), 4) : null;
+    if (database && !(await sameChain(database.db, opts))) {
+      await database.close();
+      database = null;
+    }
+    if (!database) {
+      await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
+      await admin.unsafe(`create database ${DATABASE}`);
+      database = await openPostgres(url.toString(), 4);
+      await migrateToLatest(database.db);
+      console.error(`bench: loading a simulated chain: ${JSON.stringify(opts)}`);
+      const start = performance.now();
+      const summary = await loadSimChain({ db: database.db }, generateChain(opts));
+      load = { seconds: seconds(start), lines: summary.basketLines };
+      // A live chain's tables have statistics (autovacuum); a fresh load has none yet.
+      await sql`vacuum analyze`.execute(database.db);
+    } else {
+      await migrateToLatest(database.db);
+      console.error(`bench: reusing the chain in ${DATABASE}`);
+    }
+    try {
+      await measure(database.db, opts, repeat, version, load);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    if (!values.keep && !values.reuse) await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
+    await admin.end();
+  }
+}
+
+async function sameChain(db: Db, opts: SimOptions): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int as n from sim_runs where seed = ${opts.seed} and members = ${opts.members}
+      and stores = ${opts.stores} and weeks = ${opts.weeks} and end_date = ${opts.endDate}::date`
+    .execute(db)
+    .catch(() => ({ rows: [{ n: 0 }] }));
+  return rows[0]!.n === 1;
+}
+
+async function measure(
+  db: Db,
+  opts: SimOptions,
+  repeat: number,
+  version: string,
+  load: { seconds: number; lines: number } | null,
+): Promise<void> {
+  const counts = await sql<{ lines: number; members: number; baskets: number }>`
+    select (select count(*) from basket_lines)::int as lines,
+      (select count(*) from members where id <> 0)::int as members,
+      (select count(*) from baskets)::int as baskets`.execute(db);
+  const { lines, members, baskets } = counts.rows[0]!;
+  // Midnight (chain time) 14 days before the day after the history ends: 14 held-out days.
+  const asOfRow = await sql<{ as_of: Date }>`
+    select ((${opts.endDate}::date + 1 - ${HOLDOUT_DAYS}::int)::timestamp at time zone ${TZ}) as as_of`.execute(db);
+  const asOf = new Date(asOfRow.rows[0]!.as_of);
+
+  // Baseline: one GROUP BY pass, fetched (what the app pays) and counted on the server only.
+  const baselineFetched: number[] = [];
+  const baselineServer: number[] = [];
+  await sql`select member_id, gtin, count(*) from basket_lines group by member_id, gtin`.execute(db); // warm-up
+  for (let i = 0; i < repeat; i++) {
+    let t = performance.now();
+    await sql`select member_id, gtin, count(*) from basket_lines group by member_id, gtin`.execute(db);
+    baselineFetched.push(seconds(t));
+    t = performance.now();
+    await sql`select count(*) from (select member_id, gtin, count(*) from basket_lines group by member_id, gtin) g`.execute(db);
+    baselineServer.push(seconds(t));
+  }
+
+  const steps = { cycles: [] as number[], calibrate: [] as number[], score: [] as number[], total: [] as number[] };
+  let cycleSummary: Awaited<ReturnType<typeof computeCycles>> | undefined;
+  let calibration: Awaited<ReturnType<typeof calibrate>> | undefined;
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    cycleSummary = await computeCycles(db, { asOf, timeZone: TZ, backtestDays: HOLDOUT_DAYS });
+    const t1 = performance.now();
+    calibration = await calibrate(db, { asOf, timeZone: TZ, windowDays: HOLDOUT_DAYS });
+    const t2 = performance.now();
+    await scoreNextBasket(db, { asOf, timeZone: TZ, periodDays: HOLDOUT_DAYS });
+    const t3 = performance.now();
+    steps.cycles.push((t1 - t0) / 1000);
+    steps.calibrate.push((t2 - t1) / 1000);
+    steps.score.push((t3 - t2) / 1000);
+    steps.total.push((t3 - t0) / 1000);
+  }
+
+  const nb = await evaluateNextBasket(db, { asOf, k: 10, horizonDays: HOLDOUT_DAYS });
+  const timing = await timingErrors(db, asOf);
+
+  const total = median(steps.total);
+  const fetched = median(baselineFetched);
+  const server = median(baselineServer);
+  console.log('');
+  console.log(`analytics bench (part A: cycles, calibration, next-basket ranking) — PostgreSQL ${version}`);
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+  console.log(`chain: seed ${opts.seed}, ${members.toLocaleString('en-US')} members, ${opts.stores} stores, ${opts.weeks} weeks to ${opts.endDate}: ${baskets.toLocaleString('en-US')} baskets, ${lines.toLocaleString('en-US')} lines` +
+    (load ? ` (loaded in ${fmt(load.seconds, 1)} s)` : ' (reused)'));
+  console.log(`as of ${asOf.toISOString()} (${cycleSummary!.asOfDate} 00:00 ${TZ}); ${HOLDOUT_DAYS} days held out; medians of ${repeat} run(s)`);
+  console.log('');
+  console.log(`  baseline GROUP BY member_id, gtin, rows fetched   ${fmt(fetched)} s`);
+  console.log(`  baseline GROUP BY member_id, gtin, server only    ${fmt(server)} s`);
+  console.log(`  computeCycles (+ back-test snapshot)              ${fmt(median(steps.cycles))} s  ${cycleSummary!.memberProducts.toLocaleString('en-US')} member × products, ${cycleSummary!.memberCategories.toLocaleString('en-US')} member × categories`);
+  console.log(`  calibrate                                         ${fmt(median(steps.calibrate))} s  ${calibration!.bins} bins in ${calibration!.strata} strata from ${calibration!.pairs.toLocaleString('en-US')} back-tested pairs`);
+  console.log(`  scoreNextBasket                                   ${fmt(median(steps.score))} s`);
+  console.log(`  part A total                                      ${fmt(total)} s`);
+  console.log('');
+  for (const [label, base] of [['fetched', fetched], ['server-only', server]] as const) {
+    const ratio = total / base;
+    console.log(`target: part A ≤ ${TARGETS.timeRatio}× the ${label} baseline (part B adds its own): ${fmt(ratio, 2)}×  ${ratio <= TARGETS.timeRatio ? 'PASS' : 'MISS'}`);
+  }
+  console.log('');
+  console.log(`calibration back-test: mean raw probability ${fmt(calibration!.meanRawProb)} vs observed ${fmt(calibration!.observedRate)}; Brier ${fmt(calibration!.brierRaw)} raw → ${fmt(calibration!.brierCalibrated)} calibrated (in-sample)`);
+  console.log(`held-out calibration (next ${HOLDOUT_DAYS} days, by decile of calibrated probability): max |predicted − observed| ${fmt(timing.calibrationMaxError)}`);
+  console.log('');
+  console.log(`next basket (${nb.members.toLocaleString('en-US')} members; mean basket ${fmt(nb.basketSize, 1)} products, ${fmt(100 * nb.seenBefore, 1)}% bought before):`);
+  console.log(`  Recall@10  model ${fmt(nb.model.recall, 4)}  P-TopFreq ${fmt(nb.topFreq.recall, 4)}  ratio ${fmt(nb.model.recall / nb.topFreq.recall)}`);
+  console.log(`  NDCG@10    model ${fmt(nb.model.ndcg, 4)}  P-TopFreq ${fmt(nb.topFreq.ndcg, 4)}  ratio ${fmt(nb.model.ndcg / nb.topFreq.ndcg)}`);
+  const recallRatio = nb.model.recall / nb.topFreq.recall;
+  console.log(`target: Recall@10 ≥ ${TARGETS.recallRatio}× P-TopFreq: ${fmt(recallRatio, 3)}×  ${recallRatio >= TARGETS.recallRatio ? 'PASS' : 'MISS'}`);
+  console.log('');
+  console.log(`timing (member × products in the truth, members not churning, products not given up):`);
+  console.log(`  next_expected_date vs the oracle's (last + true mean / share of wallet), ${timing.pairs.toLocaleString('en-US')} pairs: MAE ${fmt(timing.expectedVsOracle, 2)} days, median ${fmt(timing.expectedVsOracleMedian, 1)} (vs last + true mean: MAE ${fmt(timing.expectedVsTruthMean, 2)})`);
+  console.log(`  predicted date vs the day really bought next, ${timing.boughtPairs.toLocaleString('en-US')} pairs bought in the held-out days: MAE model ${fmt(timing.modelVsActual, 2)} days, oracle ${fmt(timing.oracleVsActual, 2)} days`);
+  console.log('note: absolute times drift between machines and runs; ratios compare work measured in the same run on the same server.');
+}
+
+interface TimingErrors {
+  pairs: number;
+  expectedVsOracle: number;
+  expectedVsOracleMedian: number;
+  expectedVsTruthMean: number;
+  boughtPairs: number;
+  modelVsActual: number;
+  oracleVsActual: number;
+  calibrationMaxError: number;
+}
+
+/**
+ * The oracle knows each pair's true mean gap and shape; at the chain the gap runs about
+ * 1 / share of wallet longer (purchases elsewhere), so its rhythm is truth / share of wallet.
+ * "Predicted date" is E[next purchase | none since the last] for both (cadence_expected_gap).
+ */
+async function timingErrors(db: Db, asOf: Date): Promise<TimingErrors> {
+  const at = sql`${asOf.toISOString()}::timestamptz`;
+  const { rows } = await sql<Omit<TimingErrors, 'calibrationMaxError'>>`
+    with today as (select (${at} at time zone ${TZ})::date as d),
+    next_buy as (
+      select l.member_id, l.gtin, min((b.ts at time zone ${TZ})::date) as day
+      from basket_lines l join baskets b on b.member_id = l.member_id and b.id = l.basket_id
+      where b.ts >= ${at} and b.ts < ${at} + make_interval(days => ${HOLDOUT_DAYS}) and l.qty > 0
+      group by 1, 2
+    ),
+    pairs as materialized (
+      select c.last_purchase_date, c.next_expected_date, c.mean_gap_days, c.gap_shape,
+        (today.d - c.last_purchase_date)::float8 as elapsed,
+        pt.mean_gap_days::float8 / t.share_of_wallet as oracle_mean, pt.mean_gap_days::float8 as truth_mean,
+        pt.gap_shape::float8 as truth_shape, n.day as bought_on
+      from member_product_cycles c
+      cross join today
+      join sim_member_product_truth pt on pt.member_id = c.member_id and pt.gtin = c.gtin
+      join sim_member_truth t on t.member_id = c.member_id
+      left join next_buy n on n.member_id = c.member_id and n.gtin = c.gtin
+      where pt.abandoned_on is null and t.churn_onset_date is null
+    ),
+    predicted as (
+      select p.*, p.last_purchase_date + round(cadence_expected_gap(elapsed, mean_gap_days, gap_shape))::int as model_date,
+        p.last_purchase_date + round(cadence_expected_gap(elapsed, oracle_mean, truth_shape))::int as oracle_date
+      from pairs p
+    )
+    select count(*)::int as pairs,
+      avg(abs(next_expected_date - (last_purchase_date + round(oracle_mean)::int)))::float8 as "expectedVsOracle",
+      percentile_cont(0.5) within group (order by abs(next_expected_date - (last_purchase_date + round(oracle_mean)::int))) as "expectedVsOracleMedian",
+      avg(abs(next_expected_date - (last_purchase_date + round(truth_mean)::int)))::float8 as "expectedVsTruthMean",
+      count(bought_on)::int as "boughtPairs",
+      avg(abs(model_date - bought_on))::float8 as "modelVsActual",
+      avg(abs(oracle_date - bought_on))::float8 as "oracleVsActual"
+    from predicted`.execute(db);
+
+  // Held-out calibration of the stored probabilities (top 50 per member).
+  const cal = await sql<{ err: number }>`
+    with bought as (
+      select distinct l.member_id, l.gtin
+      from basket_lines l join baskets b on b.member_id = l.member_id and b.id = l.basket_id
+      where b.ts >= ${at} and b.ts < ${at} + make_interval(days => ${HOLDOUT_DAYS}) and l.qty > 0
+    ),
+    d as (
+      select s.prob, (b.gtin is not null)::int as y, ntile(10) over (order by s.prob) as decile
+      from member_product_scores s left join bought b on b.member_id = s.member_id and b.gtin = s.gtin
+    )
+    select max(abs(p - o))::float8 as err from (select avg(prob) as p, avg(y) as o from d group by decile) x`.execute(db);
+  return { ...rows[0]!, calibrationMaxError: cal.rows[0]!.err };
+}
