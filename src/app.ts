@@ -10,7 +10,9 @@ import { authenticate } from './http/auth.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorHandler, problemResponse } from './http/problem.ts';
 import { newRouter } from './http/router.ts';
+import { analyticsRoutes } from './analytics/routes.ts';
 import { ingestRoutes } from './ingest/index.ts';
+import { jobRoutes } from './jobs/routes.ts';
 import { PayloadTooLargeError } from './lib/errors.ts';
 
 export const apiVersion = '0.1.0';
@@ -55,6 +57,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   v1.route('/', authRoutes(deps));
   v1.route('/', catalogueRoutes(deps));
   v1.route('/', ingestRoutes(deps));
+  v1.route('/', analyticsRoutes(deps));
+  v1.route('/', jobRoutes(deps));
   app.route('/v1', v1);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

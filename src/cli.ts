@@ -13,7 +13,11 @@ import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
-import { localDate } from './lib/time.ts';
+import { localDate, localToInstant } from './lib/time.ts';
+import { exportPredictions, PREDICTIONS_CSV_COLUMNS, predictionCsvLine } from './analytics/rank.ts';
+import { analyseRunnerFor } from './jobs/runners.ts';
+import { loadRuleFiles } from './rules/node.ts';
+import { staticRules } from './rules/rule-set.ts';
 import { csvChunks, generateChain, loadSimChain, type SimChain } from './sim/index.ts';
 
 const usage = `cadence — command line of the Cadence loyalty engine
@@ -23,6 +27,10 @@ const usage = `cadence — command line of the Cadence loyalty engine
         [--time-zone ZONE] [--batch N]      zone for timestamps without offset (default CHAIN_TIME_ZONE)
   sim generate [--members N] [--stores N] [--weeks N] [--seed N] [--end YYYY-MM-DD] [--out FILE]
                                             simulate a chain and load it (or write its basket CSV to FILE)
+  analyse [--at DATE]                       run the nightly analytics now (as of DATE: YYYY-MM-DD or an
+                                            instant with offset; default now)
+  predict --at DATE [--top 20] --out FILE.csv
+                                            each member's top products as of DATE (history before it only)
   keys create --role admin|marketer|vendor|pos [--store N] [--manufacturer ID] [--name TEXT]
   keys list
   keys revoke ID
@@ -49,6 +57,7 @@ async function openSession(config: Config): Promise<Session & { close(): Promise
     ids: cryptoIds,
     logger: jsonLogger(config.LOG_LEVEL, (line) => process.stderr.write(`${line}\n`)),
     config,
+    rules: staticRules(loadRuleFiles(config.RULES_DIR)),
   };
   return {
     config,
@@ -191,6 +200,70 @@ async function runSimLoad(session: Session, chain: SimChain): Promise<number> {
   return 0;
 }
 
+/** `--at`: a local date (its midnight in the chain's zone) or an instant with offset. */
+function parseAt(value: string | undefined, timeZone: string, required: boolean): Date {
+  if (value === undefined) {
+    if (required) throw new UsageError('--at DATE is required (YYYY-MM-DD)');
+    return new Date();
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const at = localToInstant(value, timeZone);
+    if (at && localDate(new Date(at), timeZone) === value) return new Date(at);
+  } else if (/(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
+    return new Date(value);
+  }
+  throw new UsageError(`--at must be a date (YYYY-MM-DD) or an instant with offset, not ${value}`);
+}
+
+async function runAnalyseCommand(session: Session, at: Date): Promise<number> {
+  const running = analyseRunnerFor(session.deps).run({
+    asOf: at,
+    timeZone: session.config.CHAIN_TIME_ZONE,
+    rules: session.deps.rules.current(),
+  });
+  if (!running) throw new Error('an analyse run is already in progress');
+  const s = await running;
+  const total = Object.values(s.timingsMs).reduce((a, b) => a + b, 0);
+  console.log(`analysed as of ${s.asOf} in ${(total / 1000).toFixed(1)} s`);
+  console.log(
+    `  members ${s.memberScores.members}, qualified ${s.memberScores.qualified}, key ${s.memberScores.key}, ` +
+      `churn risk ${s.memberScores.churnRisk}`,
+  );
+  console.log(
+    `  stages: ${Object.entries(s.memberScores.byStage).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  );
+  console.log(`  9-cells: ${s.cells.rows} member × category rows, ${s.cells.classified} classified`);
+  console.log(`  traits: ${Object.entries(s.traits.members).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  console.log(`  cycles: ${s.cycles.memberProducts} member × product, ${s.cycles.memberCategories} member × category`);
+  console.log(
+    `  calibration: ${s.calibration.pairs} pairs back-tested, raw mean ${s.calibration.meanRawProb.toFixed(3)} ` +
+      `vs observed ${s.calibration.observedRate.toFixed(3)}`,
+  );
+  console.log(`  next-basket scores: ${s.scores.rows} rows for ${s.scores.members} members`);
+  console.log(`  associations: ${s.associations.pairs} category pairs`);
+  console.log(`  timings (ms): ${Object.entries(s.timingsMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return 0;
+}
+
+async function runPredict(session: Session, at: Date, top: number, file: string): Promise<number> {
+  const out = createWriteStream(file);
+  out.write(`${PREDICTIONS_CSV_COLUMNS.join(',')}\n`);
+  let rows = 0;
+  const members = new Set<string>();
+  for await (const r of exportPredictions(session.deps.db, {
+    asOf: at,
+    timeZone: session.config.CHAIN_TIME_ZONE,
+    top,
+  })) {
+    rows++;
+    members.add(r.memberNumber);
+    if (!out.write(`${predictionCsvLine(r)}\n`)) await new Promise<void>((resolve) => out.once('drain', resolve));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  console.log(`wrote ${rows} predictions for ${members.size} members as of ${at.toISOString()} to ${file}`);
+  return 0;
+}
+
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -208,6 +281,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       seed: { type: 'string' },
       end: { type: 'string' },
       out: { type: 'string' },
+      at: { type: 'string' },
+      top: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -233,6 +308,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case 'sim':
         if (sub !== 'generate') throw new UsageError('usage: sim generate [options]');
         return await runSimLoad(session, simChainFrom(values, session.config));
+      case 'analyse':
+        return await runAnalyseCommand(session, parseAt(values.at, session.config.CHAIN_TIME_ZONE, false));
+      case 'predict': {
+        const at = parseAt(values.at, session.config.CHAIN_TIME_ZONE, true);
+        if (!values.out) throw new UsageError('predict needs --out FILE.csv');
+        return await runPredict(session, at, positiveInt(values.top, 20, 'top'), values.out);
+      }
       case 'keys':
         if (sub === 'create') {
           const role = values.role as 'admin' | 'marketer' | 'vendor' | 'pos' | undefined;

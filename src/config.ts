@@ -25,6 +25,13 @@ export const Config = z.object({
    * PostgreSQL given by DATABASE_URL), `on` always into an empty database, `off` never.
    */
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** The marketers' rule files (settings.yaml, traits.yaml, campaigns/). */
+  RULES_DIR: z.string().default('./rules'),
+  /**
+   * When the nightly analytics run (cron syntax, in CHAIN_TIME_ZONE), or `off`. Only the Node
+   * server schedules; `cadence analyse` and POST /v1/jobs/analyse run it on demand.
+   */
+  ANALYSE_SCHEDULE: z.string().default('30 2 * * *'),
 });
 export type Config = z.infer<typeof Config>;
 

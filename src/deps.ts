@@ -3,6 +3,7 @@ import type { CopyIn, Db } from './db/index.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Ids } from './lib/ids.ts';
 import type { Logger } from './lib/logger.ts';
+import type { RuleSource } from './rules/rule-set.ts';
 
 /** Everything the app and the verbs need, built by the entry point (node.ts, cli.ts, tests). */
 export interface Deps {
@@ -13,4 +14,6 @@ export interface Deps {
   ids: Ids;
   logger: Logger;
   config: Config;
+  /** The live rules/ (settings, traits; later campaigns). */
+  rules: RuleSource;
 }

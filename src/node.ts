@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import cron from 'node-cron';
 import { createApiKey } from './auth/index.ts';
 import { createApp } from './app.ts';
 import { parseConfig } from './config.ts';
@@ -13,6 +14,10 @@ import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
+import { analyseRunnerFor } from './jobs/runners.ts';
+import { loadRuleFiles } from './rules/node.ts';
+import { staticRules, type RuleSource } from './rules/rule-set.ts';
+import { AppError } from './lib/errors.ts';
 
 /** Node entry: embedded PGlite (or PostgreSQL via DATABASE_URL), migrations, the HTTP server. */
 async function start(): Promise<void> {
@@ -22,6 +27,20 @@ async function start(): Promise<void> {
     process.exit(1);
   }
   const config = parsed.config;
+  if (config.ANALYSE_SCHEDULE !== 'off' && !cron.validate(config.ANALYSE_SCHEDULE)) {
+    console.error(`cadence: bad configuration:\n  ANALYSE_SCHEDULE: not a cron expression (or off): ${config.ANALYSE_SCHEDULE}`);
+    process.exit(1);
+  }
+  let rules: RuleSource;
+  try {
+    rules = staticRules(loadRuleFiles(config.RULES_DIR));
+  } catch (err) {
+    if (err instanceof AppError) {
+      console.error(`cadence: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const baseUrl = config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
   let release = () => {};
   if (!config.DATABASE_URL) {
@@ -47,9 +66,41 @@ async function start(): Promise<void> {
     ids: cryptoIds,
     logger,
     config,
+    rules,
   };
   const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
   const demoKey = demo ? await prepareDemo(deps) : null;
+  const analyse = (why: string) => {
+    const running = analyseRunnerFor(deps).run({
+      asOf: deps.clock.now(),
+      timeZone: config.CHAIN_TIME_ZONE,
+      rules: rules.current(),
+    });
+    if (!running) {
+      logger.warn('analyse skipped: another run is in progress', { why });
+      return;
+    }
+    logger.info('analyse started', { why });
+    running.catch((err: unknown) => logger.error('analyse failed', { why, error: (err as Error).message }));
+  };
+  // A database that was never analysed (the demo's first start) gets its analytics right away.
+  const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
+  if (analysed.length === 0 && demoKey) analyse('first start');
+  if (config.ANALYSE_SCHEDULE !== 'off') {
+    cron.schedule(config.ANALYSE_SCHEDULE, () => analyse('schedule'), {
+      timezone: config.CHAIN_TIME_ZONE,
+      name: 'analyse',
+      noOverlap: true,
+    });
+  }
+  const sampleMember = await deps.db
+    .selectFrom('members')
+    .select('member_number')
+    .where('id', '<>', 0)
+    .where('member_number', 'is not', null)
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
   const app = createApp(deps);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`;
@@ -60,6 +111,12 @@ async function start(): Promise<void> {
       console.log(`  demo admin key: ${demoKey}`);
       console.log('  try:');
       console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
+      if (sampleMember) {
+        console.log(
+          `    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/members/${sampleMember.member_number}/profile`,
+        );
+      }
+      console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/associations`);
       console.log(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
     }
   });
@@ -70,6 +127,7 @@ async function start(): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     server.close();
+    await cron.shutdown();
     await database.close();
     release();
     process.exit(0);

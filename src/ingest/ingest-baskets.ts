@@ -62,6 +62,10 @@ export async function ingestBaskets(
       outcomes[i] = rejected([{ path: 'storeId', message: `unknown store ${b.storeId}` }]);
       return;
     }
+    if (b.lines.length === 0) {
+      outcomes[i] = rejected([{ path: 'lines', message: 'a basket needs at least one line' }]);
+      return;
+    }
     const key = keyOf(b);
     if (!firstByKey.has(key)) {
       firstByKey.set(key, i);

@@ -75,7 +75,12 @@ describe('every /v1 route checks role', () => {
     ['POST', '/v1/baskets', ['pos']],
     ['GET', '/v1/keys', []],
     ['POST', '/v1/keys', []],
+    ['GET', '/v1/members/{memberNumber}/profile', ['marketer']],
+    ['GET', '/v1/categories/{id}/cells', ['marketer']],
+    ['GET', '/v1/associations', ['marketer']],
+    ['POST', '/v1/jobs/analyse', []],
   ];
+  const concrete = (path: string) => path.replace('{memberNumber}', 'M0001').replace('{id}', 'coffee');
 
   it('lists every documented /v1 operation here', async () => {
     const doc = await (await api.app.request('/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
@@ -86,9 +91,10 @@ describe('every /v1 route checks role', () => {
     expect(documented.filter((d) => d.includes('/v1/') && !covered.has(d))).toEqual([]);
   });
 
-  for (const [method, path, allowed] of routes) {
-    it(`${method} ${path}: 401 without a key, 403 for roles other than ${['admin', ...allowed].join(', ')}`, async () => {
+  for (const [method, template, allowed] of routes) {
+    it(`${method} ${template}: 401 without a key, 403 for roles other than ${['admin', ...allowed].join(', ')}`, async () => {
       const body = method === 'GET' ? undefined : {};
+      const path = concrete(template);
       expect((await api.call(method, path, null, body)).status).toBe(401);
       const others = { marketer: api.keys.marketer, vendor: api.keys.vendor, pos: api.keys.pos1 };
       for (const [role, key] of Object.entries(others)) {

@@ -222,6 +222,23 @@ describe('ingestBaskets, concurrent batches', () => {
   });
 });
 
+describe('ingestBaskets, direct callers', () => {
+  it('rejects a basket without lines and stores nothing for it', async () => {
+    const empty: BasketInput = {
+      storeId: 1,
+      terminalId: 'T09',
+      txnId: 'empty-1',
+      ts: '2026-11-20T10:00:00Z',
+      member: null,
+      lines: [],
+    };
+    const [outcome] = await ingestBaskets(getDeps(), [empty], 'pos');
+    expect(outcome).toMatchObject({ status: 'rejected', basketId: null, issues: [{ path: 'lines' }] });
+    const stored = await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', 'empty-1').execute();
+    expect(stored).toEqual([]);
+  });
+});
+
 describe('POST /v1/baskets, roles and scope', () => {
   it('needs a key', async () => {
     const res = await api.call('POST', '/v1/baskets', null, basket());

@@ -4,6 +4,7 @@ import { Config } from '../../src/config.ts';
 import { migrateToLatest, type Database } from '../../src/db/index.ts';
 import { openPglite, openPostgres } from '../../src/db/node.ts';
 import type { Deps } from '../../src/deps.ts';
+import { staticRules } from '../../src/rules/rule-set.ts';
 import { fixedClock } from '../../src/lib/clock.ts';
 import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
@@ -57,6 +58,7 @@ export function useTestDeps(overrides: Partial<Omit<Deps, 'clock'>> = {}): () =>
       ids: cryptoIds,
       logger: silentLogger,
       config: testConfig,
+      rules: staticRules(),
       database,
       ...overrides,
     };

@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateChain, type SimOptions } from '../../src/sim/index.ts';
+import { databaseUrl, freshDatabase } from '../support/db.ts';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'cadence-analyse-'));
+const SIM: SimOptions = { seed: 11, members: 120, stores: 2, weeks: 26, endDate: '2026-10-31' };
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  if (databaseUrl) {
+    const db = await freshDatabase();
+    await db.close();
+    env = { DATABASE_URL: db.url! };
+  } else {
+    env = { DATA_DIR: join(dir, 'data') };
+  }
+  const loaded = await cadence(
+    'sim', 'generate', '--members', String(SIM.members), '--stores', String(SIM.stores),
+    '--weeks', String(SIM.weeks), '--seed', String(SIM.seed), '--end', SIM.endDate!,
+  );
+  expect(loaded.code, loaded.stderr).toBe(0);
+}, 180_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cadence(...args: string[]) {
+  try {
+    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', CHAIN_TIME_ZONE: 'America/New_York', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('cadence analyse and predict', () => {
+  it('analyses as of a date and reports what it computed', async () => {
+    const res = await cadence('analyse', '--at', '2026-10-31');
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('analysed as of 2026-10-31T04:00:00.000Z');
+    expect(res.stdout).toMatch(/members 120, qualified \d+/);
+    expect(res.stdout).toMatch(/next-basket scores: [1-9]\d* rows/);
+  }, 120_000);
+
+  it('exports each member\'s top products using only the history before the date', async () => {
+    const out = join(dir, 'predictions.csv');
+    const at = '2026-09-15';
+    const res = await cadence('predict', '--at', at, '--top', '5', '--out', out);
+    expect(res.code, res.stderr).toBe(0);
+    const [header, ...lines] = readFileSync(out, 'utf8').trim().split('\n');
+    expect(header).toBe('member_id,gtin,rank,score,predicted_date,prob_14d');
+    expect(lines.length).toBeGreaterThan(100);
+
+    // What each member had bought before the date, straight from the generator.
+    const chain = generateChain(SIM);
+    const numberOf = new Map([...chain.members()].map((m) => [m.cardNumber, m.memberNumber]));
+    const cutoff = Date.parse('2026-09-15T04:00:00Z');
+    const boughtBefore = new Set<string>();
+    const boughtAfter = new Set<string>();
+    for (const l of chain.basketLines()) {
+      const key = `${numberOf.get(l.card)},${l.gtin.padStart(14, '0')}`;
+      (Date.parse(l.ts) < cutoff ? boughtBefore : boughtAfter).add(key);
+    }
+    const ranks = new Map<string, number[]>();
+    for (const line of lines) {
+      const [member, gtin, rank, score, date, prob] = line.split(',');
+      expect(boughtBefore.has(`${member},${gtin!.padStart(14, '0')}`), line).toBe(true);
+      expect(date! >= at, line).toBe(true);
+      expect(Number(prob)).toBeGreaterThanOrEqual(0);
+      expect(Number(prob)).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(Number(score))).toBe(true);
+      ranks.set(member!, [...(ranks.get(member!) ?? []), Number(rank)]);
+    }
+    for (const [member, r] of ranks) expect(r, member).toEqual(r.map((_, i) => i + 1).slice(0, 5));
+    // Products bought only after the date never leak into the export.
+    const leaked = lines.filter((l) => {
+      const [m, g] = l.split(',');
+      const key = `${m},${g!.padStart(14, '0')}`;
+      return boughtAfter.has(key) && !boughtBefore.has(key);
+    });
+    expect(leaked).toEqual([]);
+  }, 120_000);
+
+  it('names the missing or bad flag', async () => {
+    const noDate = await cadence('predict', '--out', join(dir, 'x.csv'));
+    expect(noDate.code).toBe(1);
+    expect(noDate.stderr).toContain('--at DATE is required');
+    const badDate = await cadence('predict', '--at', '2026-13-01', '--out', join(dir, 'x.csv'));
+    expect(badDate.code).toBe(1);
+    expect(badDate.stderr).toContain('--at must be a date');
+    const noOut = await cadence('predict', '--at', '2026-09-15');
+    expect(noOut.code).toBe(1);
+    expect(noOut.stderr).toContain('--out FILE.csv');
+  }, 60_000);
+});

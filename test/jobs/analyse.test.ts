@@ -1,0 +1,123 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { createApiKey } from '../../src/auth/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { analyseRunnerFor } from '../../src/jobs/runners.ts';
+import { staticRules } from '../../src/rules/rule-set.ts';
+import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+
+const getDeps = useTestDeps();
+const AS_OF = '2026-10-31T04:00:00Z';
+let keys: { admin: string; marketer: string };
+
+/** Row counts and a content hash of every table the analyse job writes. */
+async function fingerprint(db: Db) {
+  const tables = [
+    'member_category_cells', 'member_scores', 'member_traits', 'category_associations',
+    'member_product_cycles', 'member_category_cycles', 'cycle_priors', 'prediction_calibration',
+    'member_product_scores',
+  ];
+  const out: Record<string, { rows: number; hash: string }> = {};
+  for (const t of tables) {
+    const { rows } = await sql<{ rows: number; hash: string | null }>`
+      select count(*)::int as rows, md5(string_agg(x::text, '|' order by x::text)) as hash
+      from ${sql.table(t)} x`.execute(db);
+    out[t] = { rows: rows[0]!.rows, hash: rows[0]!.hash ?? '' };
+  }
+  return out;
+}
+
+async function post(body: unknown, key: string | null) {
+  const res = await createApp(getDeps()).request('/v1/jobs/analyse', {
+    method: 'POST',
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+beforeAll(async () => {
+  const deps = getDeps();
+  const chain = generateChain({ seed: 5, members: 150, stores: 2, weeks: 30, endDate: '2026-10-30' });
+  await loadSimChain(deps, chain);
+  keys = {
+    admin: (await createApiKey(deps, { name: 'a', role: 'admin' })).key,
+    marketer: (await createApiKey(deps, { name: 'm', role: 'marketer' })).key,
+  };
+}, 120_000);
+
+describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
+  it('fills every analytics table, and a rerun as of the same instant changes nothing', async () => {
+    const first = await post({ asOf: AS_OF }, keys.admin);
+    expect(first.status).toBe(200);
+    expect(first.body.asOf).toBe('2026-10-31T04:00:00.000Z');
+    expect(first.body.members).toBe(150);
+    expect(first.body.qualified).toBeGreaterThan(0);
+    expect(first.body.scoredMembers).toBeGreaterThan(100);
+    expect(Object.keys(first.body.timingsMs)).toEqual([
+      'cells', 'memberScores', 'traits', 'associations', 'cycles', 'calibration', 'scores',
+    ]);
+    const before = await fingerprint(getDeps().db);
+    for (const [table, f] of Object.entries(before)) expect(f.rows, table).toBeGreaterThan(0);
+
+    const again = await post({ asOf: AS_OF }, keys.admin);
+    expect(again.status).toBe(200);
+    expect(await fingerprint(getDeps().db)).toEqual(before);
+  }, 120_000);
+
+  it('serves the profile the run computed', async () => {
+    const { rows } = await sql<{ member_number: string }>`
+      select m.member_number from member_scores s join members m on m.id = s.member_id
+      where s.qualified order by s.member_id limit 1`.execute(getDeps().db);
+    const res = await createApp(getDeps()).request(`/v1/members/${rows[0]!.member_number}/profile`, {
+      headers: { authorization: `Bearer ${keys.marketer}` },
+    });
+    const profile = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(profile.asOf).toBe('2026-10-31T04:00:00.000Z');
+    expect(profile.qualified).toBe(true);
+    expect(profile.dueProducts.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a second run while one is in progress, and shares the run asked for the same instant', async () => {
+    const runner = analyseRunnerFor(getDeps());
+    let finish!: () => void;
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    let jobs = 0;
+    const job = async (...args: Parameters<typeof runAnalyse>) => {
+      jobs++;
+      await held;
+      return runAnalyse(...args);
+    };
+    const opts = { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: staticRules().current() };
+    const first = runner.run(opts, job)!;
+    expect(runner.busy).toBe(true);
+    expect(runner.run(opts, job)).toBe(first);
+    expect(runner.run({ ...opts, asOf: new Date('2026-10-24T04:00:00Z') }, job)).toBeNull();
+
+    const refused = await post({ asOf: '2026-10-24T04:00:00Z' }, keys.admin);
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/already in progress/);
+    finish();
+    expect((await first).asOf).toBe('2026-10-31T04:00:00.000Z');
+    expect(jobs).toBe(1);
+    expect(runner.busy).toBe(false);
+    expect((await post({ asOf: AS_OF }, keys.admin)).status).toBe(200);
+  }, 120_000);
+
+  it('names the bad field, and is for admins only', async () => {
+    const bad = await post({ asOf: '2026-10-31T04:00:00' }, keys.admin);
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(bad.body.issues)).toContain('asOf');
+    const unknown = await post({ asof: AS_OF }, keys.admin);
+    expect(unknown.status).toBe(422);
+    expect((await post({ asOf: AS_OF }, keys.marketer)).status).toBe(403);
+    expect((await post({ asOf: AS_OF }, null)).status).toBe(401);
+  });
+});
