@@ -83,16 +83,7 @@ async function start(): Promise<void> {
     logger.info('analyse started', { why });
     running.catch((err: unknown) => logger.error('analyse failed', { why, error: (err as Error).message }));
   };
-  // A database that was never analysed (the demo's first start) gets its analytics right away.
-  const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
-  if (analysed.length === 0 && demoKey) analyse('first start');
-  if (config.ANALYSE_SCHEDULE !== 'off') {
-    cron.schedule(config.ANALYSE_SCHEDULE, () => analyse('schedule'), {
-      timezone: config.CHAIN_TIME_ZONE,
-      name: 'analyse',
-      noOverlap: true,
-    });
-  }
+  // Read before the first analyse starts: on PGlite it holds the one connection for a while.
   const sampleMember = await deps.db
     .selectFrom('members')
     .select('member_number')
@@ -101,6 +92,17 @@ async function start(): Promise<void> {
     .orderBy('id')
     .limit(1)
     .executeTakeFirst();
+  // A database that was never analysed (the demo's first start) gets its analytics right away.
+  const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
+  const firstAnalyse = analysed.length === 0 && !!demoKey;
+  if (firstAnalyse) analyse('first start');
+  if (config.ANALYSE_SCHEDULE !== 'off') {
+    cron.schedule(config.ANALYSE_SCHEDULE, () => analyse('schedule'), {
+      timezone: config.CHAIN_TIME_ZONE,
+      name: 'analyse',
+      noOverlap: true,
+    });
+  }
   const app = createApp(deps);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`;
@@ -109,6 +111,7 @@ async function start(): Promise<void> {
     console.log(`  health:       ${baseUrl}/healthz, ${baseUrl}/readyz`);
     if (demoKey) {
       console.log(`  demo admin key: ${demoKey}`);
+      if (firstAnalyse) console.log('  analytics:    computing in the background (about half a minute); profiles answer after that');
       console.log('  try:');
       console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
       if (sampleMember) {
