@@ -3,6 +3,7 @@ import * as foundation from './20261124_01_foundation.ts';
 import * as simTruth from './20261124_02_sim_truth.ts';
 import * as cycles from './20261124_03_cycles.ts';
 import * as memberAnalytics from './20261124_04_member_analytics.ts';
+import * as offersLists from './20261124_05_offers_lists.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '20261124_02_sim_truth': simTruth,
   '20261124_03_cycles': cycles,
   '20261124_04_member_analytics': memberAnalytics,
+  '20261124_05_offers_lists': offersLists,
 };

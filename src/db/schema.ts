@@ -311,6 +311,73 @@ export interface MemberProductScoresTable {
   as_of: Timestamp;
 }
 
+type DateText = ColumnType<string, string, string>;
+
+/** One list period run (src/lists/period.ts). */
+export interface ListPeriodsTable {
+  period_start: DateText;
+  period_end: DateText;
+  analytics_as_of: Timestamp | null;
+  rules_hash: string;
+  status: 'running' | 'done';
+  lists: ColumnType<number, number | undefined, number>;
+  offers: ColumnType<number, number | undefined, number>;
+  controls: ColumnType<number, number | undefined, number>;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+/** A campaign's terms as offers were issued under them. */
+export interface CampaignTermsTable {
+  campaign_id: string;
+  rule_hash: string;
+  name: string;
+  spec: ColumnType<unknown, string, string>;
+  gtins: string[];
+  created_at: Timestamp;
+}
+
+export interface ListsTable {
+  member_id: Int8;
+  id: ColumnType<number, number | string | undefined, never>;
+  period_start: DateText;
+  period_end: DateText;
+  store_id: number | null;
+  content: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  voided_at: Timestamp | null;
+}
+
+export type OfferKind = 'percent_off' | 'amount_off' | 'price_point' | 'buy_x_get_y' | 'reward';
+
+export interface OffersTable {
+  member_id: Int8;
+  id: ColumnType<number, number | string | undefined, never>;
+  list_id: Int8 | null;
+  campaign_id: string;
+  rule_hash: string;
+  period_start: DateText;
+  control: boolean;
+  kind: OfferKind;
+  value: Numeric;
+  min_qty: number;
+  max_units: number | null;
+  category_id: string | null;
+  volume: string | null;
+  valid_from: DateText;
+  valid_to: DateText;
+  predicted_date: DateText | null;
+  probability: number;
+  expected_cost_cents: number;
+  expected_value_cents: number;
+  funded_by: string | null;
+  funded_share: number;
+  uses_allowed: number;
+  uses: ColumnType<number, number | undefined, number>;
+  status: 'live' | 'voided';
+  created_at: Timestamp;
+}
+
 export interface DB {
   stores: StoresTable;
   terminals: TerminalsTable;
@@ -338,6 +405,10 @@ export interface DB {
   member_traits: MemberTraitsTable;
   category_associations: CategoryAssociationsTable;
   analytics_snapshots: AnalyticsSnapshotsTable;
+  list_periods: ListPeriodsTable;
+  campaign_terms: CampaignTermsTable;
+  lists: ListsTable;
+  offers: OffersTable;
 }
 
 export type Store = Selectable<StoresTable>;

@@ -1,0 +1,183 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/index.ts';
+import { withTx } from '../db/index.ts';
+import { addDays } from '../analytics/cells.ts';
+import { snapshotOf } from '../analytics/repo.ts';
+import { ConflictError } from '../lib/errors.ts';
+import { activeIn, pickOffers, promotedProducts, type CampaignAssignment } from '../offers/assign.ts';
+import type { CampaignSpec } from '../offers/spec.ts';
+
+export interface ListPeriodOptions {
+  /** First day of the period, `YYYY-MM-DD` (store-local). */
+  periodStart: string;
+  periodDays: number;
+  maxOffers: number;
+  /** Predicted products printed under "Due soon". */
+  dueSoon: number;
+  campaigns: readonly CampaignSpec[];
+  /** Hash of the rule set, recorded with the period. */
+  rulesHash: string;
+  timeZone: string;
+  now: Date;
+  /** Void the period's unredeemed offers and its lists, then build again. */
+  regenerate?: boolean;
+}
+
+export interface ListPeriodSummary {
+  periodStart: string;
+  periodEnd: string;
+  /** False when the period had already been built (nothing was added). */
+  built: boolean;
+  lists: number;
+  offers: number;
+  controls: number;
+  voidedOffers: number;
+  campaigns: CampaignAssignment[];
+}
+
+/**
+ * Builds one list period in one transaction: offers (src/offers/assign.ts) and one list per member
+ * who qualifies or holds an offer. Idempotent: a period already built is left as it is (its
+ * figures are returned with `built: false`); `regenerate` voids the period's unredeemed offers and
+ * its lists and builds again — redeemed offers stay, moved to the new list. Concurrent runs of the
+ * same period serialize on an advisory lock.
+ */
+export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<ListPeriodSummary> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.periodStart) || Number.isNaN(Date.parse(opts.periodStart))) {
+    throw new RangeError(`periodStart must be YYYY-MM-DD: ${opts.periodStart}`);
+  }
+  const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
+  return withTx(db, async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${`cadence:lists:${opts.periodStart}`}))`.execute(tx);
+    const existing = await tx
+      .selectFrom('list_periods')
+      .selectAll()
+      .where('period_start', '=', opts.periodStart)
+      .executeTakeFirst();
+    if (existing && existing.status === 'done' && !opts.regenerate) {
+      return {
+        periodStart: opts.periodStart,
+        periodEnd: existing.period_end,
+        built: false,
+        lists: existing.lists,
+        offers: existing.offers,
+        controls: existing.controls,
+        voidedOffers: 0,
+        campaigns: [],
+      };
+    }
+    const scores = await snapshotOf(tx, 'member_scores');
+    const cycles = await sql<{ as_of: Date }>`select as_of from member_category_cycles limit 1`.execute(tx);
+    if (!scores) throw new ConflictError('no analytics yet: run `cadence analyse` first');
+    if (cycles.rows[0] && new Date(cycles.rows[0].as_of).getTime() !== scores.asOf.getTime()) {
+      throw new ConflictError('the analytics tables are from different runs: run `cadence analyse` again');
+    }
+
+    let voidedOffers = 0;
+    if (opts.regenerate) {
+      const voided = await sql`
+        update offers set status = 'voided'
+        where period_start = ${opts.periodStart}::date and status = 'live' and uses = 0`.execute(tx);
+      voidedOffers = Number(voided.numAffectedRows ?? 0);
+      await sql`update lists set voided_at = ${opts.now.toISOString()}::timestamptz
+        where period_start = ${opts.periodStart}::date and voided_at is null`.execute(tx);
+    }
+    await sql`
+      insert into list_periods (period_start, period_end, analytics_as_of, rules_hash, status, started_at)
+      values (${opts.periodStart}::date, ${periodEnd}::date, ${scores.asOf.toISOString()}::timestamptz,
+              ${opts.rulesHash}, 'running', ${opts.now.toISOString()}::timestamptz)
+      on conflict (period_start) do update set period_end = excluded.period_end,
+        analytics_as_of = excluded.analytics_as_of, rules_hash = excluded.rules_hash,
+        status = 'running', started_at = excluded.started_at, finished_at = null`.execute(tx);
+
+    // The terms each offer is issued under, frozen.
+    const active = opts.campaigns.filter((c) => activeIn(c, opts.periodStart, periodEnd));
+    for (const c of active) {
+      const gtins = (await promotedProducts(tx, c)).map((p) => p.gtin);
+      await tx
+        .insertInto('campaign_terms')
+        .values({
+          campaign_id: c.id,
+          rule_hash: c.hash,
+          name: c.name,
+          spec: JSON.stringify(c),
+          gtins,
+          created_at: opts.now,
+        })
+        .onConflict((oc) => oc.columns(['campaign_id', 'rule_hash']).doNothing())
+        .execute();
+    }
+
+    const campaigns = await pickOffers(tx, {
+      periodStart: opts.periodStart,
+      periodDays: opts.periodDays,
+      maxOffers: opts.maxOffers,
+      campaigns: active,
+      analyticsAsOf: scores.asOf,
+      timeZone: opts.timeZone,
+    });
+
+    // One list per member who qualifies or holds an offer to print.
+    await sql`
+      insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+      select m.member_id, ${opts.periodStart}::date, ${periodEnd}::date,
+        coalesce(mb.home_store_id, (select b.store_id from baskets b where b.member_id = m.member_id
+                                    order by b.ts desc limit 1)),
+        jsonb_build_object('dueSoon', coalesce((
+          select jsonb_agg(jsonb_build_object('gtin', s.gtin, 'predictedDate', s.predicted_date,
+                   'probability', round(s.prob::numeric, 4)) order by s.rank)
+          from member_product_scores s
+          where s.member_id = m.member_id and s.rank <= ${opts.dueSoon}
+            and s.predicted_date <= ${periodEnd}::date), '[]'::jsonb)),
+        ${opts.now.toISOString()}::timestamptz
+      from (
+        select member_id from member_scores where qualified
+        union
+        select member_id from offer_picks where not control
+      ) m
+      join members mb on mb.id = m.member_id
+      on conflict (member_id, period_start) where voided_at is null do nothing`.execute(tx);
+
+    await sql`
+      insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value,
+        min_qty, max_units, category_id, volume, valid_from, valid_to, predicted_date, probability,
+        expected_cost_cents, expected_value_cents, funded_by, funded_share, uses_allowed, status, created_at)
+      select p.member_id, l.id, p.campaign_id, p.rule_hash, ${opts.periodStart}::date, p.control, p.kind,
+        p.value, p.min_qty, p.max_units, p.category_id, p.volume, p.valid_from, p.valid_to,
+        p.predicted_date, p.probability, p.expected_cost_cents, p.expected_value_cents, p.funded_by,
+        p.funded_share, p.uses_allowed, 'live', ${opts.now.toISOString()}::timestamptz
+      from offer_picks p
+      left join lists l on l.member_id = p.member_id and l.period_start = ${opts.periodStart}::date
+        and l.voided_at is null
+      on conflict (member_id, campaign_id, period_start) where status = 'live' do nothing`.execute(tx);
+    // Offers kept from before a regenerate move to the member's new list.
+    await sql`
+      update offers o set list_id = l.id
+      from lists l
+      where o.period_start = ${opts.periodStart}::date and o.status = 'live'
+        and l.member_id = o.member_id and l.period_start = o.period_start and l.voided_at is null
+        and o.list_id is distinct from l.id`.execute(tx);
+
+    const counts = await sql<{ lists: number; offers: number; controls: number }>`
+      select
+        (select count(*)::int from lists where period_start = ${opts.periodStart}::date and voided_at is null) as lists,
+        (select count(*)::int from offers where period_start = ${opts.periodStart}::date and status = 'live' and not control) as offers,
+        (select count(*)::int from offers where period_start = ${opts.periodStart}::date and status = 'live' and control) as controls`.execute(tx);
+    const c = counts.rows[0]!;
+    await tx
+      .updateTable('list_periods')
+      .set({ status: 'done', finished_at: opts.now, lists: c.lists, offers: c.offers, controls: c.controls })
+      .where('period_start', '=', opts.periodStart)
+      .execute();
+    return {
+      periodStart: opts.periodStart,
+      periodEnd,
+      built: true,
+      lists: c.lists,
+      offers: c.offers,
+      controls: c.controls,
+      voidedOffers,
+      campaigns,
+    };
+  });
+}

@@ -1,0 +1,302 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/index.ts';
+import { textArray } from '../db/index.ts';
+import { calibrationSql } from '../analytics/calibrate.ts';
+import { addDays } from '../analytics/cells.ts';
+import type { CampaignSpec } from './spec.ts';
+
+/**
+ * Offer assignment for one list period, set-based (no per-member loop in JavaScript; a statement
+ * per campaign, then one for stacking, caps and budgets).
+ *
+ * Candidates. For each campaign active in the period and each member in its audience (member_scores
+ * and member_traits of the last nightly run), in each promoted category where the member sits in
+ * one of the campaign's cells (member_category_cells):
+ *   predicted date  d = the category's next expected purchase (member_category_cycles), or the
+ *                   period start when already overdue
+ *   window          valid_from = max(period start, d − open_days_before),
+ *                   valid_to   = valid_from + valid_days − 1; valid_from must fall in the period
+ *   probability     p = P(purchase in the window | none since the last), from the fitted gamma
+ *                   (cadence_window_prob), scaled by the back-test calibration of the 14-day window
+ *                   for the same stratum: p = p_raw(window) · cal(p_raw14) / p_raw14, capped at 1
+ *   issued only when d lies inside the window and p ≥ min_probability.
+ * Fixed-timing campaigns (rewards) take every member of the audience, valid for valid_days from the
+ * period start, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
+ * visits being the exponential rhythm the churn warning uses.
+ *
+ * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
+ * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
+ *   percent_off  cost = P · u · pct / 100      amount_off  cost = value
+ *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · value (free units)
+ *   reward       cost = value
+ *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
+ *
+ * Holdout. A member is in a campaign's control group when the first 32 bits of
+ * md5(campaign id ':' member id), mod 10,000, fall below holdout_percent · 100: deterministic,
+ * independent between campaigns, about the stated share. Controls are recorded (never printed,
+ * never redeemable) and go through stacking and caps like everyone, so they stand for what the
+ * member would have got; they spend no budget.
+ *
+ * Selection, in this order:
+ *   1. stacking — within an exclusive stacking group a member keeps one offer: highest priority,
+ *      then expected value, then campaign id;
+ *   2. list cap — at most `maxOffers` offers per member (rewards excepted), by expected value;
+ *   3. budgets — per campaign, chain-wide: offers by expected value (ties broken by
+ *      md5(campaign id ':' member id), deterministic) while the running count ≤ max_offers and the
+ *      running expected cost ≤ max_cost.
+ */
+
+export interface AssignOptions {
+  /** First day of the list period (`YYYY-MM-DD`, store-local). */
+  periodStart: string;
+  periodDays: number;
+  /** Most offers on one list, rewards excepted. */
+  maxOffers: number;
+  campaigns: readonly CampaignSpec[];
+  /** Instant of the analytics used (member_scores, cells, cycles must be as of it). */
+  analyticsAsOf: Date;
+  timeZone: string;
+}
+
+export interface CampaignAssignment {
+  campaignId: string;
+  candidates: number;
+  offers: number;
+  controls: number;
+  expectedCostCents: number;
+}
+
+/** SQL for the holdout test; the same expression everywhere (assignment, preview, reports). */
+export function holdoutSql(campaignId: string, memberId: ReturnType<typeof sql>, percent: number) {
+  return sql<boolean>`(('x' || substr(md5(${campaignId} || ':' || ${memberId}::text), 1, 8))::bit(32)::bigint
+    % 10000 < ${Math.round(percent * 100)})`;
+}
+
+/** Whether a campaign is active on any day of [from, to]. */
+export function activeIn(c: CampaignSpec, from: string, to: string): boolean {
+  return (c.activeFrom === null || c.activeFrom <= to) && (c.activeTo === null || c.activeTo >= from);
+}
+
+/**
+ * Fills the temporary table `offer_picks` (created here, dropped with the transaction's session
+ * use) with the offers to issue; returns the per-campaign figures. Must run inside a transaction.
+ */
+export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignAssignment[]> {
+  const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
+  await sql`drop table if exists offer_candidates`.execute(tx);
+  await sql`drop table if exists offer_picks`.execute(tx);
+  await sql`
+    create temporary table offer_candidates (
+      member_id bigint not null, campaign_id text not null, rule_hash text not null,
+      priority integer not null, stacking_group text, control boolean not null, kind text not null,
+      value numeric(12, 2) not null, min_qty integer not null, max_units integer,
+      category_id text, volume text, valid_from date not null, valid_to date not null,
+      predicted_date date, probability double precision not null,
+      expected_cost_cents integer not null, expected_value_cents integer not null,
+      funded_by text, funded_share double precision not null, uses_allowed integer not null,
+      budget_offers integer, budget_cost bigint
+    ) on commit drop`.execute(tx);
+
+  const asOf = opts.analyticsAsOf.toISOString();
+  const asOfDate = sql`(${asOf}::timestamptz at time zone ${opts.timeZone})::date`;
+  for (const c of opts.campaigns) {
+    if (!activeIn(c, opts.periodStart, periodEnd)) continue;
+    await insertCandidates(tx, c, { ...opts, periodEnd, asOfDate });
+  }
+
+  await sql`
+    create temporary table offer_picks on commit drop as
+    with stacked as (
+      select *, row_number() over (
+          partition by member_id, coalesce(stacking_group, 'campaign:' || campaign_id)
+          order by priority desc, expected_value_cents desc, campaign_id) as in_group
+      from offer_candidates
+    ),
+    capped as (
+      select *, row_number() over (
+          partition by member_id, kind = 'reward'
+          order by expected_value_cents desc, priority desc, campaign_id) as slot
+      from stacked where in_group = 1
+    ),
+    budgeted as (
+      select *,
+        sum(case when control then 0 else 1 end) over w as running_offers,
+        sum(case when control then 0 else expected_cost_cents end) over w as running_cost
+      from capped
+      where kind = 'reward' or slot <= ${opts.maxOffers}
+      window w as (partition by campaign_id
+                   order by expected_value_cents desc, md5(campaign_id || ':' || member_id::text)
+                   rows between unbounded preceding and current row)
+    )
+    select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,
+      volume, valid_from, valid_to, predicted_date, probability, expected_cost_cents,
+      expected_value_cents, funded_by, funded_share, uses_allowed
+    from budgeted
+    where control
+       or ((budget_offers is null or running_offers <= budget_offers)
+           and (budget_cost is null or running_cost <= budget_cost))`.execute(tx);
+
+  const { rows } = await sql<{
+    campaign_id: string;
+    candidates: number;
+    offers: number;
+    controls: number;
+    cost: number;
+  }>`
+    select c.campaign_id, c.candidates,
+      coalesce(p.offers, 0)::int as offers, coalesce(p.controls, 0)::int as controls,
+      coalesce(p.cost, 0)::bigint as cost
+    from (select campaign_id, count(*)::int as candidates from offer_candidates group by campaign_id) c
+    left join (
+      select campaign_id, count(*) filter (where not control) as offers,
+        count(*) filter (where control) as controls,
+        sum(expected_cost_cents) filter (where not control) as cost
+      from offer_picks group by campaign_id
+    ) p on p.campaign_id = c.campaign_id
+    order by c.campaign_id`.execute(tx);
+  return rows.map((r) => ({
+    campaignId: r.campaign_id,
+    candidates: r.candidates,
+    offers: r.offers,
+    controls: r.controls,
+    expectedCostCents: Number(r.cost),
+  }));
+}
+
+/** The products a campaign promotes, resolved against the catalogue. */
+export async function promotedProducts(
+  db: Db,
+  c: CampaignSpec,
+): Promise<Array<{ gtin: string; categoryId: string | null; priceCents: number | null }>> {
+  const p = c.promotes;
+  const { rows } = await sql<{ gtin: string; category_id: string | null; price_cents: number | null }>`
+    select gtin, category_id, price_cents from products
+    where (cardinality(${textArray(p.categories)}) = 0 or category_id = any(${textArray(p.categories)}))
+      and (cardinality(${textArray(p.gtins)}) = 0 or gtin = any(${textArray(p.gtins)}))
+      and (cardinality(${textArray(p.brands)}) = 0 or brand = any(${textArray(p.brands)}))
+      and (${p.brandType}::text is null or brand_type = ${p.brandType})
+    order by gtin`.execute(db);
+  return rows.map((r) => ({ gtin: r.gtin, categoryId: r.category_id, priceCents: r.price_cents }));
+}
+
+async function insertCandidates(
+  tx: Db,
+  c: CampaignSpec,
+  o: AssignOptions & { periodEnd: string; asOfDate: ReturnType<typeof sql> },
+): Promise<void> {
+  const a = c.audience;
+  const products = await promotedProducts(tx, c);
+  if (products.length === 0 && c.offer.kind !== 'reward') return;
+  // Price and category per promoted category (mean shelf price of its promoted products).
+  const byCategory = new Map<string, number[]>();
+  for (const p of products) {
+    if (p.categoryId === null) continue;
+    const prices = byCategory.get(p.categoryId) ?? [];
+    if (p.priceCents !== null) prices.push(p.priceCents);
+    byCategory.set(p.categoryId, prices);
+  }
+  const categories = [...byCategory.keys()].sort();
+  const meanPrice = categories.map((k) => {
+    const xs = byCategory.get(k)!;
+    return xs.length ? Math.round(xs.reduce((s, x) => s + x, 0) / xs.length) : 0;
+  });
+  const allPrices = products.flatMap((p) => (p.priceCents === null ? [] : [p.priceCents]));
+  const overallPrice = allPrices.length ? Math.round(allPrices.reduce((s, x) => s + x, 0) / allPrices.length) : 0;
+
+  const L = c.offer.ladder;
+  const units = Math.max(c.offer.minQty, 1);
+  const valueSql = sql`(case v.volume when 'low' then ${L.low}::numeric when 'medium' then ${L.medium}::numeric
+    when 'high' then ${L.high}::numeric else ${L.unclassified}::numeric end)`;
+  const costSql = (price: ReturnType<typeof sql>, value: ReturnType<typeof sql>) => {
+    switch (c.offer.kind) {
+      case 'percent_off':
+        return sql`(${price} * ${units} * ${value} / 100.0)`;
+      case 'amount_off':
+      case 'reward':
+        return sql`(${value})`;
+      case 'price_point':
+        return sql`(greatest(0, ${price} - ${value}) * ${units})`;
+      case 'buy_x_get_y':
+        return sql`(${price} * ${value})`;
+    }
+  };
+  const audience = sql`
+    select s.member_id, s.mean_visit_gap_days
+    from member_scores s
+    where (${!a.qualifiedOnly} or s.qualified)
+      and (cardinality(${textArray(a.tiers)}) = 0 or s.tier = any(${textArray(a.tiers)}))
+      and (cardinality(${textArray(a.stages)}) = 0 or s.stage = any(${textArray(a.stages)}))
+      and (${a.churnRisk}::boolean is null or s.churn_risk = ${a.churnRisk}::boolean)
+      and (cardinality(${textArray(a.traits)}) = 0 or exists (
+            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.traits)})))
+      and not exists (
+            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.excludeTraits)}))`;
+  const holdout = holdoutSql(c.id, sql`v.member_id`, c.holdoutPercent);
+  const common = sql`${c.id}, ${c.hash}, ${c.priority}, ${c.stackingGroup}, ${holdout}, ${c.offer.kind},
+    ${valueSql}, ${c.offer.minQty}, ${c.offer.maxUnits}::int`;
+  const tail = sql`${c.funding.manufacturerId}, ${c.funding.share}::float8, ${c.limits.usesPerOffer},
+    ${c.budget.maxOffers}::int, ${c.budget.maxCostCents}::bigint`;
+
+  if (c.timing.kind === 'fixed') {
+    const validTo = addDays(o.periodStart, c.timing.validDays - 1);
+    await sql`
+      insert into offer_candidates
+      select v.member_id, ${common}, null, null, ${o.periodStart}::date, ${validTo}::date, null,
+        v.p, round(v.p * ${costSql(sql`${overallPrice}`, valueSql)})::int,
+        round(-v.p * ${costSql(sql`${overallPrice}`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+        ${tail}
+      from (
+        select a.member_id, 'unclassified' as volume,
+          1 - exp(-${c.timing.validDays}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
+        from (${audience}) a
+      ) v`.execute(tx);
+    return;
+  }
+
+  if (categories.length === 0) return;
+  const t = c.timing;
+  const cellL = a.cells.map((x) => x.loyalty);
+  const cellV = a.cells.map((x) => x.volume);
+  const cal = calibrationSql({
+    raw: sql`w.raw14`,
+    purchaseDays: sql`w.purchase_days`,
+    elapsedDays: sql`w.elapsed`,
+    meanGapDays: sql`w.mean_gap_days`,
+  });
+  await sql`
+    insert into offer_candidates
+    select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_from + ${t.validDays - 1}::int,
+      v.predicted_date, v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
+      round(v.p * v.price * ${units} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+      ${tail}
+    from (
+      select w.*, least(1, case when w.raw14 > 0 then w.raw_window * ${cal.prob} / w.raw14 else w.raw_window end) as p
+      from (
+        select x.*,
+          cadence_window_prob(x.elapsed, x.valid_from - x.as_of_date, x.valid_from - x.as_of_date + ${t.validDays}::int,
+                              x.mean_gap_days, x.gap_shape) as raw_window,
+          cadence_window_prob(x.elapsed, 0, 14, x.mean_gap_days, x.gap_shape) as raw14
+        from (
+          select a.member_id, cell.category_id, cell.volume, cy.purchase_days, cy.mean_gap_days, cy.gap_shape,
+            pr.price, ${o.asOfDate} as as_of_date,
+            (${o.asOfDate} - cy.last_purchase_date)::float8 as elapsed,
+            greatest(cy.next_expected_date, ${o.periodStart}::date) as predicted_date,
+            greatest(${o.periodStart}::date,
+                     greatest(cy.next_expected_date, ${o.periodStart}::date) - ${t.openDaysBefore}::int) as valid_from
+          from (${audience}) a
+          join member_category_cells cell on cell.member_id = a.member_id
+          join unnest(${textArray(categories)}, ${sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`})
+            as pr(category_id, price) on pr.category_id = cell.category_id
+          join member_category_cycles cy on cy.member_id = a.member_id and cy.category_id = cell.category_id
+          where cardinality(${textArray(cellL)}) = 0 or exists (
+            select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
+            where (want.loyalty = '*' or want.loyalty = cell.loyalty)
+              and (want.volume = '*' or want.volume = cell.volume))
+        ) x
+      ) w
+      ${cal.join}
+    ) v
+    where v.valid_from <= ${o.periodEnd}::date
+      and v.predicted_date between v.valid_from and v.valid_from + ${t.validDays - 1}::int
+      and v.p >= ${t.minProbability}::float8`.execute(tx);
+}

@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
+import type { CampaignSpec } from '../../src/offers/spec.ts';
+import { defaultRuleSet } from '../../src/rules/rule-set.ts';
+import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+
+const getDeps = useTestDeps();
+const TZ = 'America/New_York';
+const AS_OF = new Date('2026-10-31T04:00:00Z');
+const PERIOD = '2026-11-02';
+const PERIOD_END = '2026-11-15';
+
+/** The 9-cell case: national-brand analgesic buyers, store brand offered, deepest for heavy users. */
+const analgesics: CampaignSpec = {
+  id: 'analgesics-store-brand',
+  name: 'Try our pain relief',
+  hash: 'h-analgesics',
+  activeFrom: '2026-10-01',
+  activeTo: null,
+  promotes: { categories: ['analgesics'], gtins: [], brands: [], brandType: 'store' },
+  audience: {
+    cells: [{ loyalty: 'national', volume: '*' }],
+    traits: [],
+    tiers: [],
+    stages: [],
+    qualifiedOnly: true,
+    churnRisk: null,
+    excludeTraits: [],
+  },
+  offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30, unclassified: 10 }, minQty: 1, maxUnits: 2 },
+  timing: { kind: 'predicted', openDaysBefore: 3, validDays: 10, minProbability: 0.15 },
+  limits: { usesPerOffer: 1 },
+  budget: { maxOffers: null, maxCostCents: null },
+  funding: { manufacturerId: null, share: 0 },
+  holdoutPercent: 20,
+  priority: 10,
+  stackingGroup: null,
+};
+
+const coffee: CampaignSpec = {
+  ...analgesics,
+  id: 'coffee-any',
+  name: 'Coffee for coffee drinkers',
+  hash: 'h-coffee',
+  promotes: { categories: ['coffee'], gtins: [], brands: [], brandType: null },
+  audience: { ...analgesics.audience, cells: [] },
+  offer: { kind: 'amount_off', ladder: { low: 50, medium: 75, high: 100, unclassified: 50 }, minQty: 1, maxUnits: 1 },
+  holdoutPercent: 0,
+  priority: 5,
+};
+
+const reward: CampaignSpec = {
+  ...analgesics,
+  id: 'strategic-reward',
+  name: 'Thank you',
+  hash: 'h-reward',
+  promotes: { categories: [], gtins: [], brands: [], brandType: null },
+  audience: { ...analgesics.audience, cells: [], stages: ['strategic'] },
+  offer: { kind: 'reward', ladder: { low: 3000, medium: 3000, high: 3000, unclassified: 3000 }, minQty: 0, maxUnits: null },
+  timing: { kind: 'fixed', validDays: 14 },
+  holdoutPercent: 10,
+  priority: 1,
+};
+
+function options(overrides: Partial<ListPeriodOptions> = {}): ListPeriodOptions {
+  return {
+    periodStart: PERIOD,
+    periodDays: 14,
+    maxOffers: 12,
+    dueSoon: 10,
+    campaigns: [analgesics, coffee, reward],
+    rulesHash: 'test-rules',
+    timeZone: TZ,
+    now: new Date('2026-11-01T12:00:00Z'),
+    ...overrides,
+  };
+}
+
+/** Independent of the SQL: the first 32 bits of md5("campaign:member") mod 10,000. */
+function inHoldout(campaignId: string, memberId: number, percent: number): boolean {
+  const h = createHash('md5').update(`${campaignId}:${memberId}`).digest();
+  return h.readUInt32BE(0) % 10000 < percent * 100;
+}
+
+async function offers(period = PERIOD) {
+  const { rows } = await sql<{
+    member_id: number; id: number; campaign_id: string; control: boolean; value: number; volume: string | null;
+    valid_from: string; valid_to: string; predicted_date: string | null; probability: number; list_id: number | null;
+    uses: number; loyalty: string | null; cell_volume: string | null; expected_value_cents: number;
+  }>`
+    select o.member_id, o.id, o.campaign_id, o.control, o.value, o.volume, o.valid_from::text as valid_from,
+      o.valid_to::text as valid_to, o.predicted_date::text as predicted_date, o.probability, o.list_id, o.uses,
+      c.loyalty, c.volume as cell_volume, o.expected_value_cents
+    from offers o
+    left join member_category_cells c on c.member_id = o.member_id and c.category_id = o.category_id
+    where o.period_start = ${period}::date and o.status = 'live'
+    order by o.member_id, o.campaign_id`.execute(getDeps().db);
+  return rows;
+}
+
+beforeAll(async () => {
+  const deps = getDeps();
+  await loadSimChain(deps, generateChain({ seed: 5, members: 400, stores: 2, weeks: 40, endDate: '2026-10-30' }));
+  await runAnalyse(deps, { asOf: AS_OF, timeZone: TZ, rules: defaultRuleSet });
+}, 180_000);
+
+describe(`offer assignment and list periods on ${dbKind}`, () => {
+  it('issues the 9-cell offer to national-brand buyers only, ladder by volume, timed before the predicted purchase', async () => {
+    const summary = await runListPeriod(getDeps().db, options());
+    expect(summary.built).toBe(true);
+    const rows = (await offers()).filter((o) => o.campaign_id === analgesics.id);
+    expect(rows.length).toBeGreaterThan(10);
+    for (const o of rows) {
+      expect(o.loyalty).toBe('national');
+      expect(Number(o.value)).toBe(analgesics.offer.ladder[o.cell_volume as 'low' | 'medium' | 'high']);
+      expect(o.valid_from >= PERIOD && o.valid_from <= PERIOD_END).toBe(true);
+      expect(o.predicted_date! >= o.valid_from && o.predicted_date! <= o.valid_to).toBe(true);
+      expect(o.probability).toBeGreaterThanOrEqual(0.15);
+      expect(o.probability).toBeLessThanOrEqual(1);
+    }
+    // heavy users get the deepest discount
+    expect(new Set(rows.filter((o) => o.cell_volume === 'high').map((o) => Number(o.value)))).toEqual(new Set([30]));
+  });
+
+  it('holds out a deterministic control group per campaign, recorded but without a list slot cost', async () => {
+    const rows = await offers();
+    for (const o of rows) {
+      const c = [analgesics, coffee, reward].find((x) => x.id === o.campaign_id)!;
+      expect(o.control, `${o.campaign_id} ${o.member_id}`).toBe(inHoldout(c.id, o.member_id, c.holdoutPercent));
+    }
+    const rewards = rows.filter((o) => o.campaign_id === reward.id);
+    const share = rewards.filter((o) => o.control).length / rewards.length;
+    expect(rewards.length).toBeGreaterThan(30);
+    expect(share).toBeGreaterThan(0.02);
+    expect(share).toBeLessThan(0.25);
+    expect(rows.filter((o) => o.campaign_id === coffee.id && o.control)).toEqual([]);
+  });
+
+  it('gives every qualified member a list, and every printed offer sits on its member\'s list', async () => {
+    const { rows } = await sql<{ qualified: number; listed: number; orphan: number; bad_due: number }>`
+      select
+        (select count(*)::int from member_scores where qualified) as qualified,
+        (select count(*)::int from lists l join member_scores s on s.member_id = l.member_id and s.qualified
+          where l.period_start = ${PERIOD}::date and l.voided_at is null) as listed,
+        (select count(*)::int from offers where period_start = ${PERIOD}::date and not control and list_id is null) as orphan,
+        (select count(*)::int from lists l, jsonb_array_elements(l.content->'dueSoon') d
+          where l.period_start = ${PERIOD}::date and (d->>'predictedDate')::date > ${PERIOD_END}::date) as bad_due`
+      .execute(getDeps().db);
+    expect(rows[0]!.qualified).toBeGreaterThan(50);
+    expect(rows[0]!.listed).toBe(rows[0]!.qualified);
+    expect(rows[0]!.orphan).toBe(0);
+    expect(rows[0]!.bad_due).toBe(0);
+  });
+
+  it('adds nothing when the period runs again', async () => {
+    const before = await offers();
+    const again = await runListPeriod(getDeps().db, options());
+    expect(again.built).toBe(false);
+    expect(await offers()).toEqual(before);
+  });
+
+  it('regenerates: unredeemed offers are voided and rebuilt, redeemed ones stay on the new list', async () => {
+    const before = await offers();
+    const redeemed = before.find((o) => !o.control && o.campaign_id === coffee.id)!;
+    await sql`update offers set uses = 1 where member_id = ${redeemed.member_id} and id = ${redeemed.id}`.execute(getDeps().db);
+    const summary = await runListPeriod(getDeps().db, options({ regenerate: true }));
+    expect(summary.built).toBe(true);
+    expect(summary.voidedOffers).toBe(before.length - 1);
+    const after = await offers();
+    // same assignment (deterministic), new serials except the redeemed one
+    expect(after.map((o) => [o.member_id, o.campaign_id, o.control])).toEqual(before.map((o) => [o.member_id, o.campaign_id, o.control]));
+    const kept = after.find((o) => o.id === redeemed.id)!;
+    expect(kept.uses).toBe(1);
+    expect(kept.list_id).not.toBe(redeemed.list_id);
+    expect(after.filter((o) => o.id !== redeemed.id && before.some((b) => b.id === o.id))).toEqual([]);
+    const { rows } = await sql<{ live: number }>`select count(*)::int as live from lists l
+      where l.member_id = ${redeemed.member_id} and l.period_start = ${PERIOD}::date and l.voided_at is null`.execute(getDeps().db);
+    expect(rows[0]!.live).toBe(1);
+  });
+
+  it('keeps a budget chain-wide: the best offers by expected value, controls spend nothing', async () => {
+    const period = '2026-11-16';
+    const open = await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [coffee] }));
+    const unlimited = (await offers(period)).filter((o) => !o.control);
+    expect(unlimited.length).toBeGreaterThan(5);
+    const top5 = unlimited.map((o) => o.expected_value_cents).sort((a, b) => b - a).slice(0, 5);
+    await runListPeriod(getDeps().db, options({
+      periodStart: period,
+      campaigns: [{ ...coffee, budget: { maxOffers: 5, maxCostCents: null } }],
+      regenerate: true,
+    }));
+    const limited = (await offers(period)).filter((o) => !o.control);
+    expect(limited).toHaveLength(5);
+    expect(limited.map((o) => o.expected_value_cents).sort((a, b) => b - a)).toEqual(top5);
+    expect(open.offers).toBe(unlimited.length);
+  });
+
+  it('stacks an exclusive group by priority, and caps the list', async () => {
+    const period = '2026-11-30';
+    const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
+    const b = { ...coffee, stackingGroup: 'one-per-member', priority: 99 };
+    await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [a, b] }));
+    const rows = await offers(period);
+    const perMember = new Map<number, string[]>();
+    for (const o of rows) perMember.set(o.member_id, [...(perMember.get(o.member_id) ?? []), o.campaign_id]);
+    expect([...perMember.values()].every((c) => c.length === 1)).toBe(true);
+    expect(rows.some((o) => o.campaign_id === coffee.id)).toBe(true);
+
+    const capped = '2026-11-09';
+    await runListPeriod(getDeps().db, options({ periodStart: capped, campaigns: [analgesics, coffee], maxOffers: 1 }));
+    const counts = new Map<number, number>();
+    for (const o of await offers(capped)) counts.set(o.member_id, (counts.get(o.member_id) ?? 0) + 1);
+    expect(Math.max(...counts.values())).toBe(1);
+  });
+
+  it('refuses a malformed period', async () => {
+    await expect(runListPeriod(getDeps().db, options({ periodStart: '2026-13-40' }))).rejects.toThrow(/YYYY-MM-DD/);
+  });
+});
