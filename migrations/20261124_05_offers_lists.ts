@@ -96,6 +96,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       c.notNull().check(sql`status in ('live', 'voided')`),
     )
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+    // any change (issued, redeemed, voided, restored): the offer file's `since`
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
     .addPrimaryKeyConstraint('offers_pk', ['member_id', 'id'])
     .addCheckConstraint('offers_uses_check', sql`uses >= 0 and uses <= uses_allowed`)
     .execute();

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { authRoutes } from './auth/index.ts';
 import { catalogueRoutes } from './catalogue/index.ts';
+import { checkoutRoutes } from './checkout/routes.ts';
 import { ping } from './db/index.ts';
 import type { Deps } from './deps.ts';
 import { authenticate } from './http/auth.ts';
@@ -59,6 +60,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   v1.route('/', ingestRoutes(deps));
   v1.route('/', analyticsRoutes(deps));
   v1.route('/', jobRoutes(deps));
+  v1.route('/', checkoutRoutes(deps));
   app.route('/v1', v1);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

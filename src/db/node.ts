@@ -22,10 +22,12 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
   const client = postgres(url, {
     max,
     onnotice: () => {},
-    // bigint (ids, sums) and numeric (quantities) as JS numbers, as PGlite gives them
+    // bigint (ids, sums) and numeric (quantities) as JS numbers; dates as 'YYYY-MM-DD' text (a
+    // calendar day has no time zone: a Date would shift it). PGlite is set up the same way.
     types: {
       int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: Number },
       numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: Number },
+      date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
     },
     connection: { application_name: 'cadence' },
   });
@@ -52,7 +54,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const memory = dataDir.startsWith('memory://');
   if (!memory) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(memory ? undefined : dataDir, {
-    parsers: { 20: Number, 1700: Number },
+    parsers: { 20: Number, 1700: Number, 1082: (v: string) => v },
   });
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
   return {

@@ -376,6 +376,68 @@ export interface OffersTable {
   uses: ColumnType<number, number | undefined, number>;
   status: 'live' | 'voided';
   created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CheckoutCommitsTable {
+  store_id: number;
+  terminal_id: string;
+  txn_id: string;
+  kind: 'sale' | 'void' | 'return';
+  member_id: Int8;
+  basket_id: Int8 | null;
+  request_hash: string;
+  response: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+}
+
+export interface OfferRedemptionsTable {
+  member_id: Int8;
+  offer_id: Int8;
+  store_id: number;
+  terminal_id: string;
+  txn_id: string;
+  basket_id: Int8;
+  discount_cents: number;
+  allocations: ColumnType<unknown, string, string>;
+  ts: Timestamp;
+  offline: boolean;
+  reversed_cents: ColumnType<number, number | undefined, number>;
+  use_restored: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+}
+
+export interface ReturnedUnitsTable {
+  store_id: number;
+  terminal_id: string;
+  txn_id: string;
+  line_no: number;
+  return_txn_id: string;
+  qty: Numeric;
+  discount_cents: number;
+}
+
+export interface OfferReservationsTable {
+  offer_id: Int8;
+  member_id: Int8;
+  store_id: number;
+  terminal_id: string;
+  txn_id: string;
+  expires_at: Timestamp;
+}
+
+export type ConflictReason = 'already_used' | 'expired' | 'not_yet_valid' | 'voided' | 'unknown_offer' | 'other_member';
+
+export interface RedemptionConflictsTable {
+  store_id: number;
+  terminal_id: string;
+  txn_id: string;
+  offer_id: Int8;
+  member_id: Int8;
+  reason: ConflictReason;
+  discount_cents: number;
+  ts: Timestamp;
+  created_at: Timestamp;
 }
 
 export interface DB {
@@ -409,6 +471,11 @@ export interface DB {
   campaign_terms: CampaignTermsTable;
   lists: ListsTable;
   offers: OffersTable;
+  checkout_commits: CheckoutCommitsTable;
+  offer_redemptions: OfferRedemptionsTable;
+  offer_reservations: OfferReservationsTable;
+  returned_units: ReturnedUnitsTable;
+  redemption_conflicts: RedemptionConflictsTable;
 }
 
 export type Store = Selectable<StoresTable>;

@@ -111,7 +111,8 @@ function distinct<T extends string>(values: Iterable<T>): T[] {
  * Runs a whole-transaction write again when PostgreSQL picked it as a deadlock victim (40P01) or
  * a serialization failure (40001). Safe because the write is idempotent.
  */
-async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+/** Runs `fn` again when PostgreSQL aborted it as deadlocked or unserializable. */
+export async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

@@ -76,7 +76,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     let voidedOffers = 0;
     if (opts.regenerate) {
       const voided = await sql`
-        update offers set status = 'voided'
+        update offers set status = 'voided', updated_at = ${opts.now.toISOString()}::timestamptz
         where period_start = ${opts.periodStart}::date and status = 'live' and uses = 0`.execute(tx);
       voidedOffers = Number(voided.numAffectedRows ?? 0);
       await sql`update lists set voided_at = ${opts.now.toISOString()}::timestamptz
@@ -141,11 +141,13 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     await sql`
       insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value,
         min_qty, max_units, category_id, volume, valid_from, valid_to, predicted_date, probability,
-        expected_cost_cents, expected_value_cents, funded_by, funded_share, uses_allowed, status, created_at)
+        expected_cost_cents, expected_value_cents, funded_by, funded_share, uses_allowed, status, created_at,
+        updated_at)
       select p.member_id, l.id, p.campaign_id, p.rule_hash, ${opts.periodStart}::date, p.control, p.kind,
         p.value, p.min_qty, p.max_units, p.category_id, p.volume, p.valid_from, p.valid_to,
         p.predicted_date, p.probability, p.expected_cost_cents, p.expected_value_cents, p.funded_by,
-        p.funded_share, p.uses_allowed, 'live', ${opts.now.toISOString()}::timestamptz
+        p.funded_share, p.uses_allowed, 'live', ${opts.now.toISOString()}::timestamptz,
+        ${opts.now.toISOString()}::timestamptz
       from offer_picks p
       left join lists l on l.member_id = p.member_id and l.period_start = ${opts.periodStart}::date
         and l.voided_at is null

@@ -79,8 +79,16 @@ describe('every /v1 route checks role', () => {
     ['GET', '/v1/categories/{id}/cells', ['marketer']],
     ['GET', '/v1/associations', ['marketer']],
     ['POST', '/v1/jobs/analyse', []],
+    ['POST', '/v1/checkout/identify', ['pos']],
+    ['POST', '/v1/checkout/quote', ['pos']],
+    ['POST', '/v1/checkout/commit', ['pos']],
+    ['POST', '/v1/checkout/void', ['pos']],
+    ['POST', '/v1/checkout/return', ['pos']],
+    ['GET', '/v1/stores/{id}/offer-file', ['pos']],
+    ['GET', '/v1/stores/{id}/reconciliation', ['pos']],
   ];
-  const concrete = (path: string) => path.replace('{memberNumber}', 'M0001').replace('{id}', 'coffee');
+  const concrete = (path: string) =>
+    path.replace('{memberNumber}', 'M0001').replace('{id}', path.startsWith('/v1/stores') ? '1' : 'coffee');
 
   it('lists every documented /v1 operation here', async () => {
     const doc = await (await api.app.request('/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };

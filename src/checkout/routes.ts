@@ -1,0 +1,176 @@
+import { createRoute } from '@hono/zod-openapi';
+import { compress } from 'hono/compress';
+import { etag } from 'hono/etag';
+import type { Deps } from '../deps.ts';
+import { assertStoreScope, requireRole } from '../http/auth.ts';
+import { problemResponses } from '../http/openapi.ts';
+import { newRouter } from '../http/router.ts';
+import { NotFoundError } from '../lib/errors.ts';
+import { localDate } from '../lib/time.ts';
+import { identify, offerFile, reconciliation } from './offer-file.ts';
+import {
+  CommitRequest,
+  CommitResult,
+  IdentifyRequest,
+  IdentifyResult,
+  OfferFile,
+  QuoteRequest,
+  QuoteResult,
+  Reconciliation,
+  ReturnRequest,
+  ReturnResult,
+  SinceQuery,
+  StoreIdParam,
+  VoidRequest,
+} from './schemas.ts';
+import { commit, quote, returnItems, type Identity } from './service.ts';
+
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+function toIdentity(i: { cardNumber?: string | undefined; memberNumber?: string | undefined; listId?: number | undefined; offerId?: number | undefined } | null | undefined): Identity | null {
+  if (!i) return null;
+  if (i.cardNumber !== undefined) return { cardNumber: i.cardNumber };
+  if (i.memberNumber !== undefined) return { memberNumber: i.memberNumber };
+  if (i.listId !== undefined) return { listId: i.listId };
+  return { offerId: i.offerId! };
+}
+
+async function zoneOf(deps: Deps, storeId: number): Promise<string> {
+  const s = await deps.db.selectFrom('stores').select('time_zone').where('id', '=', storeId).executeTakeFirst();
+  if (!s) throw new NotFoundError(`no store ${storeId}`, [{ path: 'storeId', message: 'unknown store' }]);
+  return s.time_zone;
+}
+
+/** Checkout for POS terminals: a pos key acts for its own store only. */
+export function checkoutRoutes(deps: Deps) {
+  const app = newRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/checkout/identify', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'Who is at the till: a scanned list, card or offer → member, current list, live offers',
+      request: { body: { required: true, ...json(IdentifyRequest) } },
+      responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      assertStoreScope(c.get('principal'), body.storeId, 'storeId');
+      const zone = await zoneOf(deps, body.storeId);
+      return c.json(await identify(deps.db, toIdentity(body.identity)!, deps.clock.now(), zone), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/checkout/quote', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'What applies to this basket: offers, discount per line, total, and why others do not',
+      description:
+        `Allocations are whole cents spread over the lines by the largest-remainder method; they sum ` +
+        `exactly to each offer's discount. Applicable single-use offers are held for this transaction ` +
+        `for a short while (reservedUntil), so another lane quoting the same offer sees it as reserved.`,
+      request: { body: { required: true, ...json(QuoteRequest) } },
+      responses: { 200: { description: 'The quote', ...json(QuoteResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      assertStoreScope(c.get('principal'), body.storeId, 'storeId');
+      return c.json(await quote(deps, { ...body, identity: toIdentity(body.identity) }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/checkout/commit', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'Commit a sale: redeem atomically and ingest the basket, exactly once',
+      description:
+        'Idempotent per (storeId, terminalId, txnId): a retry with the same body returns the stored ' +
+        'result (replayed: true); the same key with another body is a 409. An offer is never redeemed ' +
+        'beyond its limit, whatever the concurrency. Offline sales (offline: true, offerIds) keep their ' +
+        'time; an offer that could not count is listed in conflicts and in the store reconciliation.',
+      request: { body: { required: true, ...json(CommitRequest) } },
+      responses: {
+        201: { description: 'Committed', ...json(CommitResult) },
+        200: { description: 'Replayed: committed before', ...json(CommitResult) },
+        ...problemResponses(400, 401, 403, 404, 409, 422),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      assertStoreScope(c.get('principal'), body.storeId, 'storeId');
+      const r = await commit(deps, { ...body, identity: toIdentity(body.identity) });
+      return c.json(r, r.replayed ? 200 : 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/checkout/void', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'Void a committed sale: reverse it and restore its offers (while still valid)',
+      request: { body: { required: true, ...json(VoidRequest) } },
+      responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      assertStoreScope(c.get('principal'), body.storeId, 'storeId');
+      const r = await returnItems(deps, {
+        storeId: body.storeId, terminalId: body.terminalId, txnId: `void:${body.txnId}`, ts: body.ts,
+        original: { terminalId: body.terminalId, txnId: body.txnId },
+      });
+      return c.json(r, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/checkout/return', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'Return items of a committed sale: discounts reverse pro rata, offer uses come back',
+      request: { body: { required: true, ...json(ReturnRequest) } },
+      responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      assertStoreScope(c.get('principal'), body.storeId, 'storeId');
+      return c.json(await returnItems(deps, body), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get', path: '/stores/{id}/offer-file', tags: ['checkout'],
+      middleware: [requireRole('pos'), compress(), etag()] as const,
+      summary: "The store's live offers, for redeeming while offline",
+      description:
+        'All offers of the members of this store (home store or list store) still usable from today. ' +
+        'With since: every offer of theirs changed after it, voided and used ones included (status). ' +
+        'ETag / If-None-Match, gzip when asked for.',
+      request: { params: StoreIdParam, query: SinceQuery },
+      responses: { 200: { description: 'The offer file', ...json(OfferFile) }, 304: { description: 'Not modified' }, ...problemResponses(401, 403, 404, 422) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { since } = c.req.valid('query');
+      assertStoreScope(c.get('principal'), id, 'id');
+      const now = deps.clock.now();
+      const day = localDate(now, await zoneOf(deps, id));
+      const offers = await offerFile(deps.db, id, day, since ? new Date(since) : null);
+      c.header('cache-control', 'private, no-cache');
+      return c.json({ storeId: id, generatedAt: day, since: since ?? null, offers }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      summary: 'Offline redemptions that could not count (used twice, expired, voided…)',
+      request: { params: StoreIdParam },
+      responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(401, 403, 404, 422) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      assertStoreScope(c.get('principal'), id, 'id');
+      await zoneOf(deps, id);
+      return c.json({ storeId: id, conflicts: await reconciliation(deps.db, id) }, 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,192 @@
+import { z } from '@hono/zod-openapi';
+import { CardNumber } from '../catalogue/schemas.ts';
+import { Cents, Gtin, InstantWithOffset } from '../lib/validators.ts';
+
+const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const IdentityInput = z
+  .object({
+    cardNumber: CardNumber.optional(),
+    memberNumber: z.string().min(1).max(40).optional(),
+    listId: Serial.optional().openapi({ description: 'The list serial (from the list barcode)' }),
+    offerId: Serial.optional().openapi({ description: 'An offer serial (from an offer barcode)' }),
+  })
+  .strict()
+  .refine((v) => Object.values(v).filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of cardNumber, memberNumber, listId, offerId',
+  })
+  .openapi('Identity');
+
+export const CheckoutLineInput = z
+  .object({
+    gtin: Gtin,
+    qty: z.number().positive().max(100_000),
+    unitPriceCents: Cents,
+    lineDiscountCents: Cents.default(0).openapi({ description: "The POS's own discount on this line" }),
+  })
+  .strict()
+  .refine((l) => l.lineDiscountCents <= Math.round(l.qty * l.unitPriceCents), {
+    path: ['lineDiscountCents'],
+    message: 'exceeds the line amount',
+  })
+  .openapi('CheckoutLine');
+
+const Key = {
+  storeId: z.number().int().positive().openapi({ example: 3 }),
+  terminalId: z.string().min(1).max(40).openapi({ example: 'T02' }),
+  txnId: z.string().min(1).max(80).openapi({ example: '20261124-000123' }),
+};
+
+export const QuoteRequest = z
+  .object({
+    ...Key,
+    ts: InstantWithOffset,
+    identity: IdentityInput.nullish(),
+    lines: z.array(CheckoutLineInput).min(1).max(1000),
+  })
+  .strict()
+  .openapi('QuoteRequest');
+
+export const CommitRequest = z
+  .object({
+    ...Key,
+    ts: InstantWithOffset,
+    identity: IdentityInput.nullish(),
+    lines: z.array(CheckoutLineInput).min(1).max(1000),
+    offline: z.boolean().default(false).openapi({
+      description: 'Posted later by a POS that redeemed from its offer file while offline',
+    }),
+    offerIds: z.array(Serial).max(100).optional().openapi({
+      description: 'Offline: the offers the POS applied (online the server decides)',
+    }),
+  })
+  .strict()
+  .refine((r) => r.offline || r.offerIds === undefined, { path: ['offerIds'], message: 'only for offline commits' })
+  .openapi('CommitRequest');
+
+export const IdentifyRequest = z
+  .object({ storeId: Key.storeId, identity: IdentityInput })
+  .strict()
+  .openapi('IdentifyRequest');
+
+export const VoidRequest = z.object({ ...Key, ts: InstantWithOffset }).strict().openapi('VoidRequest');
+
+export const ReturnRequest = z
+  .object({
+    ...Key,
+    ts: InstantWithOffset,
+    original: z
+      .object({ storeId: Key.storeId.optional(), terminalId: Key.terminalId, txnId: Key.txnId })
+      .strict(),
+    lines: z
+      .array(z.object({ gtin: Gtin, qty: z.number().positive().max(100_000) }).strict())
+      .min(1)
+      .max(1000),
+  })
+  .strict()
+  .openapi('ReturnRequest');
+
+const Allocation = z.object({ line: z.number().int(), cents: z.number().int() });
+const AppliedOffer = z
+  .object({
+    offerId: z.number().int(),
+    campaignId: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    discountCents: z.number().int(),
+    allocations: z.array(Allocation).openapi({ description: 'Cents per request line (index); they sum to discountCents' }),
+  })
+  .openapi('AppliedOffer');
+
+export const QuoteResult = z
+  .object({
+    memberNumber: z.string().nullable(),
+    applied: z.array(AppliedOffer),
+    notApplied: z.array(
+      z.object({
+        offerId: z.number().int(),
+        campaignId: z.string(),
+        reason: z.enum(['wrong_product', 'below_min_qty', 'expired', 'not_yet_valid', 'already_used', 'reserved']),
+      }),
+    ),
+    subtotalCents: z.number().int(),
+    discountCents: z.number().int(),
+    totalCents: z.number().int(),
+    reservedUntil: z.string().nullable(),
+  })
+  .openapi('QuoteResult');
+
+export const CommitResult = QuoteResult.extend({
+  basketId: z.number().int(),
+  conflicts: z.array(z.object({ offerId: z.number().int(), reason: z.string(), discountCents: z.number().int() })),
+  replayed: z.boolean(),
+}).openapi('CommitResult');
+
+export const ReturnResult = z
+  .object({
+    basketId: z.number().int(),
+    refundCents: z.number().int(),
+    reversed: z.array(z.object({ offerId: z.number().int(), cents: z.number().int(), useRestored: z.boolean() })),
+    replayed: z.boolean(),
+  })
+  .openapi('ReturnResult');
+
+export const LiveOffer = z
+  .object({
+    offerId: z.number().int(),
+    campaignId: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    value: z.number(),
+    minQty: z.number().int(),
+    maxUnits: z.number().int().nullable(),
+    gtins: z.array(z.string()),
+    validFrom: z.string(),
+    validTo: z.string(),
+    usesLeft: z.number().int(),
+  })
+  .openapi('LiveOffer');
+
+export const IdentifyResult = z
+  .object({
+    memberNumber: z.string().nullable(),
+    cardNumber: z.string().nullable(),
+    listId: z.number().int().nullable(),
+    offers: z.array(LiveOffer),
+  })
+  .openapi('IdentifyResult');
+
+export const OfferFile = z
+  .object({
+    storeId: z.number().int(),
+    generatedAt: z.string(),
+    since: z.string().nullable(),
+    offers: z.array(
+      LiveOffer.extend({ memberNumber: z.string().nullable(), cardNumber: z.string().nullable(), listId: z.number().int().nullable(), status: z.string() }),
+    ),
+  })
+  .openapi('OfferFile');
+
+export const Reconciliation = z
+  .object({
+    storeId: z.number().int(),
+    conflicts: z.array(
+      z.object({
+        terminalId: z.string(),
+        txnId: z.string(),
+        offerId: z.number().int(),
+        memberNumber: z.string().nullable(),
+        reason: z.string(),
+        discountCents: z.number().int(),
+        ts: z.string(),
+      }),
+    ),
+  })
+  .openapi('Reconciliation');
+
+export const StoreIdParam = z.object({
+  id: z.coerce.number().int().positive().openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
+});
+export const SinceQuery = z.object({
+  since: InstantWithOffset.optional().openapi({ description: 'Only offers changed after this instant' }),
+});

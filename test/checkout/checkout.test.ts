@@ -1,0 +1,295 @@
+import { gunzipSync } from 'node:zlib';
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { upsertMembers } from '../../src/catalogue/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import type { OfferKind } from '../../src/db/schema.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+
+const getDeps = useTestDeps();
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+
+const PAIN = gtin14(gtin13(1)); // 899
+const PAIN_STORE = gtin14(gtin13(2)); // 549
+const MILK = gtin14(gtin13(3)); // 399
+const TS = '2026-11-24T10:15:00-05:00';
+
+let memberSeq = 0;
+/** A registered member with a live list for the period; returns its internal id and card. */
+async function member(db: Db) {
+  memberSeq++;
+  const number = `C${String(memberSeq).padStart(6, '0')}`;
+  const card = `7${String(memberSeq).padStart(11, '0')}`;
+  await upsertMembers(getDeps(), [{ memberNumber: number, cardNumber: card, homeStoreId: 1 }]);
+  const m = await db.selectFrom('members').select('id').where('member_number', '=', number).executeTakeFirstOrThrow();
+  const list = await sql<{ id: number }>`
+    insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+    values (${m.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(db);
+  return { id: m.id, number, card, listId: list.rows[0]!.id };
+}
+
+let termsSeq = 0;
+/** An offer as a list period issues it (terms frozen in campaign_terms). */
+async function offer(
+  db: Db,
+  memberId: number,
+  o: { kind?: OfferKind; value?: number; minQty?: number; maxUnits?: number | null; gtins?: string[];
+       from?: string; to?: string; usesAllowed?: number; uses?: number; control?: boolean },
+) {
+  termsSeq++;
+  const campaign = `c${termsSeq}`;
+  await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
+    values (${campaign}, 'h', ${`Campaign ${termsSeq}`}, '{}', ${o.gtins ?? [PAIN_STORE]}::text[], now())`.execute(db);
+  const r = await sql<{ id: number }>`
+    insert into offers (member_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty, max_units,
+      valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed, uses,
+      status, created_at, updated_at)
+    values (${memberId}, ${campaign}, 'h', '2026-11-16', ${o.control ?? false}, ${o.kind ?? 'percent_off'}, ${o.value ?? 30},
+      ${o.minQty ?? 1}, ${o.maxUnits === undefined ? 2 : o.maxUnits}, ${o.from ?? '2026-11-20'}, ${o.to ?? '2026-11-29'},
+      0.5, 100, 100, 0, ${o.usesAllowed ?? 1}, ${o.uses ?? 0}, 'live', now(), '2026-11-01T00:00:00Z')
+    returning id`.execute(db);
+  return r.rows[0]!.id;
+}
+
+const sale = (over: Record<string, unknown> = {}) => ({
+  storeId: 1,
+  terminalId: 'T01',
+  txnId: `t-${Math.random().toString(36).slice(2, 10)}`,
+  ts: TS,
+  lines: [
+    { gtin: PAIN_STORE, qty: 2, unitPriceCents: 549 },
+    { gtin: MILK, qty: 1, unitPriceCents: 399 },
+  ],
+  ...over,
+});
+
+async function uses(offerId: number) {
+  const r = await sql<{ uses: number }>`select uses from offers where id = ${offerId}`.execute(getDeps().db);
+  return r.rows[0]!.uses;
+}
+
+beforeAll(async () => {
+  await seedCatalogue(getDeps());
+  api = await appWithKeys(getDeps());
+});
+
+describe(`checkout on ${dbKind}`, () => {
+  it('identifies a member by card, list serial or offer serial', async () => {
+    const m = await member(getDeps().db);
+    const id = await offer(getDeps().db, m.id, {});
+    await offer(getDeps().db, m.id, { control: true });
+    for (const identity of [{ cardNumber: m.card }, { listId: m.listId }, { offerId: id }]) {
+      const res = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity });
+      expect(res.status, JSON.stringify(identity)).toBe(200);
+      const body = await res.json();
+      expect(body).toMatchObject({ memberNumber: m.number, cardNumber: m.card, listId: m.listId });
+      expect(body.offers.map((o: { offerId: number }) => o.offerId)).toEqual([id]);
+    }
+    const unknown = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: '999999999999' } });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).issues[0].path).toBe('identity.cardNumber');
+    const two = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: m.card, listId: 1 } });
+    expect(two.status).toBe(422);
+    expect((await two.json()).issues[0].path).toBe('identity');
+  });
+
+  it('quotes the discount per line, summing exactly, and says why each other offer does not apply', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const good = await offer(db, m.id, { value: 33, maxUnits: 3 });
+    const wrong = await offer(db, m.id, { gtins: [PAIN] });
+    const few = await offer(db, m.id, { minQty: 5 });
+    const expired = await offer(db, m.id, { from: '2026-11-01', to: '2026-11-20' });
+    const early = await offer(db, m.id, { from: '2026-11-25' });
+    const used = await offer(db, m.id, { uses: 1 });
+    const lines = [
+      { gtin: PAIN_STORE, qty: 1, unitPriceCents: 549 },
+      { gtin: MILK, qty: 1, unitPriceCents: 399 },
+      { gtin: PAIN_STORE, qty: 1, unitPriceCents: 549 },
+    ];
+    const res = await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { cardNumber: m.card }, lines }));
+    expect(res.status).toBe(200);
+    const q = await res.json();
+    // 33% of 1098 = 362.34 → 362, spread 181 / 181
+    expect(q.applied).toEqual([expect.objectContaining({ offerId: good, discountCents: 362, allocations: [{ line: 0, cents: 181 }, { line: 2, cents: 181 }] })]);
+    expect(q.subtotalCents).toBe(1497);
+    expect(q.totalCents).toBe(1497 - 362);
+    const reasons = Object.fromEntries(q.notApplied.map((n: { offerId: number; reason: string }) => [n.offerId, n.reason]));
+    expect(reasons).toEqual({ [wrong]: 'wrong_product', [few]: 'below_min_qty', [expired]: 'expired', [early]: 'not_yet_valid', [used]: 'already_used' });
+    expect(q.reservedUntil).not.toBeNull();
+
+    // another lane quoting the same single-use offer meanwhile sees it reserved
+    const other = await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ terminalId: 'T07', identity: { cardNumber: m.card }, lines }));
+    const o = await other.json();
+    expect(o.applied).toEqual([]);
+    expect(o.notApplied).toContainEqual({ offerId: good, campaignId: expect.any(String), reason: 'reserved' });
+  });
+
+  it('commits once: redemption, basket with the discount in its lines, replay on retry, 409 on other content', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { value: 30 });
+    const body = sale({ identity: { listId: m.listId } });
+    const first = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(first.status).toBe(201);
+    const r = await first.json();
+    expect(r.applied).toEqual([expect.objectContaining({ offerId: id, discountCents: 329, allocations: [{ line: 0, cents: 329 }] })]);
+    expect(r.replayed).toBe(false);
+    const again = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(again.status).toBe(200);
+    expect({ ...(await again.json()), replayed: false }).toEqual(r);
+    expect(await uses(id)).toBe(1);
+    const lines = await sql<{ gtin: string; line_discount_cents: number }>`
+      select gtin, line_discount_cents from basket_lines where basket_id = ${r.basketId} order by line_no`.execute(db);
+    expect(lines.rows).toEqual([{ gtin: PAIN_STORE, line_discount_cents: 329 }, { gtin: MILK, line_discount_cents: 0 }]);
+    const other = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, { ...body, lines: [{ gtin: MILK, qty: 1, unitPriceCents: 399 }] });
+    expect(other.status).toBe(409);
+    const next = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { cardNumber: m.card } }))).json();
+    expect(next.applied).toEqual([]);
+    expect(next.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'already_used' }]);
+  });
+
+  it('64 lanes committing the same single-use offer at once: exactly one redemption', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, {});
+    const results = await Promise.all(
+      Array.from({ length: 64 }, (_, lane) =>
+        api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ terminalId: `L${lane}`, identity: { cardNumber: m.card } })),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 201));
+    const bodies = await Promise.all(results.map((r) => r.json()));
+    expect(bodies.filter((b) => b.applied.length === 1)).toHaveLength(1);
+    const red = await sql<{ n: number }>`select count(*)::int as n from offer_redemptions where offer_id = ${id}`.execute(db);
+    expect(red.rows[0]!.n).toBe(1);
+    expect(await uses(id)).toBe(1);
+    const baskets = await sql<{ n: number }>`select count(*)::int as n from baskets where member_id = ${m.id}`.execute(db);
+    expect(baskets.rows[0]!.n).toBe(64);
+  });
+
+  it('1,000 commits retried 3 times each: 1,000 baskets and one redemption per offer', async () => {
+    const db = getDeps().db;
+    const members: Array<Awaited<ReturnType<typeof member>> & { offer: number }> = [];
+    for (let i = 0; i < 50; i++) {
+      const m = await member(db);
+      members.push({ ...m, offer: await offer(db, m.id, { usesAllowed: 2 }) });
+    }
+    const bodies = Array.from({ length: 1000 }, (_, i) => {
+      const m = members[i % members.length]!;
+      return sale({ terminalId: `R${i % 7}`, txnId: `retry-${i}`, identity: { cardNumber: m.card } });
+    });
+    for (let i = 0; i < bodies.length; i += 100) {
+      const chunk = bodies.slice(i, i + 100).flatMap((b) => [b, b, b]);
+      const res = await Promise.all(chunk.map((b) => api.call('POST', '/v1/checkout/commit', api.keys.pos1, b)));
+      expect(res.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+    }
+    const { rows } = await sql<{ baskets: number; redemptions: number; uses: number }>`
+      select (select count(*)::int from baskets where txn_id like 'retry-%') as baskets,
+        (select count(*)::int from offer_redemptions where txn_id like 'retry-%') as redemptions,
+        (select sum(uses)::int from offers where id = any(${members.map((m) => m.offer)}::bigint[])) as uses`.execute(db);
+    expect(rows[0]).toEqual({ baskets: 1000, redemptions: 100, uses: 100 });
+  }, 240_000);
+
+  it('void restores the offer and reverses the basket; a second void is a replay', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, {});
+    const body = sale({ identity: { cardNumber: m.card } });
+    await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(await uses(id)).toBe(1);
+    const v = await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: body.txnId, ts: TS });
+    expect(v.status).toBe(200);
+    const r = await v.json();
+    expect(r.reversed).toEqual([{ offerId: id, cents: 329, useRestored: true }]);
+    expect(r.refundCents).toBe(2 * 549 + 399 - 329);
+    expect(await uses(id)).toBe(0);
+    const net = await sql<{ qty: number; paid: number }>`
+      select sum(l.qty)::float8 as qty, sum(l.qty * l.unit_price_cents - l.line_discount_cents)::float8 as paid
+      from basket_lines l where l.member_id = ${m.id}`.execute(db);
+    expect(net.rows[0]).toEqual({ qty: 0, paid: 0 });
+    const again = await (await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: body.txnId, ts: TS })).json();
+    expect(again).toEqual({ ...r, replayed: true });
+    expect(await uses(id)).toBe(0);
+    const missing = await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: 'nope', ts: TS });
+    expect(missing.status).toBe(404);
+  });
+
+  it('partial returns reverse the discount pro rata, exactly in total, and restore the use below the minimum', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { value: 25, minQty: 2, maxUnits: 3 });
+    const body = sale({ identity: { cardNumber: m.card }, lines: [{ gtin: PAIN_STORE, qty: 3, unitPriceCents: 549 }] });
+    const c = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(c.discountCents).toBe(412); // 25% of 1647 = 411.75
+    const ret = (txnId: string, qty: number) => api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: 'T09', txnId, ts: TS, original: { terminalId: 'T01', txnId: body.txnId }, lines: [{ gtin: PAIN_STORE, qty }],
+    });
+    const one = await (await ret('r1', 1)).json();
+    expect(one.reversed).toEqual([{ offerId: id, cents: 137, useRestored: false }]); // round(412/3)
+    expect(one.refundCents).toBe(549 - 137);
+    expect(await uses(id)).toBe(1);
+    const two = await (await ret('r2', 1)).json();
+    expect(two.reversed).toEqual([{ offerId: id, cents: 138, useRestored: true }]); // round(824/3) − 137
+    expect(await uses(id)).toBe(0);
+    const three = await (await ret('r3', 1)).json();
+    expect(three.reversed).toEqual([{ offerId: id, cents: 137, useRestored: false }]);
+    expect(137 + 138 + 137).toBe(412);
+    const tooMany = await ret('r4', 1);
+    expect(tooMany.status).toBe(422);
+    expect((await tooMany.json()).issues[0].path).toMatch(/lines|qty/);
+  });
+
+  it('serves the offer file with ETag, 304, gzip and since', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { to: '2026-12-31' });
+    const path = '/v1/stores/1/offer-file';
+    const first = await api.call('GET', path, api.keys.pos1);
+    expect(first.status).toBe(200);
+    const tag = first.headers.get('etag');
+    expect(tag).toBeTruthy();
+    const file = await first.json();
+    expect(file.offers.find((o: { offerId: number }) => o.offerId === id)).toMatchObject({ cardNumber: m.card, usesLeft: 1, status: 'live' });
+    expect(file.offers.every((o: { validTo: string }) => o.validTo >= '2026-11-24')).toBe(true);
+    const same = await api.call('GET', path, api.keys.pos1, undefined, { 'if-none-match': tag! });
+    expect(same.status).toBe(304);
+    const zipped = await api.app.request(path, { headers: { authorization: `Bearer ${api.keys.pos1}`, 'accept-encoding': 'gzip' } });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(JSON.parse(gunzipSync(Buffer.from(await zipped.arrayBuffer())).toString())).toEqual(file);
+
+    await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { cardNumber: m.card } }));
+    const changed = await (await api.call('GET', `${path}?since=2026-11-02T00:00:00Z`, api.keys.pos1)).json();
+    expect(changed.offers.find((o: { offerId: number }) => o.offerId === id)).toMatchObject({ status: 'used', usesLeft: 0 });
+    expect((await api.call('GET', path, api.keys.pos1, undefined, { 'if-none-match': tag! })).status).toBe(200);
+    expect((await api.call('GET', '/v1/stores/2/offer-file', api.keys.pos1)).status).toBe(403);
+  });
+
+  it('offline: an offer used on two lanes counts once and the other is in the reconciliation list', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, {});
+    const a = sale({ terminalId: 'OFF1', identity: { cardNumber: m.card }, offline: true, offerIds: [id], ts: '2026-11-23T09:00:00-05:00' });
+    const b = sale({ terminalId: 'OFF2', identity: { cardNumber: m.card }, offline: true, offerIds: [id], ts: '2026-11-23T09:05:00-05:00' });
+    const ra = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, a)).json();
+    const rb = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, b)).json();
+    expect(ra.conflicts).toEqual([]);
+    expect(rb.conflicts).toEqual([{ offerId: id, reason: 'already_used', discountCents: 329 }]);
+    expect(rb.discountCents).toBe(329); // the customer got it; it is reported, not counted
+    expect(await uses(id)).toBe(1);
+    const rec = await (await api.call('GET', '/v1/stores/1/reconciliation', api.keys.pos1)).json();
+    expect(rec.conflicts).toContainEqual(expect.objectContaining({ terminalId: 'OFF2', offerId: id, reason: 'already_used', memberNumber: m.number }));
+    const stored = await sql<{ ts: Date }>`select ts from offer_redemptions where offer_id = ${id}`.execute(db);
+    expect(new Date(stored.rows[0]!.ts).toISOString()).toBe('2026-11-23T14:00:00.000Z');
+    const online = sale({ offerIds: [id] });
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, online)).status).toBe(422);
+  });
+
+  it('keeps pos keys to their own store', async () => {
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos2, sale());
+    expect(res.status).toBe(403);
+    const q = await api.call('POST', '/v1/checkout/quote', api.keys.marketer, sale());
+    expect(q.status).toBe(403);
+  });
+});
