@@ -12,8 +12,10 @@ import { gtinCheckDigit } from '../lib/gtin.ts';
  *        p₀ = 36;  for each character value cᵢ (0-9 → 0–9, A-Z → 10–35):
  *            s = (pᵢ + cᵢ) mod 36, with s = 36 when it is 0;   pᵢ₊₁ = (2·s) mod 37
  *        check value a = (37 − pₙ) mod 36, so that (pₙ + a) mod 36 = 1.
- *    It catches every single substitution and every swap of two adjacent characters, and the check
- *    character is itself 0-9 A-Z, so the whole barcode stays in Code 128's plainest character set.
+ *    It catches every single-character substitution; of swaps of two adjacent characters it misses
+ *    about 1 in 630 (a hybrid system's price for a check character that is itself 0-9 A-Z; the pure
+ *    MOD 37-2 catches all swaps but needs a 37th symbol, `*`). Scanning errors are caught by Code
+ *    128's own mod-103 check; this character guards serials keyed in by hand at the till.
  *    The `L` prefix tells a list from a card number (digits) and from a GS1 coupon (FNC1 first).
  *
  * 2. Offer barcodes (GS1), one per offer or reward coupon, carrying the offer serial:
@@ -92,7 +94,7 @@ export function verifyListBarcode(scanned: string): boolean {
 export const OFFER_SERIAL_PATTERN = /^\d{6,12}$/;
 
 /** The coupon an offer belongs to; the offer's own serial is added per printed barcode. */
-export type CouponId =
+export type GS1Coupon =
   | { scheme: 'gcn'; companyPrefix: string; couponReference: string }
   | { scheme: 'paperless'; companyPrefix: string; offerCode: string };
 
@@ -115,7 +117,7 @@ export function globalCouponNumber(companyPrefix: string, couponReference: strin
 }
 
 /** The element string an offer's barcode carries. Throws on malformed ids or serials. */
-export function offerElementString(coupon: CouponId, serial: string): ElementString {
+export function offerElementString(coupon: GS1Coupon, serial: string): ElementString {
   if (!OFFER_SERIAL_PATTERN.test(serial)) throw new RangeError(`an offer serial is 6–12 digits, not "${serial}"`);
   if (coupon.scheme === 'gcn') {
     const data = globalCouponNumber(coupon.companyPrefix, coupon.couponReference) + serial;
@@ -212,7 +214,7 @@ export function cardBarcode(cardNumber: string): BarcodeSpec {
 }
 
 /** GCN coupons print as GS1-128, paperless coupons as DataBar Expanded, unless told otherwise. */
-export function offerBarcode(coupon: CouponId, serial: string, symbology?: Exclude<Symbology, 'code128'>): BarcodeSpec {
+export function offerBarcode(coupon: GS1Coupon, serial: string, symbology?: Exclude<Symbology, 'code128'>): BarcodeSpec {
   const element = offerElementString(coupon, serial);
   return {
     symbology: symbology ?? (coupon.scheme === 'gcn' ? 'gs1-128' : 'databar-expanded'),

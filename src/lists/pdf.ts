@@ -480,6 +480,12 @@ export function renderPrintBatch(
   const progress: PrintBatchProgress = { lists: 0, pages: 0, bytes: 0, ...(opts.total !== undefined ? { total: opts.total } : {}) };
   let pdf: Doc;
   let wake: (() => void) | null = null;
+  // Once the reader cancels or the stream fails, pdfkit's late chunks have nowhere to go.
+  let finished = false;
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: unknown) => {
+    finished = true;
+    controller.error(err);
+  };
 
   return new ReadableStream<Uint8Array>(
     {
@@ -487,11 +493,16 @@ export function renderPrintBatch(
         pdf = newPdf(paper, opts.title ?? 'Shopping lists');
         pdf.on('data', (chunk: Uint8Array) => {
           progress.bytes += chunk.byteLength;
-          controller.enqueue(chunk);
+          if (!finished) controller.enqueue(chunk);
           wake?.();
         });
-        pdf.on('end', () => controller.close());
-        pdf.on('error', (err: unknown) => controller.error(err));
+        pdf.on('end', () => {
+          if (!finished) controller.close();
+          finished = true;
+        });
+        pdf.on('error', (err: unknown) => {
+          if (!finished) fail(controller, err);
+        });
       },
       async pull(controller) {
         const next = await iterator.next();
@@ -504,7 +515,8 @@ export function renderPrintBatch(
         }
         const parsed = ListDocument.safeParse(next.value);
         if (!parsed.success) {
-          controller.error(new Error(`list ${progress.lists + 1} in the batch is invalid: ${parsed.error.message}`));
+          fail(controller, new Error(`list ${progress.lists + 1} in the batch is invalid: ${parsed.error.message}`));
+          await iterator.return?.();
           return;
         }
         // Wait for the bytes this list released (the previous list's pages) before asking for more.
@@ -521,6 +533,7 @@ export function renderPrintBatch(
         opts.onProgress?.({ ...progress });
       },
       async cancel() {
+        finished = true;
         await iterator.return?.();
       },
     },
