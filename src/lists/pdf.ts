@@ -95,6 +95,18 @@ class ListLayout {
     this.width = this.page.width - 2 * MARGIN;
   }
 
+  /** bwip-js encoding is most of a list's cost: each symbol is encoded once, for layout and drawing. */
+  private readonly vectors = new Map<string, VectorBarcode>();
+  private vectorOf(spec: BarcodeSpec): VectorBarcode {
+    const key = `${spec.symbology} ${spec.text}`;
+    let v = this.vectors.get(key);
+    if (!v) {
+      v = vectorBarcode(spec);
+      this.vectors.set(key, v);
+    }
+    return v;
+  }
+
   private get brand() {
     return this.doc.store.brandColor;
   }
@@ -113,7 +125,7 @@ class ListLayout {
 
   /** Bars with their human-readable line centred below; returns the height used. */
   private barcode(spec: BarcodeSpec, rightX: number, y: number, barHeight: number, label?: string): { width: number } {
-    const vector = vectorBarcode(spec);
+    const vector = this.vectorOf(spec);
     const width = vector.widthModules * MODULE_WIDTH_PT;
     const x = rightX - QUIET_MODULES * MODULE_WIDTH_PT - width;
     let top = y;
@@ -235,7 +247,7 @@ class ListLayout {
     spec: BarcodeSpec;
   }): Block {
     const pad = 8;
-    const barWidth = vectorBarcode(c.spec).widthModules * MODULE_WIDTH_PT;
+    const barWidth = this.vectorOf(c.spec).widthModules * MODULE_WIDTH_PT;
     const textWidth = this.width - barWidth - 2 * QUIET_MODULES * MODULE_WIDTH_PT - 2 * pad;
     const valid = `Valid ${formatDate(c.validFromDate)} – ${formatDate(c.validToDate)} · Serial ${c.serial}`;
     const textHeight =
