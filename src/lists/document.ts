@@ -1,0 +1,283 @@
+import { z } from '@hono/zod-openapi';
+import { Cents, LocalDate } from '../lib/validators.ts';
+import {
+  cardBarcode,
+  LIST_SERIAL_PATTERN,
+  listBarcode,
+  OFFER_SERIAL_PATTERN,
+  offerBarcode,
+  type BarcodeSpec,
+} from './barcodes.ts';
+
+/**
+ * The view model of one personal shopping list: everything the PDF and the apps show, already
+ * chosen and priced. It holds no database ids beyond the serials the barcodes carry, so whoever
+ * composes it (the period job, an API handler, a test) and whoever renders it (pdf.ts, an app via
+ * JSON) agree on this shape only.
+ */
+
+const Money = Cents.openapi({ description: 'US cents', example: 349 });
+const Text = (max: number) => z.string().min(1).max(max);
+
+export const ListSerial = z
+  .string()
+  .regex(LIST_SERIAL_PATTERN, '6–20 characters 0-9 A-Z')
+  .openapi({ description: 'Identifies the list at checkout (Code 128 with a check character)', example: 'K7Q2M4X9' });
+
+export const OfferSerial = z
+  .string()
+  .regex(OFFER_SERIAL_PATTERN, '6–12 digits')
+  .openapi({ description: 'Unique per printed offer; carried by its GS1 barcode', example: '000123456' });
+
+const CompanyPrefix = z.string().regex(/^\d{6,12}$/, 'a GS1 company prefix is 6–12 digits');
+
+export const CouponId = z
+  .discriminatedUnion('scheme', [
+    z
+      .object({
+        scheme: z.literal('gcn'),
+        companyPrefix: CompanyPrefix,
+        couponReference: z.string().regex(/^\d{0,6}$/, 'up to 6 digits'),
+      })
+      .strict()
+      .refine((c) => c.companyPrefix.length + c.couponReference.length <= 12, {
+        path: ['couponReference'],
+        message: 'company prefix and coupon reference together are at most 12 digits',
+      }),
+    z
+      .object({
+        scheme: z.literal('paperless'),
+        companyPrefix: CompanyPrefix,
+        offerCode: z.string().regex(/^\d{6}$/, '6 digits'),
+      })
+      .strict(),
+  ])
+  .openapi('CouponId', {
+    description: 'gcn: GS1 Global Coupon Number (AI 255, GS1-128); paperless: AI 8112 (DataBar Expanded)',
+  });
+export type CouponId = z.infer<typeof CouponId>;
+
+export const Discount = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('amount'), amountCents: Money.min(1) }).strict(),
+    z.object({ kind: z.literal('percent'), percent: z.number().int().min(1).max(100) }).strict(),
+    z.object({ kind: z.literal('price'), priceCents: Money, quantity: z.number().int().min(1).max(99) }).strict(),
+  ])
+  .openapi('Discount', { description: 'amount off, percent off, or a price for a quantity ("2 for $5")' });
+export type Discount = z.infer<typeof Discount>;
+
+export const StoreBranding = z
+  .object({
+    storeId: z.number().int().positive(),
+    chainName: Text(60),
+    storeName: Text(80),
+    address: z.string().max(160).nullish(),
+    tagline: z.string().max(120).nullish(),
+    /** Brand colour of the header band and headings. */
+    brandColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, '#rrggbb').default('#1f6f43'),
+  })
+  .strict()
+  .openapi('StoreBranding');
+export type StoreBranding = z.infer<typeof StoreBranding>;
+
+export const DueItem = z
+  .object({
+    name: Text(80),
+    size: z.string().max(30).nullish(),
+    priceCents: Money,
+    /** The serial of the offer on this list that applies to the item, if any. */
+    offerSerial: OfferSerial.nullish(),
+  })
+  .strict()
+  .openapi('DueItem');
+export type DueItem = z.infer<typeof DueItem>;
+
+export const ListOffer = z
+  .object({
+    serial: OfferSerial,
+    description: Text(120),
+    discount: Discount,
+    validFromDate: LocalDate,
+    validToDate: LocalDate,
+    coupon: CouponId,
+    /** Fine print such as "Limit 1 per visit". */
+    terms: z.string().max(160).nullish(),
+  })
+  .strict()
+  .openapi('ListOffer');
+export type ListOffer = z.infer<typeof ListOffer>;
+
+export const RewardCoupon = z
+  .object({
+    serial: OfferSerial,
+    description: Text(120),
+    valueCents: Money.min(1),
+    validFromDate: LocalDate,
+    validToDate: LocalDate,
+    coupon: CouponId,
+    terms: z.string().max(160).nullish(),
+  })
+  .strict()
+  .openapi('RewardCoupon');
+export type RewardCoupon = z.infer<typeof RewardCoupon>;
+
+export const ContentPiece = z
+  .object({
+    kind: z.enum(['recipe', 'meal_plan', 'tip']),
+    title: Text(80),
+    body: z.string().max(600),
+    /** Ingredients, days of a meal plan, or steps: one short line each. */
+    lines: z.array(z.string().min(1).max(100)).max(10).default([]),
+  })
+  .strict()
+  .openapi('ContentPiece');
+export type ContentPiece = z.infer<typeof ContentPiece>;
+
+export const TierPerk = z
+  .object({ code: z.string().regex(/^[a-z0-9_]{1,40}$/), title: Text(60), description: z.string().max(160) })
+  .strict()
+  .openapi('TierPerk');
+export type TierPerk = z.infer<typeof TierPerk>;
+
+export const ListDocument = z
+  .object({
+    listSerial: ListSerial,
+    memberNumber: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/),
+    cardNumber: z.string().regex(/^[0-9A-Za-z]{4,40}$/).nullish(),
+    /** Member's name as addressed on the list ("Dear …"); optional, lists work without it. */
+    greetingName: z.string().max(60).nullish(),
+    periodFromDate: LocalDate,
+    periodToDate: LocalDate,
+    store: StoreBranding,
+    dueSoon: z.array(DueItem).max(40),
+    offers: z.array(ListOffer).max(24),
+    rewards: z.array(RewardCoupon).max(6),
+    content: ContentPiece.nullish(),
+    perks: z.array(TierPerk).max(6),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    if (doc.periodToDate < doc.periodFromDate) {
+      ctx.addIssue({ code: 'custom', path: ['periodToDate'], message: 'ends before it starts' });
+    }
+    const serials = new Set<string>();
+    const coupons = [
+      ...doc.offers.map((o, i) => ['offers', i, o] as const),
+      ...doc.rewards.map((r, i) => ['rewards', i, r] as const),
+    ];
+    for (const [section, i, c] of coupons) {
+      if (serials.has(c.serial)) {
+        ctx.addIssue({ code: 'custom', path: [section, i, 'serial'], message: 'serial used twice on the list' });
+      }
+      serials.add(c.serial);
+      if (c.validToDate < c.validFromDate) {
+        ctx.addIssue({ code: 'custom', path: [section, i, 'validToDate'], message: 'ends before it starts' });
+      }
+    }
+    const offerSerials = new Set(doc.offers.map((o) => o.serial));
+    doc.dueSoon.forEach((item, i) => {
+      if (item.offerSerial && !offerSerials.has(item.offerSerial)) {
+        ctx.addIssue({ code: 'custom', path: ['dueSoon', i, 'offerSerial'], message: 'no offer with this serial on the list' });
+      }
+    });
+  })
+  .openapi('ListDocument');
+export type ListDocument = z.infer<typeof ListDocument>;
+/** What callers may pass: defaults (brand colour, content lines) not yet applied. */
+export type ListDocumentInput = z.input<typeof ListDocument>;
+
+const Barcode = z
+  .object({
+    symbology: z.enum(['code128', 'gs1-128', 'databar-expanded']),
+    text: z.string().openapi({ description: 'Encoder input; GS1 symbols in (AI)data form' }),
+    hri: z.string().openapi({ description: 'Human-readable line printed under the bars' }),
+  })
+  .openapi('Barcode');
+
+/** The JSON an app receives: the document plus every barcode it must draw, computed here. */
+export const ListDocumentJson = z
+  .object({
+    listSerial: ListSerial,
+    memberNumber: z.string(),
+    cardNumber: z.string().nullable(),
+    greetingName: z.string().nullable(),
+    periodFromDate: z.string(),
+    periodToDate: z.string(),
+    store: StoreBranding,
+    listBarcode: Barcode,
+    cardBarcode: Barcode.nullable(),
+    dueSoon: z.array(DueItem.extend({ offerMarker: z.string().nullable() })),
+    offers: z.array(ListOffer.extend({ discountText: z.string(), barcode: Barcode })),
+    rewards: z.array(RewardCoupon.extend({ valueText: z.string(), barcode: Barcode })),
+    content: ContentPiece.nullable(),
+    perks: z.array(TierPerk),
+  })
+  .openapi('ListDocumentJson');
+export type ListDocumentJson = z.infer<typeof ListDocumentJson>;
+
+export function formatCents(cents: number): string {
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  return `${sign}$${Math.floor(abs / 100).toLocaleString('en-US')}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/** "$1.00 off", "25% off", "2 for $5.00". */
+export function discountText(d: Discount): string {
+  switch (d.kind) {
+    case 'amount':
+      return `${formatCents(d.amountCents)} off`;
+    case 'percent':
+      return `${d.percent}% off`;
+    case 'price':
+      return d.quantity === 1 ? `Now ${formatCents(d.priceCents)}` : `${d.quantity} for ${formatCents(d.priceCents)}`;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** "Nov 30, 2026" from a store-local YYYY-MM-DD. */
+export function formatDate(date: string): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return `${MONTHS[m - 1]} ${d}, ${y}`;
+}
+
+/** "Nov 30 – Dec 13, 2026" (the year once when both dates share it). */
+export function formatPeriod(from: string, to: string): string {
+  const a = formatDate(from);
+  const b = formatDate(to);
+  return from.slice(0, 4) === to.slice(0, 4) ? `${a.slice(0, -6)} – ${b}` : `${a} – ${b}`;
+}
+
+export function offerBarcodeSpec(o: { coupon: CouponId; serial: string }): BarcodeSpec {
+  return offerBarcode(o.coupon, o.serial);
+}
+
+/** Validates `input` and derives the app JSON (barcode texts, discount texts, offer markers). */
+export function listDocumentJson(input: ListDocumentInput): ListDocumentJson {
+  const doc = ListDocument.parse(input);
+  const offerIndex = new Map(doc.offers.map((o, i) => [o.serial, i]));
+  return {
+    listSerial: doc.listSerial,
+    memberNumber: doc.memberNumber,
+    cardNumber: doc.cardNumber ?? null,
+    greetingName: doc.greetingName ?? null,
+    periodFromDate: doc.periodFromDate,
+    periodToDate: doc.periodToDate,
+    store: doc.store,
+    listBarcode: listBarcode(doc.listSerial),
+    cardBarcode: doc.cardNumber ? cardBarcode(doc.cardNumber) : null,
+    dueSoon: doc.dueSoon.map((item) => ({
+      ...item,
+      offerMarker: item.offerSerial ? offerMarker(offerIndex.get(item.offerSerial)!, doc.offers) : null,
+    })),
+    offers: doc.offers.map((o) => ({ ...o, discountText: discountText(o.discount), barcode: offerBarcodeSpec(o) })),
+    rewards: doc.rewards.map((r) => ({ ...r, valueText: `${formatCents(r.valueCents)} reward`, barcode: offerBarcodeSpec(r) })),
+    content: doc.content ?? null,
+    perks: doc.perks,
+  };
+}
+
+/** The marker a due item carries when an offer applies: "Offer 3: $1.00 off". */
+export function offerMarker(index: number, offers: ListOffer[]): string {
+  return `Offer ${index + 1}: ${discountText(offers[index]!.discount)}`;
+}
