@@ -55,7 +55,7 @@ describe('truth and data agree', () => {
         if (!truth?.regular || member.truth.churnOnsetDay !== null) continue;
         const u = units.get(c.id);
         const weeks = (chain.lastDay - Math.max(chain.firstDay, member.enrolledDay) + 1) / 7;
-        byLevel[truth.volumeLevel].push(
+        byLevel[truth.consumptionLevel].push(
           (u ? u.store + u.national : 0) / weeks / member.truth.shareOfWallet,
         );
       }
