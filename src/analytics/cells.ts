@@ -72,7 +72,9 @@ export interface CellsSummary {
  *                   store    if store_share ≥ store_min_store_share (0.8), else switcher
  *   units_per_week = units / weeks observed (from the member's first basket or the window start)
  *   volume        = low / medium / high by tertiles (cume_dist ≤ ⅓, ≤ ⅔, above) of units_per_week
- *                   among the category's classified buyers
+ *                   among ALL the category's buyers in the window, as defined: ranking only the
+ *                   classified ones (≥ min_purchase_days) would move every cut up, since light
+ *                   buyers are the ones with few purchase days, and call a median buyer light
  * A member with fewer than `min_purchase_days` local days with a purchase in the category, or no
  * branded units, is 'unclassified' on both axes: three scans are not a habit.
  * Same-day baskets count as one purchase day; spend is Σ round(qty · unit price) − discounts, as
@@ -128,7 +130,7 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
       ),
       ranked as (
         select m.*,
-               cume_dist() over (partition by category_id, classified order by units_per_week)
+               cume_dist() over (partition by category_id order by units_per_week)
                  as volume_rank
         from measured m
       )

@@ -40,8 +40,9 @@ export interface MemberScoresSummary {
  *     need score   n = mean over the member's recurring categories c (≥ min_category_purchase_days
  *                      purchase days in the look-back) of ln( purchase days per week in c /
  *                      median rate of c's recurring buyers )
- *     score        s = (v + n) / 2   (v alone for members with no recurring category)
- *     share        = min(1, exp(s − s_ref)),  s_ref = the full_wallet_percentile (90th) of s
+ *     score        s = w·v + (1 − w)·n, w = visit_weight (⅓)   (v alone for members with no
+ *                      recurring category)
+ *     share        = min(1, exp(s − s_ref)),  s_ref = the full_wallet_percentile (95th) of s
  *   i.e. a household whose needs (milk every week, dog food every three…) recur with us as often
  *   as they do for the top decile is taken to shop only here; one that shows half that rhythm
  *   spends about half its grocery budget elsewhere. Frequencies, not money: households of one size
@@ -49,6 +50,14 @@ export interface MemberScoresSummary {
  *   reference mostly measures income; how often needs recur varies far less. Rates are per week
  *   observed (from the first basket, at least `min_observed_weeks`), so new members are not
  *   penalised. No baskets in the look-back ⇒ 0.
+ *   Why these weights: the visit rate confounds share of wallet with how often the household
+ *   shops at all (±30% between households), while each recurring category's rate carries its own,
+ *   independent scatter of consumption; averaging several categories beats the one visit rate,
+ *   so the need score weighs twice as much. Only categories with ≥ 6 purchase days count: below
+ *   that a rate is mostly counting noise (measured on the simulator, seeds 2026 and 7, 3,000
+ *   members: stage right 0.67 → 0.71; correlation of log share with the truth 0.83 → 0.89).
+ *   The full-wallet percentile sits high because the score's noise stretches its top: the 90th
+ *   percentile put typical households above their true share.
  *   Stage: development < development_below ≤ initial < stable_from ≤ stable < strategic_from ≤
  *   strategic (0.05 / 0.5 / 0.8).
  *
@@ -167,7 +176,8 @@ export async function computeMemberScores(
       ),
       loyalty_score as (
         select v.member_id,
-               coalesce((vs.score + n.score) / 2, vs.score) as score
+               coalesce(${w.visitWeight}::float8 * vs.score
+                          + (1 - ${w.visitWeight}::float8) * n.score, vs.score) as score
         from visit_rate v
         -- a size with few households borrows the chain's reference
         left join visit_reference r on r.household_size = v.household_size and r.households >= 30

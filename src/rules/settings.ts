@@ -80,12 +80,15 @@ const Tiers = z
 const ShareOfWallet = z
   .object({
     /**
-     * Percentile of the loyalty score taken as "the whole wallet": the top decile of households
-     * is assumed to do (nearly) all its grocery shopping with us.
+     * Percentile of the loyalty score taken as "the whole wallet": the top 5% of households are
+     * assumed to do (nearly) all their grocery shopping with us. Set it from a survey of the
+     * chain's own members where one exists: it fixes the scale of every estimate.
      */
-    full_wallet_percentile: z.number().gt(0).lt(1).default(0.9),
+    full_wallet_percentile: z.number().gt(0).lt(1).default(0.95),
     /** A category counts as a recurring need of the member from this many purchase days. */
-    min_category_purchase_days: z.int().min(1).max(366).default(4),
+    min_category_purchase_days: z.int().min(1).max(366).default(6),
+    /** Weight of the visit score against the need score (the rest). */
+    visit_weight: share.default(0.333),
     /** Rates are per week observed, but never over fewer weeks than this (new members). */
     min_observed_weeks: weeks.default(8),
   })
@@ -164,6 +167,7 @@ export const SettingsFile = z
     shareOfWallet: {
       fullWalletPercentile: f.share_of_wallet.full_wallet_percentile,
       minCategoryPurchaseDays: f.share_of_wallet.min_category_purchase_days,
+      visitWeight: f.share_of_wallet.visit_weight,
       minObservedWeeks: f.share_of_wallet.min_observed_weeks,
     },
     stage: {

@@ -11,6 +11,7 @@ import { offerRedemptionProbability } from './offer-response.ts';
 import { Rng } from './rng.ts';
 import { terminalId } from './stores.ts';
 import type { SimWorld } from './world.ts';
+import { ABSENCES_PER_YEAR, IMPULSE_LINE_CAP, TRIAL_RATE, VARIETY_RATE } from './volume-truth.ts';
 
 /** A personal offer handed to the member (closed-loop simulation). */
 export interface SimOffer {
@@ -54,14 +55,9 @@ export interface SimVisit {
 
 /** Enough for a holiday stock-up; impulse filling stops before it. */
 const MAX_LINES = 120;
-const IMPULSE_LINE_CAP = 100;
-/** Episodes a year in which a member does all their shopping elsewhere (holidays, a move…). */
-const ABSENCES_PER_YEAR = 0.8;
 const HOME_STORE_SHARE = 0.9;
 const STOCK_UP_RATE = 0.04;
 const SUBSTITUTE_RATE = 0.5;
-const TRIAL_RATE = 0.04;
-const VARIETY_RATE = 0.25;
 /** Extra lognormal spread of an irregular product's gaps. */
 const IRREGULAR_SIGMA = 0.6;
 const TXN_VISITS_PER_MEMBER = 100_000;

@@ -5,6 +5,7 @@ import { BASKETS_CSV_COLUMNS, MEMBERS_CSV_COLUMNS, PRODUCTS_CSV_COLUMNS, csvLine
 import { createMember, type BrandPref, type SimMember, type VolumeLevel } from './members.ts';
 import { terminalId, type SimStore } from './stores.ts';
 import { SimWorld, type SimOptions } from './world.ts';
+import { expectedVolume, volumeCuts, volumeLevelOf } from './volume-truth.ts';
 
 /** Members `from` (inclusive) to `to` (exclusive) by index; default all. */
 export interface MemberRange {
@@ -50,7 +51,15 @@ export interface SimMemberCategoryTruthRow {
   member_number: string;
   category_id: string;
   brand_pref: BrandPref;
+  /**
+   * The 9-cell volume: tertile of the member's expected units per week at this chain among the
+   * category's buyers (see volume-truth.ts), not the household's consumption level.
+   */
   volume_level: VolumeLevel;
+  /** What the household consumes at all grocers (units per purchase), for reference. */
+  consumption_level: VolumeLevel;
+  /** Expected units per week at this chain, from the member's parameters. */
+  expected_units_per_week: number;
   /** Bought on a personal rhythm (a staple of this member) rather than now and then. */
   regular: boolean;
 }
@@ -100,6 +109,9 @@ export interface SimChain {
     memberProductRows(range?: MemberRange): Iterable<SimMemberProductTruthRow>;
   };
 }
+
+/** Members whose expected volumes set the truth's tertile cuts (all of a smaller chain). */
+const VOLUME_CUT_SAMPLE = 20_000;
 
 /** Builds a chain from its options; nothing per member is computed until iterated. */
 export function generateChain(opts: SimOptions): SimChain {
@@ -214,6 +226,11 @@ export function generateChain(opts: SimOptions): SimChain {
     }
   }
 
+  // Volume tertile cuts per category, from a sample of members (independent draws), once.
+  let cuts: Map<number, [number, number]> | undefined;
+  const volumeCutsOnce = () =>
+    (cuts ??= volumeCuts(world, members({ to: Math.min(count, VOLUME_CUT_SAMPLE) })));
+
   const dateOrNull = (day: number | null) => (day === null ? null : formatDate(day));
 
   const truth = {
@@ -234,13 +251,18 @@ export function generateChain(opts: SimOptions): SimChain {
       }
     },
     *memberCategoryRows(range?: MemberRange): Generator<SimMemberCategoryTruthRow> {
+      const cutsByCategory = volumeCutsOnce();
       for (const m of members(range)) {
+        const expected = expectedVolume(world, m);
         for (const c of m.truth.categories) {
+          const units = expected.get(c.categoryIndex)?.unitsPerWeek ?? 0;
           yield {
             member_number: m.memberNumber,
             category_id: c.categoryId,
             brand_pref: c.brandPref,
-            volume_level: c.volumeLevel,
+            volume_level: volumeLevelOf(units, cutsByCategory.get(c.categoryIndex)),
+            consumption_level: c.consumptionLevel,
+            expected_units_per_week: units,
             regular: c.regular,
           };
         }

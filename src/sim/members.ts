@@ -16,7 +16,12 @@ export interface MemberCategoryTruth {
   categoryIndex: number;
   categoryId: string;
   brandPref: BrandPref;
-  volumeLevel: VolumeLevel;
+  /**
+   * How much the household consumes in the category, at all grocers (units per purchase 1, 1.5 or
+   * 2.2 times a light household's). Not the 9-cell volume: that is what shows up at this chain
+   * (see volume-truth.ts), which also depends on share of wallet, rhythm and pack size.
+   */
+  consumptionLevel: VolumeLevel;
   /** Bought on a personal repurchase rhythm (an adopted staple) rather than on impulse. */
   regular: boolean;
   /** Chance that a freely chosen unit (impulse, substitute) is the store brand. */
@@ -335,7 +340,7 @@ export function createMember(world: SimWorld, index: number): SimMember {
       categoryIndex: c.index,
       categoryId: c.id,
       brandPref,
-      volumeLevel: level,
+      consumptionLevel: level,
       regular: adopt,
       storeShare,
       volumeMultiplier: VOLUME_MULTIPLIER[level],

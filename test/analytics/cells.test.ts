@@ -33,13 +33,15 @@ interface Cell {
   purchase_days: number;
   units: number;
   store_share: number | null;
+  units_per_week: number;
   loyalty: string;
   volume: string;
 }
 
 async function cells(): Promise<Cell[]> {
   const { rows } = await sql<Cell>`
-    select m.member_number, c.category_id, c.purchase_days, c.units, c.store_share, c.loyalty, c.volume
+    select m.member_number, c.category_id, c.purchase_days, c.units, c.store_share,
+           c.units_per_week::float8 as units_per_week, c.loyalty, c.volume
     from member_category_cells c join members m on m.id = c.member_id`.execute(getDeps().db);
   return rows;
 }
@@ -72,8 +74,8 @@ function fromGenerator(from: string, to: string) {
 
 describe(`9-cell on a simulated chain (${dbKind})`, () => {
   it('places members in the loyalty cell of their true brand preference', async () => {
-    // Target: ≥ 90% for members with ≥ 6 purchase days in the category. Measured 0.98 (seeds
-    // 2026, 5, 77); the misses are switchers whose random mix fell outside 0.2–0.8.
+    // Target: ≥ 90% for members with ≥ 6 purchase days in the category. Loyalty measured 0.98
+    // (seeds 2026, 5, 77); the misses are switchers whose random mix fell outside 0.2–0.8.
     const { rows } = await sql<{ loyalty: number; volume: number; both: number; pairs: number }>`
       select avg((t.brand_pref = c.loyalty)::int)::float8 as loyalty,
              avg((t.volume_level = c.volume)::int)::float8 as volume,
@@ -86,16 +88,14 @@ describe(`9-cell on a simulated chain (${dbKind})`, () => {
     expect(r.pairs).toBeGreaterThan(5000);
     expect(r.loyalty).toBeGreaterThanOrEqual(0.95);
 
-    // Volume does NOT reach the 90% target, and cannot on this simulator: measured 0.51–0.52
-    // (chance is 0.33). The truth's level is a per-purchase multiplier (1, 1.5, 2.2) of what the
-    // household consumes at all grocers, while the units we see are dominated by share of wallet
-    // (0.03–0.98), the favourite pack size (1–6 packs a purchase) and the trip rhythm. Even units
-    // divided by the TRUE share of wallet reach only 0.55, and units per purchase day 0.60 (both
-    // measured while building this, seed 11, 1,500 members). So the whole 9-cell is right for
-    // about half of these pairs. We keep the specified measure (tertiles of units, per week
-    // observed) and hold it above chance here.
-    expect(r.volume).toBeGreaterThanOrEqual(0.45);
-    expect(r.both).toBeGreaterThanOrEqual(0.42);
+    // Volume against the simulator's 9-cell truth: the tertile of the member's EXPECTED units per
+    // week at this chain among the category's buyers (src/sim/volume-truth.ts). Measured 0.84 here
+    // (0.84 / 0.84 on seeds 2026 / 7 with 3,000 members; 9-cell 0.82 / 0.82). The 90% target is
+    // NOT reached: what is left is counting noise — a year of baskets is one draw around the
+    // expected rate (gamma gaps, which trips fall here). By purchase days in the category the
+    // volume is right for 0.77 (6–11), 0.85 (12–23) and 0.92 (24+).
+    expect(r.volume).toBeGreaterThanOrEqual(0.8);
+    expect(r.both).toBeGreaterThanOrEqual(0.78);
   });
 
   it('counts purchase days, units and store share exactly as the generated baskets say', async () => {
@@ -123,24 +123,26 @@ describe(`9-cell on a simulated chain (${dbKind})`, () => {
     }
   });
 
-  it('splits each category’s classified buyers into volume tertiles', async () => {
-    // Tolerance: each level holds 25–42% of a category's classified buyers (ties in units per
-    // week can only move members between neighbouring levels), for categories with ≥ 60 of them.
-    const rows = (await cells()).filter((r) => r.volume !== 'unclassified');
+  it('splits each category’s buyers into volume tertiles of units per week', async () => {
+    // Exact: the tertiles are of all the category's buyers in the window (cume_dist of units per
+    // week observed, ties on the same side); members with too few purchase days are then
+    // 'unclassified' rather than given their level.
+    const rows = await cells();
     const byCategory = new Map<string, Cell[]>();
     for (const r of rows)
       byCategory.set(r.category_id, [...(byCategory.get(r.category_id) ?? []), r]);
     let checked = 0;
     for (const [category, members] of byCategory) {
-      if (members.length < 60) continue;
-      checked++;
-      for (const level of ['low', 'medium', 'high']) {
-        const share = members.filter((m) => m.volume === level).length / members.length;
-        expect(share, `${category} ${level}`).toBeGreaterThanOrEqual(0.25);
-        expect(share, `${category} ${level}`).toBeLessThanOrEqual(0.42);
+      for (const m of members) {
+        if (m.volume === 'unclassified') continue;
+        checked++;
+        const rank =
+          members.filter((o) => o.units_per_week <= m.units_per_week).length / members.length;
+        const level = rank <= 1 / 3 ? 'low' : rank <= 2 / 3 ? 'medium' : 'high';
+        expect(m.volume, `${m.member_number} ${category}`).toBe(level);
       }
     }
-    expect(checked).toBeGreaterThan(20);
+    expect(checked).toBeGreaterThan(5000);
   });
 
   it('sums the category matrix from the member cells, all nine cells present', async () => {

@@ -104,14 +104,14 @@ describe(`member scores on a simulated chain (${dbKind})`, () => {
   it('estimates share of wallet and the relationship stage', async () => {
     const rows = (await scored()).filter((r) => r.churn_onset === null);
     const right = rows.filter((r) => r.stage === trueStage(r.true_share)).length / rows.length;
-    // Target: stage right for ≥ 70% of members. NOT reached: measured 0.65 / 0.66 / 0.69 for
-    // members who do not churn (0.63 / 0.64 / 0.68 for all), seeds 2026 / 5 / 77. The estimate
-    // correlates 0.80–0.82 with the truth (typical error ±0.12), and the 0.5–0.8 band of
-    // 'stable' is narrow. What is left is individual variation we cannot see from our own
-    // baskets: a household's trip rhythm (±30%) and consumption rhythms look exactly like a
-    // different share of wallet. (Spend against a household-size reference, the textbook
-    // estimate, got 0.47 here; visits alone 0.62.) The tolerance holds the measured level.
-    expect(right).toBeGreaterThanOrEqual(0.6);
+    // Target: stage right for ≥ 70% of members. Measured 0.711 here for members who do not churn
+    // (0.673 for all: a churner's truth is their share before the drift). With 3,000 members:
+    // 0.707 / 0.706 / 0.717 on seeds 2026 / 7 / 5 (5 held out while choosing the weights), all
+    // members 0.685 / 0.688 / 0.691. The estimate correlates 0.85–0.87 with the truth; what is
+    // left is individual variation our own baskets cannot see (a household's trip rhythm and
+    // consumption rhythms look like a different share of wallet), and the 0.5–0.8 band of
+    // 'stable' is narrow. Deterministic, so the thin margin does not flake.
+    expect(right).toBeGreaterThanOrEqual(0.7);
     const n = rows.length;
     const mean = (f: (r: Scored) => number) => rows.reduce((s, r) => s + f(r), 0) / n;
     const [mx, my] = [mean((r) => r.share_of_wallet), mean((r) => r.true_share)];

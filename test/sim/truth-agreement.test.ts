@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateChain, type SimChain } from '../../src/sim/index.ts';
-import { collectHistories, mean, type MemberHistory } from './history.ts';
+import { collectHistories, mean, median, type MemberHistory } from './history.ts';
 
 // One year of a 1,500-member chain (seed 23): the data must show what the truth says drives it.
 // Tolerances are stated per test.
@@ -55,13 +55,55 @@ describe('truth and data agree', () => {
         if (!truth?.regular || member.truth.churnOnsetDay !== null) continue;
         const u = units.get(c.id);
         const weeks = (chain.lastDay - Math.max(chain.firstDay, member.enrolledDay) + 1) / 7;
-        byLevel[truth.volumeLevel].push(
+        byLevel[truth.consumptionLevel].push(
           (u ? u.store + u.national : 0) / weeks / member.truth.shareOfWallet,
         );
       }
       if (byLevel.low.length < 15 || byLevel.high.length < 15) continue;
       expect(mean(byLevel.high), c.id).toBeGreaterThan(1.3 * mean(byLevel.low));
     }
+  });
+
+  it('the 9-cell volume truth is what the baskets show at this chain, in expectation', () => {
+    // The truth rows' expected units per week (from the member's parameters, never from the
+    // baskets) against the units per active week the baskets show. Regular staples: median
+    // log(observed / expected) within ±0.1 and the typical miss (median |log|) under 0.3 (counting
+    // noise of a year). Every level: the mean observed units rise low < medium < high in every
+    // category with ≥ 20 buyers at each level.
+    const rows = new Map<string, { units: number; level: string; regular: boolean }>();
+    for (const r of chain.truth.memberCategoryRows()) {
+      rows.set(`${r.member_number}:${r.category_id}`, {
+        units: r.expected_units_per_week,
+        level: r.volume_level,
+        regular: r.regular,
+      });
+    }
+    const logRatios: number[] = [];
+    const byCategory = new Map<string, Record<string, number[]>>();
+    for (const { member, units } of histories) {
+      const weeks = (chain.lastDay - Math.max(chain.firstDay, member.enrolledDay) + 1) / 7;
+      for (const c of member.truth.categories) {
+        const truth = rows.get(`${member.memberNumber}:${c.categoryId}`)!;
+        const u = units.get(c.categoryId);
+        const observed = (u ? u.store + u.national : 0) / weeks;
+        if (truth.regular && member.truth.churnOnsetDay === null && observed > 0) {
+          logRatios.push(Math.log(observed / truth.units));
+        }
+        const levels = byCategory.get(c.categoryId) ?? { low: [], medium: [], high: [] };
+        levels[truth.level]!.push(observed);
+        byCategory.set(c.categoryId, levels);
+      }
+    }
+    expect(Math.abs(median(logRatios))).toBeLessThan(0.1);
+    expect(median(logRatios.map(Math.abs))).toBeLessThan(0.3);
+    let checked = 0;
+    for (const [category, { low, medium, high }] of byCategory) {
+      if (low!.length < 20 || medium!.length < 20 || high!.length < 20) continue;
+      checked++;
+      expect(mean(medium!), category).toBeGreaterThan(mean(low!));
+      expect(mean(high!), category).toBeGreaterThan(mean(medium!));
+    }
+    expect(checked).toBeGreaterThan(20);
   });
 
   it('churners visit less after onset; others keep their rhythm', () => {
