@@ -80,6 +80,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('value', 'numeric(12, 2)', (c) => c.notNull())
     .addColumn('min_qty', 'integer', (c) => c.notNull())
     .addColumn('max_units', 'integer')
+    // rewards: the basket must reach this
+    .addColumn('min_spend_cents', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('category_id', 'text')
     .addColumn('volume', 'text')
     .addColumn('valid_from', 'date', (c) => c.notNull())

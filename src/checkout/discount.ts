@@ -27,9 +27,11 @@ export interface OfferTerms {
   maxUnits: number | null;
   /** GTINs the offer applies to; ignored for rewards, which apply to the whole basket. */
   gtins: ReadonlySet<string>;
+  /** Rewards: the basket (after earlier discounts) must reach this. */
+  minSpendCents?: number;
 }
 
-export type NotApplied = 'wrong_product' | 'below_min_qty';
+export type NotApplied = 'wrong_product' | 'below_min_qty' | 'below_min_spend';
 
 export interface Applied {
   discountCents: number;
@@ -50,6 +52,7 @@ export function applyOffer(
   if (terms.kind === 'reward') {
     const total = room.reduce((s, x) => s + x, 0);
     if (total <= 0) return { reason: 'wrong_product' };
+    if (total < (terms.minSpendCents ?? 0)) return { reason: 'below_min_spend' };
     const discount = Math.min(Math.round(terms.value), total);
     return { discountCents: discount, allocations: allocate(discount, room) };
   }

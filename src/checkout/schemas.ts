@@ -106,7 +106,7 @@ export const QuoteResult = z
       z.object({
         offerId: z.number().int(),
         campaignId: z.string(),
-        reason: z.enum(['wrong_product', 'below_min_qty', 'expired', 'not_yet_valid', 'already_used', 'reserved']),
+        reason: z.enum(['wrong_product', 'below_min_qty', 'below_min_spend', 'expired', 'not_yet_valid', 'already_used', 'reserved']),
       }),
     ),
     subtotalCents: z.number().int(),

@@ -38,6 +38,7 @@ export interface CheckoutLine {
 export type NotAppliedReason =
   | 'wrong_product'
   | 'below_min_qty'
+  | 'below_min_spend'
   | 'expired'
   | 'not_yet_valid'
   | 'already_used'
@@ -98,6 +99,7 @@ interface LiveOffer {
   value: number;
   min_qty: number;
   max_units: number | null;
+  min_spend_cents: number;
   valid_from: string;
   valid_to: string;
   uses: number;
@@ -149,7 +151,7 @@ async function liveOffers(
   lock: boolean,
 ): Promise<LiveOffer[]> {
   const { rows } = await sql<LiveOffer>`
-    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units,
+    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents,
       o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses, o.uses_allowed, t.gtins,
       exists (select 1 from offer_reservations r where r.offer_id = o.id and r.expires_at > ${now.toISOString()}::timestamptz
               and (r.store_id, r.terminal_id, r.txn_id) <> (${key.storeId}, ${key.terminalId}, ${key.txnId})) as reserved_by_other
@@ -182,7 +184,7 @@ function evaluate(
     if (o.uses >= o.uses_allowed) { no('already_used'); continue; }
     if (o.reserved_by_other && !opts.ignoreReservations) { no('reserved'); continue; }
     const r = applyOffer(
-      { kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins) },
+      { kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents },
       lines,
       taken,
     );
@@ -302,7 +304,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
             conflicts.push({ offerId: id, reason: 'unknown_offer', discountCents: 0 });
             continue;
           }
-          const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins) }, lines, taken);
+          const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents }, lines, taken);
           if ('reason' in r || r.discountCents === 0) {
             notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason: 'reason' in r ? r.reason : 'wrong_product' });
             continue;
@@ -411,7 +413,7 @@ async function anyOffer(
   memberId: number | null,
 ): Promise<(LiveOffer & ({ voided: true } | { other_member: true })) | null> {
   const { rows } = await sql<LiveOffer & { status: string }>`
-    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units,
+    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents,
       o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses, o.uses_allowed, t.gtins,
       false as reserved_by_other, o.status
     from offers o join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash

@@ -362,6 +362,7 @@ export interface OffersTable {
   value: Numeric;
   min_qty: number;
   max_units: number | null;
+  min_spend_cents: ColumnType<number, number | undefined, number>;
   category_id: string | null;
   volume: string | null;
   valid_from: DateText;

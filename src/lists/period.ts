@@ -140,11 +140,11 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
 
     await sql`
       insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value,
-        min_qty, max_units, category_id, volume, valid_from, valid_to, predicted_date, probability,
+        min_qty, max_units, min_spend_cents, category_id, volume, valid_from, valid_to, predicted_date, probability,
         expected_cost_cents, expected_value_cents, funded_by, funded_share, uses_allowed, status, created_at,
         updated_at)
       select p.member_id, l.id, p.campaign_id, p.rule_hash, ${opts.periodStart}::date, p.control, p.kind,
-        p.value, p.min_qty, p.max_units, p.category_id, p.volume, p.valid_from, p.valid_to,
+        p.value, p.min_qty, p.max_units, p.min_spend_cents, p.category_id, p.volume, p.valid_from, p.valid_to,
         p.predicted_date, p.probability, p.expected_cost_cents, p.expected_value_cents, p.funded_by,
         p.funded_share, p.uses_allowed, 'live', ${opts.now.toISOString()}::timestamptz,
         ${opts.now.toISOString()}::timestamptz

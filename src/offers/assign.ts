@@ -94,7 +94,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
       predicted_date date, probability double precision not null,
       expected_cost_cents integer not null, expected_value_cents integer not null,
       funded_by text, funded_share double precision not null, uses_allowed integer not null,
-      budget_offers integer, budget_cost bigint
+      budget_offers integer, budget_cost bigint, min_spend_cents integer not null
     ) on commit drop`.execute(tx);
 
   const asOf = opts.analyticsAsOf.toISOString();
@@ -130,7 +130,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
     )
     select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,
       volume, valid_from, valid_to, predicted_date, probability, expected_cost_cents,
-      expected_value_cents, funded_by, funded_share, uses_allowed
+      expected_value_cents, funded_by, funded_share, uses_allowed, min_spend_cents
     from budgeted
     where control
        or ((budget_offers is null or running_offers <= budget_offers)
@@ -220,8 +220,13 @@ async function insertCandidates(
         return sql`(${price} * ${value})`;
     }
   };
+  const ex = a.exclude;
+  const exL = ex.cells.map((x) => x.loyalty);
+  const exV = ex.cells.map((x) => x.volume);
+  const promoted = textArray(categories);
   const audience = sql`
-    select s.member_id, s.mean_visit_gap_days
+    select s.member_id, s.mean_visit_gap_days,
+      coalesce((select sum(o.uses) from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
     from member_scores s
     where (${!a.qualifiedOnly} or s.qualified)
       and (cardinality(${textArray(a.tiers)}) = 0 or s.tier = any(${textArray(a.tiers)}))
@@ -230,26 +235,42 @@ async function insertCandidates(
       and (cardinality(${textArray(a.traits)}) = 0 or exists (
             select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.traits)})))
       and not exists (
-            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.excludeTraits)}))`;
+            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(ex.traits)}))
+      and not (s.tier = any(${textArray(ex.tiers)}) or s.stage = any(${textArray(ex.stages)}))
+      and not (${ex.churnRisk}::boolean and s.churn_risk)
+      and not exists (
+            select 1 from member_category_cells xc
+            join unnest(${textArray(exL)}, ${textArray(exV)}) as nope(loyalty, volume)
+              on (nope.loyalty = '*' or nope.loyalty = xc.loyalty) and (nope.volume = '*' or nope.volume = xc.volume)
+            where xc.member_id = s.member_id and xc.category_id = any(${promoted}))`;
+  // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses.
+  const usesAllowed = c.limits.perMemberTotal === null
+    ? sql`${c.limits.usesPerOffer}::int`
+    : sql`least(${c.limits.usesPerOffer}::int, ${c.limits.perMemberTotal}::int - v.used)`;
   const holdout = holdoutSql(c.id, sql`v.member_id`, c.holdoutPercent);
   const common = sql`${c.id}, ${c.hash}, ${c.priority}, ${c.stackingGroup}, ${holdout}, ${c.offer.kind},
     ${valueSql}, ${c.offer.minQty}, ${c.offer.maxUnits}::int`;
-  const tail = sql`${c.funding.manufacturerId}, ${c.funding.share}::float8, ${c.limits.usesPerOffer},
-    ${c.budget.maxOffers}::int, ${c.budget.maxCostCents}::bigint`;
+  const tail = sql`${c.funding.manufacturerId}, ${c.funding.share}::float8, ${usesAllowed},
+    ${c.budget.maxOffers}::int, ${c.budget.maxCostCents}::bigint, ${c.offer.minSpendCents}::int`;
 
   if (c.timing.kind === 'fixed') {
-    const validTo = addDays(o.periodStart, c.timing.validDays - 1);
+    const f = c.timing;
+    const from = f.from && f.from > o.periodStart ? f.from : o.periodStart;
+    const to = f.to ?? addDays(o.periodStart, f.validDays - 1);
+    if (from > o.periodEnd || to < from) return;
+    const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
     await sql`
       insert into offer_candidates
-      select v.member_id, ${common}, null, null, ${o.periodStart}::date, ${validTo}::date, null,
+      select v.member_id, ${common}, null, null, ${from}::date, ${to}::date, null,
         v.p, round(v.p * ${costSql(sql`${overallPrice}`, valueSql)})::int,
         round(-v.p * ${costSql(sql`${overallPrice}`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
         ${tail}
       from (
-        select a.member_id, 'unclassified' as volume,
-          1 - exp(-${c.timing.validDays}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
+        select a.member_id, a.used, 'unclassified' as volume,
+          1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
         from (${audience}) a
-      ) v`.execute(tx);
+      ) v
+      where ${usesAllowed} > 0`.execute(tx);
     return;
   }
 
@@ -277,7 +298,7 @@ async function insertCandidates(
                               x.mean_gap_days, x.gap_shape) as raw_window,
           cadence_window_prob(x.elapsed, 0, 14, x.mean_gap_days, x.gap_shape) as raw14
         from (
-          select a.member_id, cell.category_id, cell.volume, cy.purchase_days, cy.mean_gap_days, cy.gap_shape,
+          select a.member_id, a.used, cell.category_id, cell.volume, cy.purchase_days, cy.mean_gap_days, cy.gap_shape,
             pr.price, ${o.asOfDate} as as_of_date,
             (${o.asOfDate} - cy.last_purchase_date)::float8 as elapsed,
             greatest(cy.next_expected_date, ${o.periodStart}::date) as predicted_date,
@@ -298,5 +319,6 @@ async function insertCandidates(
     ) v
     where v.valid_from <= ${o.periodEnd}::date
       and v.predicted_date between v.valid_from and v.valid_from + ${t.validDays - 1}::int
-      and v.p >= ${t.minProbability}::float8`.execute(tx);
+      and v.p >= ${t.minProbability}::float8
+      and ${usesAllowed} > 0`.execute(tx);
 }

@@ -33,8 +33,15 @@ export interface CampaignSpec {
     qualifiedOnly: boolean;
     /** true: only churn-flagged members; false: only others; null: both. */
     churnRisk: boolean | null;
-    /** Members with any of these traits are left out. */
-    excludeTraits: string[];
+    /** Members matching any of these are left out. */
+    exclude: {
+      cells: Array<{ loyalty: string; volume: string }>;
+      traits: string[];
+      tiers: Array<'key' | 'regular' | 'inactive'>;
+      stages: Array<'development' | 'initial' | 'stable' | 'strategic'>;
+      /** true: leave out churn-flagged members. */
+      churnRisk: boolean;
+    };
   };
   offer: {
     kind: OfferKind;
@@ -48,6 +55,8 @@ export interface CampaignSpec {
     minQty: number;
     /** Most units the discount covers in one basket; null = no cap. */
     maxUnits: number | null;
+    /** Rewards: the basket must reach this before the coupon applies. */
+    minSpendCents: number;
   };
   timing:
     | {
@@ -59,13 +68,20 @@ export interface CampaignSpec {
         minProbability: number;
       }
     | {
-        /** Rewards: valid for `validDays` from the period start, whatever the predictions. */
+        /**
+         * Not tied to a prediction (rewards, seasonal offers): valid from the period start for
+         * `validDays`, or over the fixed window [from, to] where it meets the period.
+         */
         kind: 'fixed';
         validDays: number;
+        from: string | null;
+        to: string | null;
       };
   limits: {
-    /** Redemptions one member may make of one offer. */
+    /** Redemptions one member may make of one offer (one offer per member and period). */
     usesPerOffer: number;
+    /** Redemptions one member may make over the whole campaign; null = no limit. */
+    perMemberTotal: number | null;
   };
   budget: { maxOffers: number | null; maxCostCents: number | null };
   funding: { manufacturerId: string | null; share: number };
@@ -75,4 +91,6 @@ export interface CampaignSpec {
   priority: number;
   /** Offers in the same exclusive group do not stack: a member gets the best one. */
   stackingGroup: string | null;
+  /** Content ids (rules/content) printed with the offer. */
+  content: string[];
 }

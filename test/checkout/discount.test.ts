@@ -86,6 +86,12 @@ describe('applyOffer', () => {
       .toMatchObject({ discountCents: 1000 });
   });
 
+  it('a reward needs the basket to reach its minimum spend', () => {
+    const reward = terms({ kind: 'reward', value: 3000, gtins: new Set(), minSpendCents: 5000 });
+    expect(applyOffer(reward, [line(A, 1, 4999)])).toEqual({ reason: 'below_min_spend' });
+    expect(applyOffer(reward, [line(A, 1, 5000)])).toMatchObject({ discountCents: 3000 });
+  });
+
   it('stacks on what earlier offers took: a line never goes below zero', () => {
     const lines = [line(A, 1, 1000)];
     const first = applyOffer(terms({ kind: 'amount_off', value: 800 }), lines);

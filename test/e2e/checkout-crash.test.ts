@@ -134,6 +134,7 @@ describe(`checkout survives kill -9 on ${dbKind}`, () => {
     const statuses = await Promise.all(inFlight);
     const cut = statuses.filter((s) => s === 0).length;
     expect(cut, 'some commits must have been cut off').toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 0).every((s) => s === 201), statuses.join(',')).toBe(true);
 
     // Whole or absent, transaction by transaction.
     const check = await open();

@@ -29,16 +29,17 @@ const analgesics: CampaignSpec = {
     stages: [],
     qualifiedOnly: true,
     churnRisk: null,
-    excludeTraits: [],
+    exclude: { cells: [], traits: [], tiers: [], stages: [], churnRisk: false },
   },
-  offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30, unclassified: 10 }, minQty: 1, maxUnits: 2 },
+  offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30, unclassified: 10 }, minQty: 1, maxUnits: 2, minSpendCents: 0 },
   timing: { kind: 'predicted', openDaysBefore: 3, validDays: 10, minProbability: 0.15 },
-  limits: { usesPerOffer: 1 },
+  limits: { usesPerOffer: 1, perMemberTotal: null },
   budget: { maxOffers: null, maxCostCents: null },
   funding: { manufacturerId: null, share: 0 },
   holdoutPercent: 20,
   priority: 10,
   stackingGroup: null,
+  content: [],
 };
 
 const coffee: CampaignSpec = {
@@ -48,7 +49,7 @@ const coffee: CampaignSpec = {
   hash: 'h-coffee',
   promotes: { categories: ['coffee'], gtins: [], brands: [], brandType: null },
   audience: { ...analgesics.audience, cells: [] },
-  offer: { kind: 'amount_off', ladder: { low: 50, medium: 75, high: 100, unclassified: 50 }, minQty: 1, maxUnits: 1 },
+  offer: { kind: 'amount_off', ladder: { low: 50, medium: 75, high: 100, unclassified: 50 }, minQty: 1, maxUnits: 1, minSpendCents: 0 },
   holdoutPercent: 0,
   priority: 5,
 };
@@ -60,8 +61,8 @@ const reward: CampaignSpec = {
   hash: 'h-reward',
   promotes: { categories: [], gtins: [], brands: [], brandType: null },
   audience: { ...analgesics.audience, cells: [], stages: ['strategic'] },
-  offer: { kind: 'reward', ladder: { low: 3000, medium: 3000, high: 3000, unclassified: 3000 }, minQty: 0, maxUnits: null },
-  timing: { kind: 'fixed', validDays: 14 },
+  offer: { kind: 'reward', ladder: { low: 3000, medium: 3000, high: 3000, unclassified: 3000 }, minQty: 0, maxUnits: null, minSpendCents: 5000 },
+  timing: { kind: 'fixed', validDays: 14, from: null, to: null },
   holdoutPercent: 10,
   priority: 1,
 };
@@ -215,6 +216,29 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     const counts = new Map<number, number>();
     for (const o of await offers(capped)) counts.set(o.member_id, (counts.get(o.member_id) ?? 0) + 1);
     expect(Math.max(...counts.values())).toBe(1);
+  });
+
+  it('leaves out excluded members and members past the campaign\'s lifetime limit', async () => {
+    const db = getDeps().db;
+    const period = '2026-11-23';
+    const { rows: dogs } = await sql<{ member_id: number }>`select member_id from member_traits where trait = 'dog_owner'`.execute(db);
+    expect(dogs.length).toBeGreaterThan(5);
+    const noDogs = { ...coffee, id: 'coffee-no-dogs', audience: { ...coffee.audience, exclude: { ...coffee.audience.exclude, traits: ['dog_owner'] } } };
+    // fixed timing: every member of the audience is a candidate in every period
+    const once = { ...reward, id: 'reward-once', limits: { usesPerOffer: 1, perMemberTotal: 1 }, holdoutPercent: 0 };
+    // a member who already used the once-only campaign in an earlier period
+    const before = await runListPeriod(db, options({ periodStart: '2026-10-26', campaigns: [once] }));
+    expect(before.offers).toBeGreaterThan(0);
+    const usedBy = (await offers('2026-10-26')).find((o) => !o.control)!;
+    await sql`update offers set uses = 1 where id = ${usedBy.id}`.execute(db);
+    await runListPeriod(db, options({ periodStart: period, campaigns: [noDogs, once] }));
+    const rows = await offers(period);
+    const dogSet = new Set(dogs.map((d) => d.member_id));
+    expect(rows.filter((o) => o.campaign_id === 'coffee-no-dogs').length).toBeGreaterThan(0);
+    expect(rows.filter((o) => o.campaign_id === 'coffee-no-dogs' && dogSet.has(o.member_id))).toEqual([]);
+    const onceRows = rows.filter((o) => o.campaign_id === 'reward-once');
+    expect(onceRows.length).toBe((await offers('2026-10-26')).length - 1);
+    expect(onceRows.filter((o) => o.member_id === usedBy.member_id)).toEqual([]);
   });
 
   it('refuses a malformed period', async () => {
