@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
-import { withTx } from '../db/index.ts';
+import { jsonb, withTx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { ingestBaskets, retryOnDeadlock } from '../ingest/ingest-baskets.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
@@ -374,7 +374,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
         await tx.insertInto('offer_redemptions').values({
           member_id: member!.id, offer_id: a.offerId, store_id: req.storeId, terminal_id: req.terminalId,
           txn_id: req.txnId, basket_id: basketId, discount_cents: a.discountCents,
-          allocations: JSON.stringify(a.allocations.map((x) => ({ lineNo: x.line + 1, cents: x.cents }))),
+          allocations: jsonb(a.allocations.map((x) => ({ lineNo: x.line + 1, cents: x.cents }))),
           ts: req.ts, offline, created_at: now,
         }).execute();
       }
@@ -399,7 +399,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
       await tx.insertInto('checkout_commits').values({
         store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, kind: 'sale',
         member_id: member?.id ?? 0, basket_id: basketId, request_hash: hash,
-        response: JSON.stringify(result), created_at: now,
+        response: jsonb(result), created_at: now,
       }).execute();
       return result;
     }),
@@ -572,7 +572,7 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
       await tx.insertInto('checkout_commits').values({
         store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, kind: req.lines ? 'return' : 'void',
         member_id: basket.member_id, basket_id: result.basketId, request_hash: hash,
-        response: JSON.stringify(result), created_at: now,
+        response: jsonb(result), created_at: now,
       }).execute();
       return result;
     }),

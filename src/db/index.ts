@@ -62,6 +62,14 @@ export function quoteIdent(name: string): string {
  * Values are sent as text and cast in SQL (`::int`, `::bool`): both drivers agree on text[],
  * while their inference of other array types differs.
  */
+/**
+ * A jsonb value for a query parameter. Sent as text and cast, so both drivers store the document
+ * itself (postgres.js would JSON-encode a string parameter typed jsonb a second time).
+ */
+export function jsonb(value: unknown) {
+  return sql<string>`${JSON.stringify(value)}::text::jsonb`;
+}
+
 export function textArray(values: readonly (string | number | boolean | null | undefined)[]) {
   return sql`${values.map((v) => (v === null || v === undefined ? null : String(v)))}::text[]`;
 }

@@ -62,8 +62,9 @@ export const Discount = z
     z.object({ kind: z.literal('amount'), amountCents: Money.min(1) }).strict(),
     z.object({ kind: z.literal('percent'), percent: z.number().int().min(1).max(100) }).strict(),
     z.object({ kind: z.literal('price'), priceCents: Money, quantity: z.number().int().min(1).max(99) }).strict(),
+    z.object({ kind: z.literal('free'), buy: z.number().int().min(1).max(50), get: z.number().int().min(1).max(50) }).strict(),
   ])
-  .openapi('Discount', { description: 'amount off, percent off, or a price for a quantity ("2 for $5")' });
+  .openapi('Discount', { description: 'amount off, percent off, a price for a quantity ("2 for $5"), or buy X get Y free' });
 export type Discount = z.infer<typeof Discount>;
 
 export const StoreBranding = z
@@ -230,6 +231,8 @@ export function discountText(d: Discount): string {
       return `${d.percent}% off`;
     case 'price':
       return d.quantity === 1 ? `Now ${formatCents(d.priceCents)}` : `${d.quantity} for ${formatCents(d.priceCents)}`;
+    case 'free':
+      return `Buy ${d.buy}, get ${d.get} free`;
   }
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
-import { withTx } from '../db/index.ts';
+import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import { snapshotOf } from '../analytics/repo.ts';
 import { ConflictError } from '../lib/errors.ts';
@@ -100,7 +100,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
           campaign_id: c.id,
           rule_hash: c.hash,
           name: c.name,
-          spec: JSON.stringify(c),
+          spec: jsonb(c),
           gtins,
           created_at: opts.now,
         })
