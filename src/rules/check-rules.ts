@@ -125,7 +125,8 @@ export function formatRulesCheck(result: RulesCheck, campaigns: readonly Campaig
   for (const p of result.previews) {
     const c = byId.get(p.campaignId);
     lines.push('');
-    lines.push(`${p.campaignId} (${p.file})`);
+    lines.push(p.campaignId);
+    lines.push(`  file: ${p.file.length > 72 ? `…${p.file.slice(-71)}` : p.file}`);
     lines.push(`  ${p.name}`.slice(0, 80));
     if (c) {
       const facts = [

@@ -150,7 +150,7 @@ function zodIssuesToRuleIssues(
       }
       continue;
     }
-    const i = source.issue(issue.path, readableMessage(issue));
+    const i = source.issue(issue.path, readableMessage(issue, data));
     const key = `${i.path}\n${i.message}`;
     if (!seen.has(key)) out.push(i);
     seen.add(key);
@@ -158,9 +158,18 @@ function zodIssuesToRuleIssues(
   return out;
 }
 
-function readableMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+function readableMessage(issue: z.core.$ZodIssue, data: unknown): string {
+  if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) return 'required';
   return issue.message;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const part of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[part as string];
+  }
+  return v;
 }
 
 /** The object keys the schema allows at `path` (through wrappers, arrays, records, unions). */
@@ -265,7 +274,7 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
       bestDistance = d;
     }
   }
-  const limit = Math.max(2, Math.floor(word.length / 3));
+  const limit = Math.max(1, Math.floor(word.length / 3));
   return best !== null && bestDistance <= limit ? best : null;
 }
 
