@@ -79,6 +79,9 @@ describe('every /v1 route checks role', () => {
     ['GET', '/v1/categories/{id}/cells', ['marketer']],
     ['GET', '/v1/associations', ['marketer']],
     ['POST', '/v1/jobs/analyse', []],
+    ['GET', '/v1/rules', ['marketer']],
+    ['GET', '/v1/rules/status', ['marketer']],
+    ['POST', '/v1/rules/preview', ['marketer']],
   ];
   const concrete = (path: string) => path.replace('{memberNumber}', 'M0001').replace('{id}', 'coffee');
 
