@@ -64,7 +64,7 @@ const percent = z
   .gt(0, 'expected a percentage between 0 and 100')
   .max(100, 'expected a percentage between 0 and 100');
 const cents = z.int({ error: 'expected whole cents' }).min(0, 'expected whole cents, not negative').max(100_000_000);
-const positiveCents = cents.refine((n) => n > 0, 'expected more than 0 cents');
+const positiveCents = z.int({ error: 'expected whole cents' }).min(1, 'expected more than 0 cents').max(100_000_000);
 const days = z.int().min(1).max(366);
 const probability = z.number().min(0).max(1);
 
@@ -312,6 +312,9 @@ export const CampaignFile = z
       }
     }
     if (c.funding && reward) issue(['funding'], 'a reward coupon is paid by the store: remove funding');
+  }, {
+    // Fields against each other only once each field is valid: one mistake, one message.
+    when: (payload) => payload.issues.length === 0,
   })
   .transform((c) => {
     const o = c.offer;
