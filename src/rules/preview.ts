@@ -200,12 +200,12 @@ export async function previewCampaign(
   const recentFrom = windowStart(asOf, opts.settings.qualification.weeks, opts.timeZone);
   const rewardRates = reward
     ? sql`, reward_rate as (
-        select b.member_id, count(*)::float8 / ${7 * opts.settings.qualification.weeks} as rate
-        from baskets b
+        select a.member_id, count(*)::float8 / ${7 * opts.settings.qualification.weeks} as rate
+        from audience a
+        join baskets b on b.member_id = a.member_id
         where b.ts >= ${recentFrom.at}::timestamptz and b.ts < ${asOf.toISOString()}::timestamptz
           and b.total_cents >= ${campaign.offer.minSpendCents ?? 0}
-          and b.member_id in (select member_id from audience)
-        group by b.member_id)`
+        group by a.member_id)`
     : sql``;
   const minP = t.mode === 'predicted' ? t.minPurchaseProbability : 0;
   const needsCycle = !reward && t.mode === 'predicted';
@@ -229,7 +229,7 @@ export async function previewCampaign(
         ${a.cells.length ? sql`and ${cellsMatch({ loyalty: sql`c.loyalty`, volume: sql`c.volume` }, a.cells)}` : sql``}
       order by c.member_id, c.units_per_week desc, c.category_id
     ),
-    audience as (
+    audience as materialized (
       select s.member_id, s.visit_days, s.mean_visit_gap_days, mc.category_id, mc.volume,
              coalesce(mc.loyalty || '/' || mc.volume, '-') as cell, ${holdout} as held_out
       from member_scores s

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const benches: Record<string, string> = {
   analytics: 'repurchase cycles, calibration and next-basket ranking on PostgreSQL vs one GROUP BY pass; Recall@10 vs P-TopFreq',
   ingest: 'baskets into PostgreSQL: psql \\copy baseline vs `cadence import baskets` vs POST /v1/baskets',
+  rules: '`cadence rules check` on the shipped rules against the demo chain vs `cadence migrate` and the cell report',
   sim: 'the synthetic chain simulator',
 };
 
