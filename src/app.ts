@@ -14,6 +14,7 @@ import { newRouter } from './http/router.ts';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { ingestRoutes } from './ingest/index.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { rulesRoutes } from './rules/index.ts';
 import { PayloadTooLargeError } from './lib/errors.ts';
 
 export const apiVersion = '0.1.0';
@@ -61,6 +62,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   v1.route('/', analyticsRoutes(deps));
   v1.route('/', jobRoutes(deps));
   v1.route('/', checkoutRoutes(deps));
+  v1.route('/', rulesRoutes(deps));
   app.route('/v1', v1);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

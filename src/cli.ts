@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream, existsSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/index.ts';
 import { parseConfig, type Config } from './config.ts';
@@ -16,8 +17,9 @@ import { progressBar } from './lib/progress.ts';
 import { localDate, localToInstant } from './lib/time.ts';
 import { exportPredictions, PREDICTIONS_CSV_COLUMNS, predictionCsvLine } from './analytics/rank.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
-import { loadRuleFiles } from './rules/node.ts';
-import { staticRules } from './rules/rule-set.ts';
+import { checkRuleFiles, formatRulesCheck, parseRuleSet, RuleFileError, type RuleFileText } from './rules/index.ts';
+import { loadRuleFiles, readRuleFiles } from './rules/node.ts';
+import { staticRules, type RuleSource } from './rules/rule-set.ts';
 import { csvChunks, generateChain, loadSimChain, type SimChain } from './sim/index.ts';
 
 const usage = `cadence — command line of the Cadence loyalty engine
@@ -34,9 +36,14 @@ const usage = `cadence — command line of the Cadence loyalty engine
   keys create --role admin|marketer|vendor|pos [--store N] [--manufacturer ID] [--name TEXT]
   keys list
   keys revoke ID
+  rules check [PATH]                        validate the rules folder (default RULES_DIR) or one rule
+                                            file in it; preview every (or that) campaign's reach and
+                                            cost from the last analytics
 
 The database is DATABASE_URL when set, else the embedded one in DATA_DIR (default ./data).
-Exit codes: 0 done, 1 failed, 2 done but some rows were rejected (see FILE.errors.csv).`;
+Exit codes: 0 done, 1 failed (rules check: a rule file is invalid), 2 done but some rows were
+rejected (see FILE.errors.csv) — for rules check: the files are valid but the database was busy, so
+references and the preview were not checked.`;
 
 class UsageError extends Error {}
 
@@ -46,7 +53,11 @@ interface Session {
   deps: Deps;
 }
 
-async function openSession(config: Config): Promise<Session & { close(): Promise<void> }> {
+async function openSession(
+  config: Config,
+  opts: { rules?: RuleSource } = {},
+): Promise<Session & { close(): Promise<void> }> {
+  const rules = opts.rules ?? staticRules(await loadRuleFiles(config.RULES_DIR));
   const release = config.DATABASE_URL ? () => {} : lockDataDir(config.DATA_DIR, { owner: 'cli' });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   await migrateToLatest(database.db);
@@ -57,7 +68,7 @@ async function openSession(config: Config): Promise<Session & { close(): Promise
     ids: cryptoIds,
     logger: jsonLogger(config.LOG_LEVEL, (line) => process.stderr.write(`${line}\n`)),
     config,
-    rules: staticRules(loadRuleFiles(config.RULES_DIR)),
+    rules,
   };
   return {
     config,
@@ -264,6 +275,50 @@ async function runPredict(session: Session, at: Date, top: number, file: string)
   return 0;
 }
 
+/**
+ * The files `rules check PATH` looks at: a folder is a rules folder; a file is one rule file checked
+ * together with the rest of RULES_DIR (replacing the file of the same name there), so its
+ * references to traits and content resolve.
+ */
+function rulesCheckFiles(path: string, rulesDir: string): { files: RuleFileText[]; previewFiles?: string[] } {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such file or folder`);
+  if (statSync(path).isDirectory()) return { files: readRuleFiles(path) };
+  const parent = basename(dirname(resolve(path)));
+  const name = ['campaigns', 'content'].includes(parent) ? `${parent}/${basename(path)}` : basename(path);
+  const rest = existsSync(rulesDir) ? readRuleFiles(rulesDir) : [];
+  const files = rest.filter((f) => f.name !== name);
+  files.push({ name, path, text: readFileSync(path, 'utf8') });
+  return { files, previewFiles: [path] };
+}
+
+async function runRulesCheck(config: Config, path: string): Promise<number> {
+  const { files, previewFiles } = rulesCheckFiles(path, config.RULES_DIR);
+  try {
+    await parseRuleSet(files);
+  } catch (err) {
+    if (!(err instanceof RuleFileError)) throw err;
+    console.log(formatRulesCheck({ ok: false, issues: err.issues, warnings: [], rules: null, previews: [] }));
+    return 1;
+  }
+  let session: Awaited<ReturnType<typeof openSession>>;
+  try {
+    session = await openSession(config, { rules: staticRules() });
+  } catch (err) {
+    if (!(err instanceof DataDirBusyError)) throw err;
+    console.log(`${files.length} rule files valid; catalogue references and the preview not checked:`);
+    console.log(`  ${err.message}`);
+    console.log('  (the running server previews a campaign at POST /v1/rules/preview)');
+    return 2;
+  }
+  try {
+    const result = await checkRuleFiles(session.deps, files, previewFiles ? { previewFiles } : {});
+    console.log(formatRulesCheck(result));
+    return result.ok ? 0 : 1;
+  } finally {
+    await session.close();
+  }
+}
+
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -293,6 +348,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   const parsed = parseConfig(env);
   if (!parsed.ok) throw new UsageError(`bad configuration:\n  ${parsed.errors.join('\n  ')}`);
+  if (command === 'rules') {
+    if (sub !== 'check') throw new UsageError('usage: rules check [PATH]');
+    return runRulesCheck(parsed.config, arg ?? parsed.config.RULES_DIR);
+  }
   if (command === 'sim' && sub === 'generate' && values.out) {
     return writeSimCsv(simChainFrom(values, parsed.config), values.out);
   }

@@ -27,6 +27,8 @@ export const Config = z.object({
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   /** The marketers' rule files (settings.yaml, traits.yaml, campaigns/). */
   RULES_DIR: z.string().default('./rules'),
+  /** Hot reload of RULES_DIR on the Node server: a valid edit goes live, an invalid one is refused. */
+  RULES_RELOAD: z.enum(['on', 'off']).default('on'),
   /**
    * When the nightly analytics run (cron syntax, in CHAIN_TIME_ZONE), or `off`. Only the Node
    * server schedules; `cadence analyse` and POST /v1/jobs/analyse run it on demand.

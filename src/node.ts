@@ -15,8 +15,8 @@ import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
-import { loadRuleFiles } from './rules/node.ts';
-import { staticRules, type RuleSource } from './rules/rule-set.ts';
+import { readRuleFiles, watchRules } from './rules/node.ts';
+import { checkReferences, formatIssue, LiveRules, parseRuleSet, type ParsedRules } from './rules/index.ts';
 import { AppError } from './lib/errors.ts';
 
 /** Node entry: embedded PGlite (or PostgreSQL via DATABASE_URL), migrations, the HTTP server. */
@@ -31,9 +31,9 @@ async function start(): Promise<void> {
     console.error(`cadence: bad configuration:\n  ANALYSE_SCHEDULE: not a cron expression (or off): ${config.ANALYSE_SCHEDULE}`);
     process.exit(1);
   }
-  let rules: RuleSource;
+  let parsedRules: ParsedRules;
   try {
-    rules = staticRules(loadRuleFiles(config.RULES_DIR));
+    parsedRules = await parseRuleSet(readRuleFiles(config.RULES_DIR));
   } catch (err) {
     if (err instanceof AppError) {
       console.error(`cadence: ${err.message}`);
@@ -58,6 +58,23 @@ async function start(): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info('migrations applied', { migrations: applied });
+  const references = await checkReferences(database.db, parsedRules);
+  if (references.issues.length > 0) {
+    console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
+    await database.close();
+    release();
+    process.exit(1);
+  }
+  for (const warning of references.warnings) logger.warn('rules', { warning });
+  const rules = new LiveRules(parsedRules.rules, systemClock.now());
+  const rulesWatcher =
+    config.RULES_RELOAD === 'on'
+      ? watchRules(config.RULES_DIR, rules, {
+          logger,
+          clock: systemClock,
+          validate: async (parsed) => (await checkReferences(database.db, parsed)).issues,
+        })
+      : null;
 
   const deps: Deps = {
     db: database.db,
@@ -130,6 +147,7 @@ async function start(): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     server.close();
+    rulesWatcher?.close();
     await cron.shutdown();
     await database.close();
     release();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { ValidationError, type FieldIssue } from '../lib/errors.ts';
+import { parseYaml } from './yaml.ts';
+
+export { RuleFileError, type RuleFileIssue } from './yaml.ts';
 
 /**
  * Analytics settings (`rules/settings.yaml`) and household trait rules (`rules/traits.yaml`).
@@ -13,27 +14,6 @@ import { ValidationError, type FieldIssue } from '../lib/errors.ts';
 
 export const SETTINGS_FILE = 'rules/settings.yaml';
 export const TRAITS_FILE = 'rules/traits.yaml';
-
-/** One problem in a rule file; `path` is the field (`cells.min_purchase_days`). */
-export interface RuleFileIssue extends FieldIssue {
-  file: string;
-  /** 1-based line of the field (or of its closest enclosing key), null when unknown. */
-  line: number | null;
-}
-
-export class RuleFileError extends ValidationError {
-  constructor(
-    readonly file: string,
-    override readonly issues: RuleFileIssue[],
-  ) {
-    super(
-      `${file} is invalid: ${issues
-        .map((i) => `${i.file}:${i.line ?? '?'}: ${i.path}: ${i.message}`)
-        .join('; ')}`,
-      issues,
-    );
-  }
-}
 
 const share = z.number().min(0).max(1);
 const weeks = z.int().min(1).max(520);
@@ -140,6 +120,45 @@ const Associations = z
   })
   .strict();
 
+export const WEEKDAYS = [
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
+] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** How the store names itself on printed and PDF lists. */
+const Branding = z
+  .object({
+    chain_name: z.string().min(1).max(80).default('Cadence Market'),
+    tagline: z.string().max(120).default('Your personal shopping list'),
+    /** Accent colour of headings and rules, as #rrggbb. */
+    color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour as #rrggbb')
+      .default('#1f6f43'),
+    /** Printed at the bottom of every list (opening hours, the club's phone line…). */
+    footer: z.string().max(300).default('Thank you for shopping with us.'),
+  })
+  .strict();
+
+/** The personal shopping lists (issue 6): how often, on which day, how many offers. */
+const Lists = z
+  .object({
+    /** Days between two lists of a member (every other week in the case). */
+    period_days: z.int().min(1).max(91).default(14),
+    /** Weekday the lists are produced (and a period starts), in the chain's time zone. */
+    weekday: z.enum(WEEKDAYS).default('monday'),
+    /** Most offers one list carries, across all campaigns. */
+    max_offers: z.int().min(1).max(100).default(12),
+    branding: Branding.prefault({}),
+  })
+  .strict();
+
 /** The YAML shape (snake_case, as marketers write it), mapped to the camelCase the code uses. */
 export const SettingsFile = z
   .object({
@@ -150,6 +169,7 @@ export const SettingsFile = z
     stage: Stage.prefault({}),
     churn: Churn.prefault({}),
     associations: Associations.prefault({}),
+    lists: Lists.prefault({}),
   })
   .strict()
   .transform((f) => ({
@@ -186,6 +206,17 @@ export const SettingsFile = z
       lookbackWeeks: f.associations.lookback_weeks,
       minSupport: f.associations.min_support,
       minPairBaskets: f.associations.min_pair_baskets,
+    },
+    lists: {
+      periodDays: f.lists.period_days,
+      weekday: f.lists.weekday,
+      maxOffers: f.lists.max_offers,
+      branding: {
+        chainName: f.lists.branding.chain_name,
+        tagline: f.lists.branding.tagline,
+        color: f.lists.branding.color,
+        footer: f.lists.branding.footer,
+      },
     },
   }));
 export type Settings = z.output<typeof SettingsFile>;
@@ -267,65 +298,5 @@ export const defaultTraits: TraitRule[] = TraitsFile.parse({
 });
 
 function parseRuleFile<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new RuleFileError(
-      file,
-      doc.errors.map((e) => ({
-        file,
-        line: e.linePos?.[0].line ?? null,
-        path: '(yaml)',
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
-    );
-  }
-  // An empty file (or one with only comments) means "all defaults".
-  const data: unknown = doc.contents === null ? {} : doc.toJS();
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  throw new RuleFileError(
-    file,
-    result.error.issues.flatMap((issue) => {
-      // One issue per unknown key, each at its own line.
-      const keys =
-        issue.code === 'unrecognized_keys'
-          ? issue.keys.map((k) => [...issue.path, k])
-          : [issue.path];
-      return keys.map((path) => ({
-        file,
-        line: lineOf(doc, lineCounter, path),
-        path: path.map(String).join('.') || '(file)',
-        message: issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message,
-      }));
-    }),
-  );
-}
-
-/** Line of the node at `path`, or of the deepest key on the way to it (a missing field's parent). */
-function lineOf(
-  doc: Document,
-  lineCounter: LineCounter,
-  path: readonly PropertyKey[],
-): number | null {
-  let node: unknown = doc.contents;
-  let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
-  for (const part of path) {
-    if (isMap(node)) {
-      const pair = node.items.find(
-        (p) => String((p.key as { value?: unknown })?.value) === String(part),
-      );
-      if (!pair) break;
-      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof part === 'number') {
-      const item = node.items[part] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return offset === undefined ? null : lineCounter.linePos(offset).line;
+  return parseYaml(schema, text, file).value;
 }

@@ -86,6 +86,9 @@ describe('every /v1 route checks role', () => {
     ['POST', '/v1/checkout/return', ['pos']],
     ['GET', '/v1/stores/{id}/offer-file', ['pos']],
     ['GET', '/v1/stores/{id}/reconciliation', ['pos']],
+    ['GET', '/v1/rules', ['marketer']],
+    ['GET', '/v1/rules/status', ['marketer']],
+    ['POST', '/v1/rules/preview', ['marketer']],
   ];
   const concrete = (path: string) =>
     path.replace('{memberNumber}', 'M0001').replace('{id}', path.startsWith('/v1/stores') ? '1' : 'coffee');

@@ -9,6 +9,7 @@ const benches: Record<string, string> = {
   analytics: 'repurchase cycles, calibration and next-basket ranking on PostgreSQL vs one GROUP BY pass; Recall@10 vs P-TopFreq',
   lists: 'shopping-list PDFs: per-list render with vector vs PNG barcodes vs a bare pdfkit page; 1,000-list print batch (lists/s, peak RSS)',
   ingest: 'baskets into PostgreSQL: psql \\copy baseline vs `cadence import baskets` vs POST /v1/baskets',
+  rules: '`cadence rules check` on the shipped rules against the demo chain vs `cadence migrate` and the cell report',
   sim: 'the synthetic chain simulator',
 };
 

@@ -40,6 +40,32 @@ describe('analytics settings', () => {
     });
   });
 
+  it('has the list settings: period, weekday, max offers per list, branding', () => {
+    expect(defaultSettings.lists).toEqual({
+      periodDays: 14,
+      weekday: 'monday',
+      maxOffers: 12,
+      branding: {
+        chainName: 'Cadence Market',
+        tagline: 'Your personal shopping list',
+        color: '#1f6f43',
+        footer: 'Thank you for shopping with us.',
+      },
+    });
+    const s = parseSettings('lists:\n  period_days: 7\n  branding:\n    chain_name: Hilltop Foods\n');
+    expect(s.lists).toMatchObject({ periodDays: 7, maxOffers: 12, branding: { chainName: 'Hilltop Foods' } });
+    const bad = errorOf(() =>
+      parseSettings('lists:\n  weekday: mondey\n  branding:\n    color: green\n    logo: x.png\n'),
+    );
+    expect(bad.issues.map((i) => [i.line, i.column, i.path])).toEqual(
+      expect.arrayContaining([
+        [2, 3, 'lists.weekday'],
+        [4, 5, 'lists.branding.color'],
+        [5, 5, 'lists.branding.logo'],
+      ]),
+    );
+  });
+
   it('keeps the default of every key left out, including an empty file', () => {
     expect(parseSettings('')).toEqual(defaultSettings);
     expect(parseSettings('# nothing but a comment\n')).toEqual(defaultSettings);
@@ -62,7 +88,8 @@ describe('analytics settings', () => {
         path: 'cells.national_max_store_share',
       }),
     ]);
-    expect(err.message).toContain('rules/settings.yaml:3: cells.national_max_store_share');
+    expect(err.issues[0]!.column).toBe(3);
+    expect(err.message).toContain('rules/settings.yaml:3:3 cells.national_max_store_share: ');
   });
 
   it('refuses unknown keys, each at its own line, rather than silently keeping a default', () => {
@@ -70,8 +97,8 @@ describe('analytics settings', () => {
     const err = errorOf(() => parseSettings(text, 'chain/settings.yaml'));
     expect(err.issues.map((i) => [i.line, i.path, i.message])).toEqual(
       expect.arrayContaining([
-        [2, 'cells.min_purchase_day', 'unknown key'],
-        [5, 'budget', 'unknown key'],
+        [2, 'cells.min_purchase_day', "unknown key; did you mean 'min_purchase_days'?"],
+        [5, 'budget', expect.stringMatching(/^unknown key \(expected one of: cells, .*lists\)$/)],
       ]),
     );
     expect(err.issues.every((i) => i.file === 'chain/settings.yaml')).toBe(true);

@@ -1,0 +1,241 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { categoryCellMatrix } from '../../src/analytics/cells.ts';
+import { expectedGapDays, windowProbability } from '../../src/analytics/predict.ts';
+import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { readRuleFiles } from '../../src/rules/node.ts';
+import {
+  cellMatches,
+  checkRuleFiles,
+  defaultRuleSet,
+  formatIssue,
+  formatRulesCheck,
+  inHoldout,
+  parseCampaignAgainst,
+  previewCampaign,
+  type Campaign,
+  type RuleFileText,
+} from '../../src/rules/index.ts';
+import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { useTestDeps } from '../support/db.ts';
+
+const getDeps = useTestDeps();
+const AS_OF = '2026-10-31T04:00:00Z';
+const TODAY = '2026-10-31';
+const shipped = readRuleFiles(new URL('../../rules', import.meta.url).pathname);
+
+beforeAll(async () => {
+  const deps = getDeps();
+  await loadSimChain(deps, generateChain({ seed: 7, members: 400, stores: 2, weeks: 30, endDate: '2026-10-30' }));
+  await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: defaultRuleSet });
+}, 300_000);
+
+async function campaignOf(text: string): Promise<Campaign> {
+  const { rules } = await parseCampaignAgainst(defaultRuleSet, { name: 'campaigns/t.yaml', text });
+  return rules.campaigns[0]!;
+}
+
+const preview = (c: Campaign) =>
+  previewCampaign(getDeps().db, c, { settings: defaultRuleSet.settings, timeZone: 'America/New_York' });
+
+const dateText = (d: unknown) => (d instanceof Date ? d.toISOString().slice(0, 10) : String(d));
+const dayDiff = (a: string, b: string) => Math.round((Date.parse(a) - Date.parse(b)) / 86_400_000);
+
+describe('rules check against a simulated chain', () => {
+  it('validates the shipped rules against the catalogue and previews every campaign', async () => {
+    const result = await checkRuleFiles(getDeps(), shipped);
+    expect(result.issues.map(formatIssue)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.previews).toHaveLength(8);
+    for (const p of result.previews) {
+      expect(p.asOf).toBe('2026-10-31T04:00:00.000Z');
+      expect(p.total.reached, p.campaignId).toBeGreaterThan(0);
+      expect(p.total.offers, p.campaignId).toBeLessThanOrEqual(p.total.reached - p.total.heldOut);
+    }
+    const funded = result.previews.find((p) => p.campaignId === 'relievo-keep-switchers')!;
+    expect(funded.total.vendorFundedCents).toBe(Math.round(funded.rows.reduce((n, r) => n + r.expectedCostCents * 0.75, 0)));
+    const report = formatRulesCheck(result);
+    for (const line of report.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    expect(report).toMatch(/^analgesic-store-brand\n  file: .*rules\/campaigns\/analgesic-store-brand\.yaml$/m);
+    expect(report).toMatch(/^national\/high +\d+ +\d+ +\d+ +\d+\.\d +\$[\d,.]+ +\$[\d,.]+$/m);
+  });
+
+  it('names file, line, column and field of every bad reference, with hints', async () => {
+    const bad: RuleFileText = {
+      name: 'campaigns/bad.yaml',
+      text: [
+        'id: bad-refs', // 1
+        'name: Bad references', // 2
+        'active: { from: 2026-01-01, to: 2026-12-31 }', // 3
+        'promotes:', // 4
+        '  categories: [analgesic]', // 5
+        '  brands: [Relevo]', // 6
+        '  gtins: ["0000000000017"]', // 7
+        'offer: { kind: percent_off, percent: 10 }', // 8
+        'funding:', // 9
+        '  manufacturer: meridan', // 10
+        '  share: 0.5', // 11
+      ].join('\n'),
+    };
+    const result = await checkRuleFiles(getDeps(), [...shipped, bad]);
+    expect(result.ok).toBe(false);
+    expect(result.issues.map(formatIssue)).toEqual([
+      'rules/campaigns/bad.yaml:5:16 promotes.categories[0]: unknown category analgesic; did you mean analgesics?',
+      'rules/campaigns/bad.yaml:7:11 promotes.gtins[0]: unknown GTIN 00000000000017: not in the catalogue',
+      'rules/campaigns/bad.yaml:6:12 promotes.brands[0]: unknown brand Relevo; did you mean Relievo?',
+      'rules/campaigns/bad.yaml:10:3 funding.manufacturer: unknown manufacturer meridan; did you mean meridian?',
+    ]);
+  });
+
+  it('refuses promotes that match nothing and a funder who makes none of the products', async () => {
+    const text = (promotes: string, funder: string) => ({
+      name: 'campaigns/x.yaml',
+      text: `id: x\nname: X\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: ${promotes}\n` +
+        `offer: { kind: percent_off, percent: 10 }\nfunding: { manufacturer: ${funder}, share: 0.5 }\n`,
+    });
+    const none = await checkRuleFiles(getDeps(), [text('{ categories: [milk], brands: [Relievo] }', 'meridian')]);
+    expect(none.issues.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:4:1 promotes: matches no product in the catalogue (its filters all have to hold)',
+    ]);
+    const funder = await checkRuleFiles(getDeps(), [text('{ brands: [Relievo] }', 'kestrel')]);
+    expect(funder.issues.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:6:12 funding.manufacturer: kestrel makes none of the promoted products (made by meridian)',
+    ]);
+    const traits = await checkRuleFiles(getDeps(), [{ name: 'traits.yaml', text: 'traits:\n  tea:\n    categories: [tee]\n' }]);
+    expect(traits.issues.map(formatIssue)).toEqual(['rules/traits.yaml:3:18 traits.tea.categories[0]: unknown category tee']);
+  });
+});
+
+describe('campaign preview', () => {
+  it("reaches, per cell, exactly the members the analytics report for that cell", async () => {
+    const c = await campaignOf(
+      'id: all-coffee\nname: All coffee buyers\nactive: { from: 2026-01-01, to: 2026-12-31 }\n' +
+        'promotes: { categories: [coffee] }\naudience: { cells: ["*/*"], qualified_only: false }\n' +
+        'offer: { kind: percent_off, percent: 10 }\nholdout_percent: 0\n',
+    );
+    const p = await preview(c);
+    const matrix = await categoryCellMatrix(getDeps().db, 'coffee');
+    const expected = new Map(matrix.cells.filter((x) => x.members > 0).map((x) => [`${x.loyalty}/${x.volume}`, x.members]));
+    if (matrix.unclassified.members > 0) expected.set('unclassified/unclassified', matrix.unclassified.members);
+    expect(new Map(p.rows.map((r) => [r.cell, r.reached]))).toEqual(expected);
+    expect(p.total.reached).toBe(matrix.total.members);
+    expect(p.total.heldOut).toBe(0);
+
+    // Wildcards on the volume axis: */high is the sum of the high column.
+    const high = await preview(await campaignOf(
+      'id: heavy\nname: Heavy\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { categories: [coffee] }\n' +
+        'audience: { cells: ["*/high"], qualified_only: false }\noffer: { kind: percent_off, percent: 10 }\n',
+    ));
+    expect(high.rows.map((r) => r.cell).every((cell) => cell.endsWith('/high'))).toBe(true);
+    expect(high.total.reached).toBe(matrix.cells.filter((x) => x.volume === 'high').reduce((n, x) => n + x.members, 0));
+  });
+
+  it('agrees with an independent computation from the analytics tables', async () => {
+    const db = getDeps().db;
+    const c = await campaignOf([
+      'id: milk-test',
+      'name: Store-brand milk',
+      'active: { from: 2026-01-01, to: 2026-12-31 }',
+      'promotes: { categories: [milk], brand_type: store }',
+      'audience: { cells: [national/*, switcher/*], qualified_only: false }',
+      'offer: { kind: percent_off, ladder: { low: 10, medium: 20, high: 35 } }',
+      'timing: { open_days_before: 5, valid_days: 28, min_purchase_probability: 0.1 }',
+      'holdout_percent: 20',
+    ].join('\n'));
+    const p = await preview(c);
+
+    // The same model, computed member by member in JavaScript with the exact gamma functions.
+    const scores = await db.selectFrom('member_scores').select(['member_id', 'qualified']).execute();
+    const cells = await db.selectFrom('member_category_cells').selectAll().where('category_id', '=', 'milk').execute();
+    const cycles = await db.selectFrom('member_category_cycles').selectAll().where('category_id', '=', 'milk').execute();
+    const prices = await db.selectFrom('products').select('price_cents')
+      .where('category_id', '=', 'milk').where('brand_type', '=', 'store').execute();
+    const price = Math.round(prices.reduce((n, r) => n + r.price_cents!, 0) / prices.length);
+    const cost = { low: Math.round(price * 0.1), medium: Math.round(price * 0.2), high: Math.round(price * 0.35) };
+    const cellOf = new Map(cells.map((r) => [Number(r.member_id), r]));
+    const cycleOf = new Map(cycles.map((r) => [Number(r.member_id), r]));
+    const expected = new Map<string, { reached: number; heldOut: number; offers: number; redemptions: number; cost: number }>();
+    for (const s of scores) {
+      const id = Number(s.member_id);
+      const cell = cellOf.get(id);
+      if (!cell) continue;
+      if (!['national/*', 'switcher/*'].some((pat) => cellMatches(pat, cell.loyalty, cell.volume))) continue;
+      const key = `${cell.loyalty}/${cell.volume}`;
+      const e = expected.get(key) ?? { reached: 0, heldOut: 0, offers: 0, redemptions: 0, cost: 0 };
+      expected.set(key, e);
+      e.reached++;
+      if (inHoldout('milk-test', id, 20)) {
+        e.heldOut++;
+        continue;
+      }
+      const cy = cycleOf.get(id);
+      if (!cy) continue;
+      const params = { elapsedDays: dayDiff(TODAY, dateText(cy.last_purchase_date)), meanGapDays: cy.mean_gap_days, gapShape: cy.gap_shape };
+      const openIn = Math.max(0, Math.floor(expectedGapDays(params) - params.elapsedDays) - 5);
+      const prob = windowProbability(params, openIn, openIn + 28);
+      if (openIn >= 14 || prob < 0.1) continue;
+      e.offers++;
+      e.redemptions += prob;
+      e.cost += prob * (cell.volume === 'high' ? cost.high : cell.volume === 'medium' ? cost.medium : cost.low);
+    }
+    expect(p.referencePriceCents).toBe(price);
+    expect(p.costPerRedemptionCents).toEqual(cost);
+    expect(p.rows.map((r) => r.cell).sort()).toEqual([...expected.keys()].sort());
+    let offers = 0;
+    let redemptions = 0;
+    let spent = 0;
+    for (const r of p.rows) {
+      const e = expected.get(r.cell)!;
+      // Exact: who is reached and who is held out.
+      expect([r.cell, r.reached, r.heldOut]).toEqual([r.cell, e.reached, e.heldOut]);
+      offers += e.offers;
+      redemptions += e.redemptions;
+      spent += e.cost;
+    }
+    expect(offers).toBeGreaterThan(40);
+    // SQL uses the gamma approximations of migration 03 (window probabilities within 0.02), so a
+    // member on the probability threshold or a day boundary may fall the other way.
+    expect(Math.abs(p.total.offers - offers)).toBeLessThanOrEqual(Math.max(2, offers * 0.05));
+    const tolerance = Math.max(0.05, (0.02 * offers) / redemptions);
+    expect(Math.abs(p.total.expectedRedemptions - redemptions) / redemptions).toBeLessThan(tolerance);
+    expect(Math.abs(p.total.expectedCostCents - spent) / spent).toBeLessThan(tolerance);
+    expect(p.total.heldOut / p.total.reached).toBeGreaterThan(0.05);
+  });
+
+  it('keeps within the budget, giving offers to the likeliest buyers first', async () => {
+    const text = (budget: string) =>
+      'id: budgeted\nname: Budgeted\nactive: { from: 2026-01-01, to: 2026-12-31 }\n' +
+      'promotes: { categories: [milk] }\naudience: { qualified_only: false }\n' +
+      `offer: { kind: amount_off, amount_cents: 50 }\nholdout_percent: 0\n${budget}`;
+    const free = await preview(await campaignOf(text('')));
+    expect(free.total.offers).toBeGreaterThan(20);
+    const capped = await preview(await campaignOf(text('budget: { max_offers: 10 }\n')));
+    expect(capped.total.offers).toBe(10);
+    expect(capped.budget).toMatchObject({ maxOffers: 10, offersUse: 1, cutByBudget: free.total.offers - 10 });
+    // The 10 likeliest: their mean probability is at least the mean of all.
+    expect(capped.total.expectedRedemptions / 10).toBeGreaterThanOrEqual(free.total.expectedRedemptions / free.total.offers);
+    const maxCost = Math.round(free.total.expectedCostCents / 3);
+    const costly = await preview(await campaignOf(text(`budget: { max_cost_cents: ${maxCost} }\n`)));
+    expect(costly.total.expectedCostCents).toBeLessThanOrEqual(maxCost + 1);
+    expect(costly.total.expectedCostCents).toBeGreaterThan(maxCost - 60);
+    expect(costly.budget.costUse).toBeLessThanOrEqual(1.0001);
+  });
+
+  it('previews reward coupons from the rate of big enough baskets, and audience filters by stage and tier', async () => {
+    const c = await campaignOf(
+      'id: reward\nname: Reward\nactive: { from: 2026-01-01, to: 2026-12-31 }\n' +
+        'audience: { stages: [strategic, stable], qualified_only: false, exclude: { tiers: [inactive] } }\n' +
+        'offer: { kind: reward_coupon, value_cents: 3000, min_spend_cents: 0 }\ntiming: { valid_days: 28 }\nholdout_percent: 0\n',
+    );
+    const p = await preview(c);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from member_scores where stage in ('strategic', 'stable') and tier <> 'inactive'`.execute(getDeps().db);
+    expect(p.rows.map((r) => r.cell)).toEqual(['-']);
+    expect(p.total.reached).toBe(rows[0]!.n);
+    expect(p.total.expectedCostCents).toBe(Math.round(p.total.expectedRedemptions * 3000));
+    // Regular shoppers of these stages almost surely shop within four weeks.
+    expect(p.total.expectedRedemptions / p.total.offers).toBeGreaterThan(0.8);
+    const big = await preview({ ...c, offer: { ...c.offer, minSpendCents: 1_000_000 } });
+    expect(big.total.expectedRedemptions).toBe(0);
+  });
+});
