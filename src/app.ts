@@ -5,6 +5,7 @@ import { requestId } from 'hono/request-id';
 import { authRoutes } from './auth/index.ts';
 import { catalogueRoutes } from './catalogue/index.ts';
 import { checkoutRoutes } from './checkout/routes.ts';
+import { listRoutes } from './lists/routes.ts';
 import { ping } from './db/index.ts';
 import type { Deps } from './deps.ts';
 import { authenticate } from './http/auth.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   v1.route('/', analyticsRoutes(deps));
   v1.route('/', jobRoutes(deps));
   v1.route('/', checkoutRoutes(deps));
+  v1.route('/', listRoutes(deps));
   v1.route('/', rulesRoutes(deps));
   app.route('/v1', v1);
 

@@ -17,6 +17,9 @@ import { progressBar } from './lib/progress.ts';
 import { localDate, localToInstant } from './lib/time.ts';
 import { exportPredictions, PREDICTIONS_CSV_COLUMNS, predictionCsvLine } from './analytics/rank.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
+import { runListsJob } from './jobs/lists.ts';
+import { renderPrintBatch } from './lists/pdf.ts';
+import { composeOptions, printBatchDocuments, storeListIds } from './lists/print.ts';
 import { checkRuleFiles, formatRulesCheck, parseRuleSet, RuleFileError, type RuleFileText } from './rules/index.ts';
 import { loadRuleFiles, readRuleFiles } from './rules/node.ts';
 import { staticRules, type RuleSource } from './rules/rule-set.ts';
@@ -29,6 +32,10 @@ const usage = `cadence — command line of the Cadence loyalty engine
         [--time-zone ZONE] [--batch N]      zone for timestamps without offset (default CHAIN_TIME_ZONE)
   sim generate [--members N] [--stores N] [--weeks N] [--seed N] [--end YYYY-MM-DD] [--out FILE]
                                             simulate a chain and load it (or write its basket CSV to FILE)
+  lists run [--period DATE] [--regenerate]  assign offers and build the lists of a period (default: the
+                                            period holding today); a rerun adds nothing
+  lists print --store N --period DATE --out FILE.pdf [--paper letter|a4]
+                                            one PDF of all the store's lists of the period
   analyse [--at DATE]                       run the nightly analytics now (as of DATE: YYYY-MM-DD or an
                                             instant with offset; default now)
   predict --at DATE [--top 20] --out FILE.csv
@@ -226,6 +233,49 @@ function parseAt(value: string | undefined, timeZone: string, required: boolean)
   throw new UsageError(`--at must be a date (YYYY-MM-DD) or an instant with offset, not ${value}`);
 }
 
+async function runListsCommand(session: Session, period: string | undefined, regenerate: boolean): Promise<number> {
+  if (period !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(period)) throw new UsageError(`--period must be YYYY-MM-DD, not ${period}`);
+  const s = await runListsJob(session.deps, { ...(period ? { periodStart: period } : {}), regenerate });
+  console.log(
+    s.built
+      ? `period ${s.periodStart} – ${s.periodEnd}: ${s.lists} lists, ${s.offers} offers, ${s.controls} held out` +
+          (regenerate ? ` (${s.voidedOffers} unredeemed offers voided first)` : '')
+      : `period ${s.periodStart} – ${s.periodEnd} was built already: ${s.lists} lists, ${s.offers} offers (nothing added; --regenerate to rebuild)`,
+  );
+  for (const c of s.campaigns) {
+    console.log(`  ${c.campaignId}: ${c.candidates} candidates, ${c.offers} offers, ${c.controls} held out, expected cost $${(c.expectedCostCents / 100).toFixed(2)}`);
+  }
+  return 0;
+}
+
+async function runListsPrint(session: Session, storeId: number, period: string, file: string, paper: string | undefined): Promise<number> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(period)) throw new UsageError(`--period must be YYYY-MM-DD, not ${period}`);
+  if (paper !== undefined && paper !== 'letter' && paper !== 'a4') throw new UsageError(`--paper must be letter or a4, not ${paper}`);
+  const rules = session.deps.rules.current();
+  const ids = await storeListIds(session.deps.db, storeId, period);
+  if (ids.length === 0) throw new UsageError(`no lists for store ${storeId} in the period starting ${period} (run: lists run --period ${period})`);
+  const bar = progressBar({
+    label: `print store ${storeId}`,
+    unit: 'lists',
+    write: (t) => process.stderr.write(t),
+    isTty: !!process.stderr.isTTY,
+    now: () => performance.now(),
+  });
+  const stream = renderPrintBatch(printBatchDocuments(session.deps.db, ids, composeOptions(rules.settings, rules.content)), {
+    paper: (paper as 'letter' | 'a4' | undefined) ?? rules.settings.lists.paper,
+    title: `Store ${storeId} lists, period ${period}`,
+    total: ids.length,
+    onProgress: (p) => bar.update(p.lists, p.lists / ids.length),
+  });
+  const out = createWriteStream(file);
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  bar.finish(`wrote ${ids.length} lists of store ${storeId} to ${file}`);
+  return 0;
+}
+
 async function runAnalyseCommand(session: Session, at: Date): Promise<number> {
   const running = analyseRunnerFor(session.deps).run({
     asOf: at,
@@ -338,6 +388,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       out: { type: 'string' },
       at: { type: 'string' },
       top: { type: 'string' },
+      period: { type: 'string' },
+      regenerate: { type: 'boolean' },
+      paper: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -374,6 +427,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
         if (!values.out) throw new UsageError('predict needs --out FILE.csv');
         return await runPredict(session, at, positiveInt(values.top, 20, 'top'), values.out);
       }
+      case 'lists':
+        if (sub === 'run') return await runListsCommand(session, values.period, values.regenerate === true);
+        if (sub === 'print') {
+          if (!values.store || !values.period || !values.out) {
+            throw new UsageError('usage: lists print --store N --period YYYY-MM-DD --out FILE.pdf [--paper letter|a4]');
+          }
+          return await runListsPrint(session, positiveInt(values.store, 0, 'store'), values.period, values.out, values.paper);
+        }
+        throw new UsageError('usage: lists run [--period YYYY-MM-DD] [--regenerate] | lists print --store N --period DATE --out FILE.pdf');
       case 'keys':
         if (sub === 'create') {
           const role = values.role as 'admin' | 'marketer' | 'vendor' | 'pos' | undefined;

@@ -34,6 +34,11 @@ export const Config = z.object({
    * server schedules; `cadence analyse` and POST /v1/jobs/analyse run it on demand.
    */
   ANALYSE_SCHEDULE: z.string().default('30 2 * * *'),
+  /**
+   * When the list period job looks for a period to build (cron, in CHAIN_TIME_ZONE), or `off`.
+   * Daily after the analytics: it builds the period holding today once; reruns add nothing.
+   */
+  LISTS_SCHEDULE: z.string().default('30 3 * * *'),
 });
 export type Config = z.infer<typeof Config>;
 

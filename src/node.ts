@@ -15,6 +15,8 @@ import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
+import { runListsJob } from './jobs/lists.ts';
+import { sql } from 'kysely';
 import { readRuleFiles, watchRules } from './rules/node.ts';
 import { checkReferences, formatIssue, LiveRules, parseRuleSet, type ParsedRules } from './rules/index.ts';
 import { AppError } from './lib/errors.ts';
@@ -27,9 +29,11 @@ async function start(): Promise<void> {
     process.exit(1);
   }
   const config = parsed.config;
-  if (config.ANALYSE_SCHEDULE !== 'off' && !cron.validate(config.ANALYSE_SCHEDULE)) {
-    console.error(`cadence: bad configuration:\n  ANALYSE_SCHEDULE: not a cron expression (or off): ${config.ANALYSE_SCHEDULE}`);
-    process.exit(1);
+  for (const [name, value] of [['ANALYSE_SCHEDULE', config.ANALYSE_SCHEDULE], ['LISTS_SCHEDULE', config.LISTS_SCHEDULE]]) {
+    if (value !== 'off' && !cron.validate(value!)) {
+      console.error(`cadence: bad configuration:\n  ${name}: not a cron expression (or off): ${value}`);
+      process.exit(1);
+    }
   }
   let parsedRules: ParsedRules;
   try {
@@ -95,28 +99,47 @@ async function start(): Promise<void> {
     });
     if (!running) {
       logger.warn('analyse skipped: another run is in progress', { why });
-      return;
+      return null;
     }
     logger.info('analyse started', { why });
-    running.catch((err: unknown) => logger.error('analyse failed', { why, error: (err as Error).message }));
+    return running.catch((err: unknown) => {
+      logger.error('analyse failed', { why, error: (err as Error).message });
+      return null;
+    });
   };
+  const lists = (why: string) =>
+    runListsJob(deps).catch((err: unknown) => {
+      logger.error('list period failed', { why, error: (err as Error).message });
+      return null;
+    });
   // Read before the first analyse starts: on PGlite it holds the one connection for a while.
+  // The demo's most frequent shopper: surely qualified for a list.
   const sampleMember = await deps.db
     .selectFrom('members')
     .select('member_number')
-    .where('id', '<>', 0)
     .where('member_number', 'is not', null)
-    .orderBy('id')
-    .limit(1)
+    .where('id', '=', (eb) =>
+      eb.selectFrom('baskets').select('member_id').where('member_id', '<>', 0)
+        .groupBy('member_id').orderBy(sql`count(*)`, 'desc').orderBy('member_id').limit(1),
+    )
     .executeTakeFirst();
   // A database that was never analysed (the demo's first start) gets its analytics right away.
   const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
   const firstAnalyse = analysed.length === 0 && !!demoKey;
-  if (firstAnalyse) analyse('first start');
+  // ...and the current list period right after, so the demo has lists to show.
+  if (firstAnalyse) void analyse('first start')?.then((done) => (done ? lists('first start') : null));
   if (config.ANALYSE_SCHEDULE !== 'off') {
     cron.schedule(config.ANALYSE_SCHEDULE, () => analyse('schedule'), {
       timezone: config.CHAIN_TIME_ZONE,
       name: 'analyse',
+      noOverlap: true,
+    });
+  }
+  if (config.LISTS_SCHEDULE !== 'off') {
+    // Daily: builds the period holding today when it is not built yet (a rerun adds nothing).
+    cron.schedule(config.LISTS_SCHEDULE, () => void lists('schedule'), {
+      timezone: config.CHAIN_TIME_ZONE,
+      name: 'lists',
       noOverlap: true,
     });
   }
@@ -128,7 +151,10 @@ async function start(): Promise<void> {
     console.log(`  health:       ${baseUrl}/healthz, ${baseUrl}/readyz`);
     if (demoKey) {
       console.log(`  demo admin key: ${demoKey}`);
-      if (firstAnalyse) console.log('  analytics:    computing in the background (about half a minute); profiles answer after that');
+      if (firstAnalyse) {
+        console.log('  analytics:    computing in the background, then this period\'s lists (about a minute);');
+        console.log('                profiles and lists answer after that');
+      }
       console.log('  try:');
       console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
       if (sampleMember) {
@@ -137,6 +163,11 @@ async function start(): Promise<void> {
         );
       }
       console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/associations`);
+      if (sampleMember) {
+        console.log(
+          `    curl -H "Authorization: Bearer ${demoKey}" -o list.pdf ${baseUrl}/v1/members/${sampleMember.member_number}/lists/current.pdf`,
+        );
+      }
       console.log(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
     }
   });

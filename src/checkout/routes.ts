@@ -5,7 +5,8 @@ import type { Deps } from '../deps.ts';
 import { assertStoreScope, requireRole } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
-import { NotFoundError } from '../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../lib/errors.ts';
+import { parseListBarcode, parseOfferBarcode } from '../lists/barcodes.ts';
 import { localDate } from '../lib/time.ts';
 import { identify, offerFile, reconciliation } from './offer-file.ts';
 import {
@@ -27,8 +28,37 @@ import { commit, quote, returnItems, type Identity } from './service.ts';
 
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
-function toIdentity(i: { cardNumber?: string | undefined; memberNumber?: string | undefined; listId?: number | undefined; offerId?: number | undefined } | null | undefined): Identity | null {
+type IdentityBody = { scan?: string | undefined; cardNumber?: string | undefined; memberNumber?: string | undefined; listId?: number | undefined; offerId?: number | undefined };
+
+/**
+ * A scan, as the lane's scanner reads it: a list barcode (`L` + serial + MOD 37-36 check), a GS1
+ * offer barcode (AI 255 or 8112, check digits verified; the serial names the offer), or else a
+ * card number. A list or offer barcode that fails its check is refused, never read as a card.
+ */
+export function identityFromScan(scan: string): Identity {
+  const text = scan.trim();
+  if (/^(\]C0)?L/.test(text)) {
+    const list = parseListBarcode(text);
+    if (!list.ok) throw new ValidationError('not a valid list barcode', [{ path: 'identity.scan', message: list.reason }]);
+    return { listId: Number(list.serial) };
+  }
+  // GS1: a bare element string of AI 255 / 8112 that checks out (else it may be a long card), or
+  // one with a symbology identifier, in (AI) form or after FNC1, which must check out.
+  if (/^(255|8112)\d{16,}$/.test(text)) {
+    const offer = parseOfferBarcode(text);
+    if (offer.ok) return { offerId: Number(offer.serial) };
+  } else if (/^(\][A-Za-z][0-9A-Za-z]|\(|\u001d)/.test(text)) {
+    const offer = parseOfferBarcode(text);
+    if (!offer.ok) throw new ValidationError('not a valid offer barcode', [{ path: 'identity.scan', message: offer.reason }]);
+    return { offerId: Number(offer.serial) };
+  }
+  if (/^[0-9A-Za-z]{4,40}$/.test(text)) return { cardNumber: text };
+  throw new ValidationError('unreadable scan', [{ path: 'identity.scan', message: 'not a list, offer or card barcode' }]);
+}
+
+function toIdentity(i: IdentityBody | null | undefined): Identity | null {
   if (!i) return null;
+  if (i.scan !== undefined) return identityFromScan(i.scan);
   if (i.cardNumber !== undefined) return { cardNumber: i.cardNumber };
   if (i.memberNumber !== undefined) return { memberNumber: i.memberNumber };
   if (i.listId !== undefined) return { listId: i.listId };

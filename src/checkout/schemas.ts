@@ -10,10 +10,13 @@ export const IdentityInput = z
     memberNumber: z.string().min(1).max(40).optional(),
     listId: Serial.optional().openapi({ description: 'The list serial (from the list barcode)' }),
     offerId: Serial.optional().openapi({ description: 'An offer serial (from an offer barcode)' }),
+    scan: z.string().min(1).max(200).optional().openapi({
+      description: 'What the scanner read: a list barcode (L…), an offer barcode ((255)… or (8112)…), or a card',
+    }),
   })
   .strict()
   .refine((v) => Object.values(v).filter((x) => x !== undefined).length === 1, {
-    message: 'give exactly one of cardNumber, memberNumber, listId, offerId',
+    message: 'give exactly one of scan, cardNumber, memberNumber, listId, offerId',
   })
   .openapi('Identity');
 

@@ -6,6 +6,8 @@ import { newRouter } from '../http/router.ts';
 import { ConflictError } from '../lib/errors.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
 import { analyseRunnerFor } from './runners.ts';
+import { runListsJob } from './lists.ts';
+import { LocalDate } from '../lib/validators.ts';
 
 const AnalyseRequest = z
   .object({
@@ -83,6 +85,72 @@ export function jobRoutes(deps: Deps) {
         },
         200,
       );
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/jobs/lists',
+      tags: ['jobs'],
+      summary: 'Build a list period now: offers and lists for every qualified member',
+      description:
+        'Uses the last nightly analytics and the live campaigns. Re-running a period adds nothing ' +
+        '(built: false); regenerate voids the period\'s unredeemed offers and its lists and builds again.',
+      middleware: [requireRole('admin')] as const,
+      request: {
+        body: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  periodStart: LocalDate.optional().openapi({ description: 'Default: the period holding today' }),
+                  regenerate: z.boolean().default(false),
+                })
+                .strict()
+                .openapi('ListsJobRequest'),
+            },
+          },
+        },
+      },
+      responses: {
+        200: {
+          description: 'Done',
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  periodStart: z.string(),
+                  periodEnd: z.string(),
+                  built: z.boolean(),
+                  lists: z.number().int(),
+                  offers: z.number().int(),
+                  controls: z.number().int(),
+                  voidedOffers: z.number().int(),
+                  campaigns: z.array(
+                    z.object({
+                      campaignId: z.string(),
+                      candidates: z.number().int(),
+                      offers: z.number().int(),
+                      controls: z.number().int(),
+                      expectedCostCents: z.number().int(),
+                    }),
+                  ),
+                })
+                .openapi('ListsJobResult'),
+            },
+          },
+        },
+        ...problemResponses(400, 401, 403, 409, 422),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json') ?? { regenerate: false };
+      const summary = await runListsJob(deps, {
+        ...(body.periodStart ? { periodStart: body.periodStart } : {}),
+        regenerate: body.regenerate ?? false,
+      });
+      return c.json(summary, 200);
     },
   );
   return app;

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.ts';
 import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import { snapshotOf } from '../analytics/repo.ts';
-import { ConflictError } from '../lib/errors.ts';
+import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { activeIn, pickOffers, promotedProducts, type CampaignAssignment } from '../offers/assign.ts';
 import type { CampaignSpec } from '../offers/spec.ts';
 
@@ -43,8 +43,11 @@ export interface ListPeriodSummary {
  * same period serialize on an advisory lock.
  */
 export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<ListPeriodSummary> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.periodStart) || Number.isNaN(Date.parse(opts.periodStart))) {
-    throw new RangeError(`periodStart must be YYYY-MM-DD: ${opts.periodStart}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.periodStart) || Number.isNaN(Date.parse(opts.periodStart))
+      || addDays(opts.periodStart, 0) !== opts.periodStart) {
+    throw new ValidationError(`not a date: ${opts.periodStart}`, [
+      { path: 'periodStart', message: 'expected a real date as YYYY-MM-DD' },
+    ]);
   }
   const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
   return withTx(db, async (tx) => {

@@ -155,6 +155,12 @@ const Lists = z
     weekday: z.enum(WEEKDAYS).default('monday'),
     /** Most offers one list carries, across all campaigns. */
     max_offers: z.int().min(1).max(100).default(12),
+    /** Predicted products printed under "Due soon". */
+    due_soon_items: z.int().min(0).max(40).default(10),
+    /** GS1 company prefix of the chain's coupons (AI 255 Global Coupon Numbers): 6–12 digits. */
+    coupon_company_prefix: z.string().regex(/^\d{6,12}$/, 'expected a GS1 company prefix of 6–12 digits').default('0614141'),
+    /** Paper of printed lists and PDFs. */
+    paper: z.enum(['letter', 'a4']).default('letter'),
     branding: Branding.prefault({}),
   })
   .strict();
@@ -211,6 +217,9 @@ export const SettingsFile = z
       periodDays: f.lists.period_days,
       weekday: f.lists.weekday,
       maxOffers: f.lists.max_offers,
+      dueSoonItems: f.lists.due_soon_items,
+      couponCompanyPrefix: f.lists.coupon_company_prefix,
+      paper: f.lists.paper,
       branding: {
         chainName: f.lists.branding.chain_name,
         tagline: f.lists.branding.tagline,

@@ -1,0 +1,93 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Deps } from '../deps.ts';
+import { requireRole } from '../http/auth.ts';
+import { problemResponses } from '../http/openapi.ts';
+import { newRouter } from '../http/router.ts';
+import { NotFoundError } from '../lib/errors.ts';
+import { localDate } from '../lib/time.ts';
+import { composeList } from './compose.ts';
+import { ListDocumentJson, listDocumentJson } from './document.ts';
+import { renderListPdf } from './pdf.ts';
+import { composeOptions } from './print.ts';
+
+const ListRef = z.object({
+  ref: z
+    .string()
+    .regex(/^\d{1,15}(\.pdf)?$/, 'a list serial, or a list serial with .pdf')
+    .openapi({ param: { name: 'ref', in: 'path' }, example: '100000042.pdf' }),
+});
+const CurrentRef = z.object({
+  memberNumber: z.string().min(1).max(40).openapi({ param: { name: 'memberNumber', in: 'path' }, example: 'M0000001' }),
+  which: z.enum(['current', 'current.pdf']).openapi({ param: { name: 'which', in: 'path' }, example: 'current.pdf' }),
+});
+const PaperQuery = z.object({
+  paper: z.enum(['letter', 'a4']).optional().openapi({ description: 'Paper size; default from rules/settings.yaml' }),
+});
+
+/** Personal lists as JSON (apps) or PDF (print, e-mail). */
+export function listRoutes(deps: Deps) {
+  const app = newRouter();
+
+  async function respond(c: { req: { valid(k: 'query'): { paper?: 'letter' | 'a4' | undefined } } }, id: number, pdf: boolean) {
+    const rules = deps.rules.current();
+    const input = await composeList(deps.db, id, composeOptions(rules.settings, rules.content));
+    if (!pdf) return Response.json(listDocumentJson(input));
+    const bytes = await renderListPdf(input, { paper: c.req.valid('query').paper ?? rules.settings.lists.paper });
+    return new Response(bytes, {
+      headers: { 'content-type': 'application/pdf', 'content-disposition': `inline; filename="list-${id}.pdf"` },
+    });
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'get', path: '/lists/{ref}', tags: ['lists'], middleware: [requireRole('marketer')] as const,
+      summary: 'A list by its serial: JSON for apps, or `{serial}.pdf`',
+      request: { params: ListRef, query: PaperQuery },
+      responses: {
+        200: {
+          description: 'The list',
+          content: { 'application/json': { schema: ListDocumentJson }, 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+        },
+        ...problemResponses(401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const ref = c.req.valid('param').ref;
+      return respond(c, Number(ref.replace('.pdf', '')), ref.endsWith('.pdf')) as never;
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get', path: '/members/{memberNumber}/lists/{which}', tags: ['lists'],
+      middleware: [requireRole('marketer')] as const,
+      summary: "A member's current list (`current` JSON, `current.pdf`)",
+      description: 'The live list of the latest period that has started, for apps and e-mail.',
+      request: { params: CurrentRef, query: PaperQuery },
+      responses: {
+        200: {
+          description: 'The list',
+          content: { 'application/json': { schema: ListDocumentJson }, 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+        },
+        ...problemResponses(401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const { memberNumber, which } = c.req.valid('param');
+      const today = localDate(deps.clock.now(), deps.config.CHAIN_TIME_ZONE);
+      const list = await deps.db
+        .selectFrom('lists')
+        .innerJoin('members', 'members.id', 'lists.member_id')
+        .select('lists.id')
+        .where('members.member_number', '=', memberNumber)
+        .where('lists.voided_at', 'is', null)
+        .where('lists.period_start', '<=', today)
+        .orderBy('lists.period_start', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (!list) throw new NotFoundError(`no current list for member ${memberNumber}`, [{ path: 'memberNumber', message: 'no current list' }]);
+      return respond(c, list.id, which === 'current.pdf') as never;
+    },
+  );
+  return app;
+}

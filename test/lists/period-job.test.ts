@@ -1,0 +1,149 @@
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { createApiKey } from '../../src/auth/index.ts';
+import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { periodStartOn, runListsJob } from '../../src/jobs/lists.ts';
+import { parseListBarcode, parseOfferBarcode } from '../../src/lists/barcodes.ts';
+import { renderPrintBatch } from '../../src/lists/pdf.ts';
+import { composeOptions, printBatchDocuments, storeListIds } from '../../src/lists/print.ts';
+import { loadRuleFiles } from '../../src/rules/node.ts';
+import { staticRules, type RuleSet } from '../../src/rules/rule-set.ts';
+import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+import { decode, pageCount, rasterize } from './decode.ts';
+
+// The shipped rules/ on a simulated chain: the period job issues the example campaigns' offers,
+// lists render as PDF whose every barcode decodes back to the list and its offers, and the
+// lane's scan of those barcodes finds the member.
+
+let rules: RuleSet;
+const getDeps = useTestDeps({ rules: staticRules() });
+const TZ = 'America/New_York';
+const PERIOD = '2026-11-02';
+let keys: { admin: string; marketer: string; pos: string };
+
+async function call(method: string, path: string, key: string, body?: unknown) {
+  return createApp(getDeps()).request(path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+beforeAll(async () => {
+  rules = await loadRuleFiles(join(import.meta.dirname, '..', '..', 'rules'));
+  const deps = getDeps();
+  deps.rules = staticRules(rules);
+  await loadSimChain(deps, generateChain({ seed: 9, members: 500, stores: 2, weeks: 40, endDate: '2026-10-31' }));
+  await runAnalyse(deps, { asOf: new Date('2026-11-01T04:00:00Z'), timeZone: TZ, rules });
+  keys = {
+    admin: (await createApiKey(deps, { name: 'a', role: 'admin' })).key,
+    marketer: (await createApiKey(deps, { name: 'm', role: 'marketer' })).key,
+    pos: (await createApiKey(deps, { name: 'p', role: 'pos', storeId: 1 })).key,
+  };
+}, 240_000);
+
+describe(`list periods with the shipped rules on ${dbKind}`, () => {
+  it('puts periods on the settings grid: every other Monday', () => {
+    // anchored on the first Monday of 2026 (Jan 5): … Oct 26, Nov 9, Nov 23 …
+    expect(periodStartOn('2026-11-09', 14, 'monday')).toBe('2026-11-09');
+    expect(periodStartOn('2026-11-22', 14, 'monday')).toBe('2026-11-09');
+    expect(periodStartOn('2026-11-23', 14, 'monday')).toBe('2026-11-23');
+    expect(periodStartOn('2026-11-08', 14, 'monday')).toBe('2026-10-26');
+    expect(periodStartOn('2026-11-10', 14, 'tuesday')).toBe('2026-11-10');
+    expect(periodStartOn('2026-11-10', 7, 'monday')).toBe('2026-11-09');
+  });
+
+  it('builds the period through POST /v1/jobs/lists, and a rerun adds nothing', async () => {
+    const first = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD });
+    expect(first.status).toBe(200);
+    const s = (await first.json()) as any;
+    expect(s.built).toBe(true);
+    expect(s.lists).toBeGreaterThan(100);
+    const byCampaign = Object.fromEntries(s.campaigns.map((c: any) => [c.campaignId, c]));
+    expect(byCampaign['analgesic-store-brand'].offers).toBeGreaterThan(0);
+    expect(byCampaign['strategic-reward-key'].offers + byCampaign['strategic-reward'].offers).toBeGreaterThan(0);
+    // the analgesic offer goes to national and switcher buyers only, deepest for heavy users
+    const { rows } = await sql<{ loyalty: string; volume: string; value: number }>`
+      select c.loyalty, c.volume, o.value::float8 as value from offers o
+      join member_category_cells c on c.member_id = o.member_id and c.category_id = 'analgesics'
+      where o.campaign_id = 'analgesic-store-brand' and o.period_start = ${PERIOD}::date`.execute(getDeps().db);
+    for (const r of rows) {
+      expect(['national', 'switcher']).toContain(r.loyalty);
+      expect(r.value).toBe({ low: 15, medium: 25, high: 40 }[r.volume as 'low']);
+    }
+    // the two strategic rewards share an exclusive group: one of them per member at most
+    const dup = await sql<{ n: number }>`select count(*)::int as n from (
+        select member_id from offers where period_start = ${PERIOD}::date
+          and campaign_id in ('strategic-reward-key', 'strategic-reward') group by member_id having count(*) > 1) x`
+      .execute(getDeps().db);
+    expect(dup.rows[0]!.n).toBe(0);
+
+    const again = (await (await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD })).json()) as any;
+    expect(again).toMatchObject({ built: false, lists: s.lists, offers: s.offers });
+    expect((await call('POST', '/v1/jobs/lists', keys.marketer, { periodStart: PERIOD })).status).toBe(403);
+    expect((await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: '2026-11-31' })).status).toBe(422);
+  }, 120_000);
+
+  it('renders a list with offers as a PDF whose barcodes decode to the list and its offers', async () => {
+    const { rows } = await sql<{ list_id: number; member_number: string; card_number: string }>`
+      select l.id as list_id, m.member_number, m.card_number from lists l join members m on m.id = l.member_id
+      where l.period_start = ${PERIOD}::date and l.voided_at is null
+        and exists (select 1 from offers o where o.list_id = l.id and o.kind <> 'reward' and not o.control)
+      order by l.id limit 1`.execute(getDeps().db);
+    const list = rows[0]!;
+    const offers = await sql<{ id: number }>`select id from offers where list_id = ${list.list_id} and status = 'live' and not control order by id`
+      .execute(getDeps().db);
+    const res = await call('GET', `/v1/lists/${list.list_id}.pdf`, keys.marketer);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    const pdf = new Uint8Array(await res.arrayBuffer());
+    const decoded = (await Promise.all(rasterize(pdf, 200).map(decode))).flat();
+    const lists = decoded.flatMap((d) => {
+      const p = parseListBarcode(d.text);
+      return p.ok ? [Number(p.serial)] : [];
+    });
+    const offerSerials = decoded.flatMap((d) => {
+      const p = parseOfferBarcode(d.text.startsWith('(') ? d.text : `]C1${d.text}`);
+      return p.ok ? [Number(p.serial)] : [];
+    });
+    expect(lists).toEqual([list.list_id]);
+    expect(offerSerials.sort()).toEqual(offers.rows.map((o) => o.id).sort());
+    expect(decoded.map((d) => d.text)).toContain(list.card_number);
+
+    const json = (await (await call('GET', `/v1/members/${list.member_number}/lists/current`, keys.marketer)).json()) as any;
+    expect(json.listSerial).toBe(String(list.list_id));
+    expect(json.offers.length + json.rewards.length).toBe(offers.rows.length);
+
+    // the lane scans the list barcode and an offer barcode: both find the member
+    for (const scan of [...decoded.map((d) => d.text).filter((t) => t.startsWith('L')), ...json.offers.map((o: any) => o.barcode.hri)]) {
+      const who = await call('POST', '/v1/checkout/identify', keys.pos, { storeId: 1, identity: { scan } });
+      expect(who.status, scan).toBe(200);
+      expect(((await who.json()) as any).memberNumber).toBe(list.member_number);
+    }
+    const bad = await call('POST', '/v1/checkout/identify', keys.pos, { storeId: 1, identity: { scan: `L${list.list_id}Z` } });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as any).issues[0].path).toBe('identity.scan');
+  }, 120_000);
+
+  it('prints a store batch: one PDF, every list of the store, in member order', async () => {
+    const ids = await storeListIds(getDeps().db, 1, PERIOD);
+    expect(ids.length).toBeGreaterThan(20);
+    const some = ids.slice(0, 12);
+    let seen = 0;
+    const stream = renderPrintBatch(printBatchDocuments(getDeps().db, some, composeOptions(rules.settings, rules.content)), {
+      paper: 'a4',
+      total: some.length,
+      onProgress: (p) => (seen = p.lists),
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
+    const pdf = new Uint8Array(Buffer.concat(chunks));
+    expect(seen).toBe(some.length);
+    expect(pageCount(pdf)).toBeGreaterThanOrEqual(some.length);
+    const first = (await decode(rasterize(pdf, 150, [0])[0]!)).map((d) => parseListBarcode(d.text)).find((p) => p.ok);
+    expect(first && first.ok && Number(first.serial)).toBe(some[0]);
+  }, 120_000);
+});
