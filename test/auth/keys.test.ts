@@ -86,12 +86,19 @@ describe('every /v1 route checks role', () => {
     ['POST', '/v1/checkout/return', ['pos']],
     ['GET', '/v1/stores/{id}/offer-file', ['pos']],
     ['GET', '/v1/stores/{id}/reconciliation', ['pos']],
+    ['GET', '/v1/lists/{ref}', ['marketer']],
+    ['GET', '/v1/members/{memberNumber}/lists/{which}', ['marketer']],
+    ['POST', '/v1/jobs/lists', []],
     ['GET', '/v1/rules', ['marketer']],
     ['GET', '/v1/rules/status', ['marketer']],
     ['POST', '/v1/rules/preview', ['marketer']],
   ];
   const concrete = (path: string) =>
-    path.replace('{memberNumber}', 'M0001').replace('{id}', path.startsWith('/v1/stores') ? '1' : 'coffee');
+    path
+      .replace('{memberNumber}', 'M0001')
+      .replace('{id}', path.startsWith('/v1/stores') ? '1' : 'coffee')
+      .replace('{ref}', '1')
+      .replace('{which}', 'current');
 
   it('lists every documented /v1 operation here', async () => {
     const doc = await (await api.app.request('/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
