@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateChain, type SimOptions } from '../../src/sim/index.ts';
 import { databaseUrl, freshDatabase } from '../support/db.ts';
+import { pageCount } from '../lists/decode.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -89,6 +90,30 @@ describe('cadence analyse and predict', () => {
     });
     expect(leaked).toEqual([]);
   }, 120_000);
+
+  it('builds a list period once and prints a store batch PDF', async () => {
+    const run1 = await cadence('lists', 'run', '--period', '2026-11-02');
+    expect(run1.code, run1.stderr).toBe(0);
+    const m = /period 2026-11-02 – 2026-11-15: (\d+) lists, (\d+) offers, (\d+) held out/.exec(run1.stdout);
+    expect(m, run1.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(20);
+    expect(run1.stdout).toMatch(/analgesic-store-brand: \d+ candidates/);
+    const run2 = await cadence('lists', 'run', '--period', '2026-11-02');
+    expect(run2.stdout).toContain(`was built already: ${m![1]} lists, ${m![2]} offers (nothing added`);
+    const out = join(dir, 'store1.pdf');
+    const print = await cadence('lists', 'print', '--store', '1', '--period', '2026-11-02', '--out', out, '--paper', 'a4');
+    expect(print.code, print.stderr).toBe(0);
+    expect(print.stdout + print.stderr).toMatch(/wrote \d+ lists of store 1/);
+    const pdf = readFileSync(out);
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pageCount(new Uint8Array(pdf))).toBeGreaterThanOrEqual(Number(/wrote (\d+) lists/.exec(print.stdout + print.stderr)![1]));
+    const none = await cadence('lists', 'print', '--store', '1', '--period', '2026-12-28', '--out', out);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no lists for store 1');
+    const bad = await cadence('lists', 'run', '--period', '2026-11-31');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('periodStart');
+  }, 180_000);
 
   it('names the missing or bad flag', async () => {
     const noDate = await cadence('predict', '--out', join(dir, 'x.csv'));
