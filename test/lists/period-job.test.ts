@@ -128,6 +128,24 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
     expect(((await bad.json()) as any).issues[0].path).toBe('identity.scan');
   }, 120_000);
 
+  it('never prints a holdout (control) offer', async () => {
+    const { rows } = await sql<{ member_number: string; control_ids: number[] }>`
+      select m.member_number, array_agg(o.id order by o.id) as control_ids
+      from offers o join members m on m.id = o.member_id
+      join lists l on l.member_id = o.member_id and l.period_start = o.period_start and l.voided_at is null
+      where o.period_start = ${PERIOD}::date and o.control
+      group by m.member_number order by m.member_number limit 5`.execute(getDeps().db);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      const json = (await (await call('GET', `/v1/members/${r.member_number}/lists/current`, keys.marketer)).json()) as any;
+      const printed = [...json.offers, ...json.rewards].map((o: any) => Number(o.serial));
+      for (const id of r.control_ids) expect(printed).not.toContain(id);
+    }
+    // nor can a lane redeem one: identify never offers it
+    const who = (await (await call('POST', '/v1/checkout/identify', keys.pos, { storeId: 1, identity: { memberNumber: rows[0]!.member_number } })).json()) as any;
+    for (const id of rows[0]!.control_ids) expect(who.offers.map((o: any) => o.offerId)).not.toContain(id);
+  }, 60_000);
+
   it('prints a store batch: one PDF, every list of the store, in member order', async () => {
     const ids = await storeListIds(getDeps().db, 1, PERIOD);
     expect(ids.length).toBeGreaterThan(20);
