@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { silentLogger } from '../../src/lib/logger.ts';
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'cadence-crash-'));
 const children = new Set<ChildProcess>();
+mkdirSync(join(dir, 'rules'));
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
@@ -54,7 +55,9 @@ async function startServer(): Promise<{ base: string; child: ChildProcess }> {
   const port = await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH!, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error', DEMO: 'off',
-    ANALYSE_SCHEDULE: 'off', ...(url ? { DATABASE_URL: url } : { DATA_DIR: join(dir, 'data') }),
+    ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off',
+    // no campaigns: the shipped examples name the demo catalogue, which this test does not load
+    RULES_DIR: join(dir, 'rules'), ...(url ? { DATABASE_URL: url } : { DATA_DIR: join(dir, 'data') }),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);

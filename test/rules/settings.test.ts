@@ -40,11 +40,18 @@ describe('analytics settings', () => {
     });
   });
 
-  it('has the list settings: period, weekday, max offers per list, branding', () => {
+  it('refuses a coupon prefix that is not 6–12 digits, naming the line', () => {
+    expect(() => parseSettings('lists:\n  coupon_company_prefix: "12ab"\n')).toThrow(/2:\d+.*lists.coupon_company_prefix/);
+  });
+
+  it('has the list settings: period, weekday, max offers per list, due-soon items, coupons, paper, branding', () => {
     expect(defaultSettings.lists).toEqual({
       periodDays: 14,
       weekday: 'monday',
       maxOffers: 12,
+      dueSoonItems: 10,
+      couponCompanyPrefix: '0614141',
+      paper: 'letter',
       branding: {
         chainName: 'Cadence Market',
         tagline: 'Your personal shopping list',
