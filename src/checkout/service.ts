@@ -143,6 +143,11 @@ async function storeZone(db: Db, storeId: number): Promise<string> {
   return s.time_zone;
 }
 
+/** An offer with the terms it was issued under (`o` offers, `t` campaign_terms). */
+const offerColumns = sql`o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty,
+  o.max_units, o.min_spend_cents, o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses,
+  o.uses_allowed, t.gtins`;
+
 async function liveOffers(
   db: Db,
   memberId: number,
@@ -151,8 +156,7 @@ async function liveOffers(
   lock: boolean,
 ): Promise<LiveOffer[]> {
   const { rows } = await sql<LiveOffer>`
-    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents,
-      o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses, o.uses_allowed, t.gtins,
+    select ${offerColumns},
       exists (select 1 from offer_reservations r where r.offer_id = o.id and r.expires_at > ${now.toISOString()}::timestamptz
               and (r.store_id, r.terminal_id, r.txn_id) <> (${key.storeId}, ${key.terminalId}, ${key.txnId})) as reserved_by_other
     from offers o
@@ -413,9 +417,7 @@ async function anyOffer(
   memberId: number | null,
 ): Promise<(LiveOffer & ({ voided: true } | { other_member: true })) | null> {
   const { rows } = await sql<LiveOffer & { status: string }>`
-    select o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents,
-      o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses, o.uses_allowed, t.gtins,
-      false as reserved_by_other, o.status
+    select ${offerColumns}, false as reserved_by_other, o.status
     from offers o join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash
     where o.id = ${id} and not o.control`.execute(tx);
   const o = rows[0];

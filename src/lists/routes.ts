@@ -24,6 +24,17 @@ const PaperQuery = z.object({
   paper: z.enum(['letter', 'a4']).optional().openapi({ description: 'Paper size; default from rules/settings.yaml' }),
 });
 
+const listResponses = {
+  200: {
+    description: 'The list',
+    content: {
+      'application/json': { schema: ListDocumentJson },
+      'application/pdf': { schema: { type: 'string' as const, format: 'binary' } },
+    },
+  },
+  ...problemResponses(401, 403, 404, 422),
+};
+
 /** Personal lists as JSON (apps) or PDF (print, e-mail). */
 export function listRoutes(deps: Deps) {
   const app = newRouter();
@@ -43,13 +54,7 @@ export function listRoutes(deps: Deps) {
       method: 'get', path: '/lists/{ref}', tags: ['lists'], middleware: [requireRole('marketer')] as const,
       summary: 'A list by its serial: JSON for apps, or `{serial}.pdf`',
       request: { params: ListRef, query: PaperQuery },
-      responses: {
-        200: {
-          description: 'The list',
-          content: { 'application/json': { schema: ListDocumentJson }, 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
-        },
-        ...problemResponses(401, 403, 404, 422),
-      },
+      responses: listResponses,
     }),
     async (c) => {
       const ref = c.req.valid('param').ref;
@@ -64,13 +69,7 @@ export function listRoutes(deps: Deps) {
       summary: "A member's current list (`current` JSON, `current.pdf`)",
       description: 'The live list of the latest period that has started, for apps and e-mail.',
       request: { params: CurrentRef, query: PaperQuery },
-      responses: {
-        200: {
-          description: 'The list',
-          content: { 'application/json': { schema: ListDocumentJson }, 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
-        },
-        ...problemResponses(401, 403, 404, 422),
-      },
+      responses: listResponses,
     }),
     async (c) => {
       const { memberNumber, which } = c.req.valid('param');
