@@ -33,9 +33,9 @@ const usage = `cadence — command line of the Cadence loyalty engine
         [--time-zone ZONE] [--batch N]      zone for timestamps without offset (default CHAIN_TIME_ZONE)
   sim generate [--members N] [--stores N] [--weeks N] [--seed N] [--end YYYY-MM-DD] [--out FILE]
                                             simulate a chain and load it (or write its basket CSV to FILE)
-  sim run [--weeks 8 | --days N] [--analyse nightly|period]
+  sim run [--weeks 8 | --days N] [--analyse period|nightly]
                                             drive the loaded chain forward through the API: list periods,
-                                            members shopping their offers at the lanes, nightly analytics
+                                            members shopping their offers at the lanes, analytics before each period (or nightly)
   lists run [--period DATE] [--regenerate]  assign offers and build the lists of a period (default: the
                                             period holding today); a rerun adds nothing
   lists print --store N --period DATE --out FILE.pdf [--paper letter|a4]
@@ -224,7 +224,7 @@ async function runSimLoad(session: Session, chain: SimChain): Promise<number> {
 
 async function runSimRun(session: Session, values: { weeks?: string; days?: string; analyse?: string }): Promise<number> {
   const days = values.days !== undefined ? positiveInt(values.days, 1, 'days') : positiveInt(values.weeks, 8, 'weeks') * 7;
-  const analyse = (values.analyse ?? 'nightly') as AnalyseMode;
+  const analyse = (values.analyse ?? 'period') as AnalyseMode;
   if (analyse !== 'nightly' && analyse !== 'period') throw new UsageError(`--analyse must be nightly or period, not ${analyse}`);
   const bar = progressBar({
     label: 'sim run',

@@ -142,7 +142,7 @@ export class ChainLoop {
     const through = run.simulated_through === null ? null : String(run.simulated_through).slice(0, 10);
     return new ChainLoop(
       deps, chain, Number(run.id), through, sims, indexByNumber,
-      { admin: { id: admin.id, key: admin.key }, pos }, opts.analyse ?? 'nightly',
+      { admin: { id: admin.id, key: admin.key }, pos }, opts.analyse ?? 'period',
     );
   }
 
