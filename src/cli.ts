@@ -18,6 +18,7 @@ import { localDate, localToInstant } from './lib/time.ts';
 import { exportPredictions, PREDICTIONS_CSV_COLUMNS, predictionCsvLine } from './analytics/rank.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
 import { runListsJob } from './jobs/lists.ts';
+import { runSimLoop, type AnalyseMode } from './jobs/sim-run.ts';
 import { renderPrintBatch } from './lists/pdf.ts';
 import { composeOptions, printBatchDocuments, storeListIds } from './lists/print.ts';
 import { checkRuleFiles, formatRulesCheck, parseRuleSet, RuleFileError, type RuleFileText } from './rules/index.ts';
@@ -32,6 +33,9 @@ const usage = `cadence — command line of the Cadence loyalty engine
         [--time-zone ZONE] [--batch N]      zone for timestamps without offset (default CHAIN_TIME_ZONE)
   sim generate [--members N] [--stores N] [--weeks N] [--seed N] [--end YYYY-MM-DD] [--out FILE]
                                             simulate a chain and load it (or write its basket CSV to FILE)
+  sim run [--weeks 8 | --days N] [--analyse period|nightly]
+                                            drive the loaded chain forward through the API: list periods,
+                                            members shopping their offers at the lanes, analytics before each period (or nightly)
   lists run [--period DATE] [--regenerate]  assign offers and build the lists of a period (default: the
                                             period holding today); a rerun adds nothing
   lists print --store N --period DATE --out FILE.pdf [--paper letter|a4]
@@ -218,6 +222,33 @@ async function runSimLoad(session: Session, chain: SimChain): Promise<number> {
   return 0;
 }
 
+async function runSimRun(session: Session, values: { weeks?: string; days?: string; analyse?: string }): Promise<number> {
+  const days = values.days !== undefined ? positiveInt(values.days, 1, 'days') : positiveInt(values.weeks, 8, 'weeks') * 7;
+  const analyse = (values.analyse ?? 'period') as AnalyseMode;
+  if (analyse !== 'nightly' && analyse !== 'period') throw new UsageError(`--analyse must be nightly or period, not ${analyse}`);
+  const bar = progressBar({
+    label: 'sim run',
+    unit: 'baskets',
+    write: (t) => process.stderr.write(t),
+    isTty: !!process.stderr.isTTY,
+    now: () => performance.now(),
+  });
+  const s = await runSimLoop(session.deps, {
+    days,
+    analyse,
+    onProgress: (p) => bar.update(p.baskets, p.days / p.totalDays, `${p.days}/${p.totalDays} days (${p.date}), ${p.redemptions.toLocaleString('en-US')} redemptions`),
+  });
+  bar.finish(
+    `simulated ${s.firstDate} – ${s.lastDate}: ${s.baskets} baskets committed` +
+      (s.replayed ? ` (${s.replayed} replayed from an earlier run, nothing added)` : '') +
+      `, ${s.redemptions} offers redeemed ($${(s.discountCents / 100).toFixed(2)}), ${s.analyses} analyses, ` +
+      `list periods ${s.periods.map((p) => `${p.periodStart}${p.built ? '' : ' (built before)'}: ${p.lists} lists, ${p.offers} offers`).join('; ')}\n` +
+      `time: analyse ${(s.timingsMs.analyse / 1000).toFixed(1)}s, lists ${(s.timingsMs.lists / 1000).toFixed(1)}s, ` +
+      `checkout ${(s.timingsMs.checkout / 1000).toFixed(1)}s, members ${(s.timingsMs.simulate / 1000).toFixed(1)}s`,
+  );
+  return 0;
+}
+
 /** `--at`: a local date (its midnight in the chain's zone) or an instant with offset. */
 function parseAt(value: string | undefined, timeZone: string, required: boolean): Date {
   if (value === undefined) {
@@ -391,6 +422,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       period: { type: 'string' },
       regenerate: { type: 'boolean' },
       paper: { type: 'string' },
+      days: { type: 'string' },
+      analyse: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -418,7 +451,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         if (!sub || !arg) throw new UsageError('usage: import baskets|products|members FILE');
         return await runImport(session, sub, arg, values);
       case 'sim':
-        if (sub !== 'generate') throw new UsageError('usage: sim generate [options]');
+        if (sub === 'run') return await runSimRun(session, values);
+        if (sub !== 'generate') throw new UsageError('usage: sim generate [options] | sim run [--weeks N] [--days N]');
         return await runSimLoad(session, simChainFrom(values, session.config));
       case 'analyse':
         return await runAnalyseCommand(session, parseAt(values.at, session.config.CHAIN_TIME_ZONE, false));

@@ -25,6 +25,13 @@ export const Config = z.object({
    * PostgreSQL given by DATABASE_URL), `on` always into an empty database, `off` never.
    */
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * The demo's living chain: `on` drives the loaded simulated chain forward one simulated day every
+   * DEMO_LIVE_SECONDS through the API (lists, members shopping their offers, checkout), on a clock
+   * of its own that runs ahead of the wall clock. Off by default.
+   */
+  DEMO_LIVE: z.enum(['on', 'off']).default('off'),
+  DEMO_LIVE_SECONDS: z.coerce.number().positive().default(30),
   /** The marketers' rule files (settings.yaml, traits.yaml, campaigns/). */
   RULES_DIR: z.string().default('./rules'),
   /** Hot reload of RULES_DIR on the Node server: a valid edit goes live, an invalid one is refused. */

@@ -16,6 +16,7 @@ import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
 import { analyseRunnerFor } from './jobs/runners.ts';
 import { runListsJob } from './jobs/lists.ts';
+import { startLiveChain, type LiveChain } from './jobs/sim-run.ts';
 import { sql } from 'kysely';
 import { readRuleFiles, watchRules } from './rules/node.ts';
 import { checkReferences, formatIssue, LiveRules, parseRuleSet, type ParsedRules } from './rules/index.ts';
@@ -127,7 +128,25 @@ async function start(): Promise<void> {
   const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
   const firstAnalyse = analysed.length === 0 && !!demoKey;
   // ...and the current list period right after, so the demo has lists to show.
-  if (firstAnalyse) void analyse('first start')?.then((done) => (done ? lists('first start') : null));
+  const ready = firstAnalyse
+    ? analyse('first start')?.then((done) => (done ? lists('first start') : null))
+    : Promise.resolve(null);
+  // The living chain starts once the first analytics and lists are there (they share PGlite).
+  let live: LiveChain | null = null;
+  if (config.DEMO_LIVE === 'on') {
+    void ready?.then(() => {
+      if (stopping) return;
+      logger.info('living chain started', { everySeconds: config.DEMO_LIVE_SECONDS });
+      live = startLiveChain(deps, {
+        everyMs: config.DEMO_LIVE_SECONDS * 1000,
+        onDay: (s) =>
+          logger.info('living chain: day simulated', {
+            date: s.lastDate, baskets: s.baskets, redemptions: s.redemptions, lists: s.periods.filter((p) => p.built).length,
+          }),
+        onError: (err) => logger.error('living chain stopped', { error: (err as Error).message }),
+      });
+    });
+  }
   if (config.ANALYSE_SCHEDULE !== 'off') {
     cron.schedule(config.ANALYSE_SCHEDULE, () => analyse('schedule'), {
       timezone: config.CHAIN_TIME_ZONE,
@@ -144,6 +163,7 @@ async function start(): Promise<void> {
     });
   }
   const app = createApp(deps);
+  let stopping = false;
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`;
     console.log(`\nCadence is running on ${baseUrl} (port ${info.port}), database: ${where}`);
@@ -172,13 +192,13 @@ async function start(): Promise<void> {
     }
   });
 
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
     server.close();
     rulesWatcher?.close();
+    await live?.stop();
     await cron.shutdown();
     await database.close();
     release();

@@ -144,6 +144,8 @@ export interface SimRunsTable {
   time_zone: string;
   basket_lines: Int8;
   created_at: DefaultedTimestamp;
+  /** Last day `sim run` drove through the API (null: none yet). */
+  simulated_through: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SimMemberTruthTable {

@@ -3,8 +3,11 @@
  * On a terminal it redraws one line; elsewhere (CI logs) it prints a line every few seconds.
  */
 export interface Progress {
-  /** `share`: the part done, 0–1, when known (e.g. bytes read of a file). */
-  update(done: number, share?: number): void;
+  /**
+   * `share`: the part done, 0–1, when known (e.g. bytes read of a file); `note`: more counts to
+   * show after the rate (e.g. `12/56 days, 310 redemptions`).
+   */
+  update(done: number, share?: number, note?: string): void;
   finish(message?: string): void;
 }
 
@@ -19,6 +22,7 @@ export function progressBar(opts: {
   let last = 0;
   let lastDone = 0;
   let lastShare: number | undefined;
+  let lastNote: string | undefined;
   const render = (done: number, share?: number) => {
     const seconds = Math.max((opts.now() - start) / 1000, 1e-3);
     const rate = Math.round(done / seconds);
@@ -29,12 +33,14 @@ export function progressBar(opts: {
       const full = Math.round(Math.min(share, 1) * width);
       bar = `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.round(share * 100)).padStart(3)}%  `;
     }
-    return `${opts.label} ${bar}${fmt(done)} ${opts.unit}  ${fmt(rate)} ${opts.unit}/s  ${seconds.toFixed(1)}s`;
+    const note = lastNote ? `  ${lastNote}` : '';
+    return `${opts.label} ${bar}${fmt(done)} ${opts.unit}  ${fmt(rate)} ${opts.unit}/s${note}  ${seconds.toFixed(1)}s`;
   };
   return {
-    update(done, share) {
+    update(done, share, note) {
       lastDone = done;
       lastShare = share ?? lastShare;
+      lastNote = note ?? lastNote;
       const t = opts.now();
       if (opts.isTty ? t - last < 100 : t - last < 5000) return;
       last = t;

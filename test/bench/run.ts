@@ -11,6 +11,7 @@ const benches: Record<string, string> = {
   ingest: 'baskets into PostgreSQL: psql \\copy baseline vs `cadence import baskets` vs POST /v1/baskets',
   rules: '`cadence rules check` on the shipped rules against the demo chain vs `cadence migrate` and the cell report',
   sim: 'the synthetic chain simulator',
+  loop: 'closed loop `sim run` (lists, lanes, analyse per period vs nightly): simulated days/s, committed baskets/s vs POST /v1/baskets of the same baskets',
 };
 
 function usage(problem?: string): never {

@@ -1,0 +1,94 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, freshDatabase } from '../support/db.ts';
+
+// `cadence sim run` and the server's living chain (DEMO_LIVE=on), as real processes.
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'cadence-simrun-'));
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  if (databaseUrl) {
+    const db = await freshDatabase();
+    await db.close();
+    env = { DATABASE_URL: db.url! };
+  } else {
+    env = { DATA_DIR: join(dir, 'data') };
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cadence(...args: string[]) {
+  try {
+    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('cadence sim run', () => {
+  it('drives the loaded chain forward, and a rerun over the same days replays', async () => {
+    const gen = await cadence('sim', 'generate', '--members', '80', '--stores', '2', '--weeks', '12', '--seed', '3', '--end', '2026-10-31');
+    expect(gen.code, gen.stderr).toBe(0);
+    const first = await cadence('sim', 'run', '--days', '3');
+    expect(first.code, first.stderr).toBe(0);
+    const m = /simulated 2026-11-01 – 2026-11-03: (\d+) baskets committed, (\d+) offers redeemed/.exec(first.stderr);
+    expect(m, first.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(5);
+    expect(first.stderr).toContain('list periods 2026-10-26: ');
+
+    const again = await cadence('sim', 'run', '--days', '3');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`0 baskets committed (${m![1]} replayed from an earlier run, nothing added)`);
+    expect(again.stderr).toContain('2026-10-26 (built before)');
+
+    const bad = await cadence('sim', 'run', '--analyse', 'hourly');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--analyse must be nightly or period');
+  }, 120_000);
+
+  it('the server with DEMO_LIVE=on advances the chain a simulated day at a time', async () => {
+    const child = spawn('node', ['--import', 'tsx', 'src/node.ts'], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH!, ...env, PORT: '0', DEMO: 'off', DEMO_LIVE: 'on', DEMO_LIVE_SECONDS: '0.2',
+        ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off', RULES_RELOAD: 'off', LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stderr.on('data', (d) => (out += String(d)));
+    const days = await new Promise<string[]>((resolve, reject) => {
+      const seen: string[] = [];
+      const timer = setTimeout(() => reject(new Error(`no simulated day in time:\n${out}`)), 90_000);
+      child.stdout.on('data', (d) => {
+        out += String(d);
+        for (const line of String(d).split('\n')) {
+          if (!line.includes('living chain: day simulated')) continue;
+          seen.push((JSON.parse(line) as { date: string }).date);
+          if (seen.length === 2) {
+            clearTimeout(timer);
+            resolve(seen);
+          }
+        }
+        if (out.includes('living chain stopped')) reject(new Error(out));
+      });
+    });
+    // the days the CLI simulated are fast-forwarded, then the chain lives on from Nov 4
+    expect(days).toEqual(['2026-11-04', '2026-11-05']);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, out).toBe(0);
+  }, 120_000);
+});
