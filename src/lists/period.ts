@@ -155,13 +155,19 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       left join lists l on l.member_id = p.member_id and l.period_start = ${opts.periodStart}::date
         and l.voided_at is null
       on conflict (member_id, campaign_id, period_start) where status = 'live' do nothing`.execute(tx);
-    // Offers kept from before a regenerate move to the member's new list.
-    await sql`
-      update offers o set list_id = l.id
-      from lists l
-      where o.period_start = ${opts.periodStart}::date and o.status = 'live'
-        and l.member_id = o.member_id and l.period_start = o.period_start and l.voided_at is null
-        and o.list_id is distinct from l.id`.execute(tx);
+    // Offers kept from before a regenerate (the redeemed ones: the rest were voided) move to the
+    // member's new list; the offers just inserted already point at it. Only those few rows are
+    // touched: with the period's offers as the outer side, a plan made on stale statistics (the
+    // lists and offers just inserted in this transaction, counted as empty) loops over the whole
+    // period, measured at 4.6 s for 10,000 members (test/bench/lists-period.ts).
+    if (opts.regenerate) {
+      await sql`
+        update offers o set list_id = l.id
+        from lists l
+        where o.period_start = ${opts.periodStart}::date and o.status = 'live' and o.uses > 0
+          and l.member_id = o.member_id and l.period_start = o.period_start and l.voided_at is null
+          and o.list_id is distinct from l.id`.execute(tx);
+    }
 
     const counts = await sql<{ lists: number; offers: number; controls: number }>`
       select

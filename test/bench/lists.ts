@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import bwipNode from 'bwip-js/node';
@@ -7,6 +7,7 @@ import { barcodeSvg, cardBarcode, listBarcode, type BarcodeSpec } from '../../sr
 import { discountText, formatCents, formatPeriod, ListDocument, offerBarcodeSpec } from '../../src/lists/document.ts';
 import { renderListPdf, renderPrintBatch, type BarcodePainter } from '../../src/lists/pdf.ts';
 import { sampleList } from '../lists/fixtures.ts';
+import { periodBench } from './lists-period.ts';
 
 /**
  * Shopping-list PDFs (issue 7):
@@ -17,10 +18,17 @@ import { sampleList } from '../lists/fixtures.ts';
  *     Issue 7's target: at least 0.6× the bare page's speed.
  *  2. A print batch of N lists streamed to a byte counter, vector vs PNG barcodes, each in its own
  *     process so peak RSS is that run's own: lists/s and peak RSS.
- * Assignment time on PostgreSQL and list accuracy (also in issue 7) need the offer assignment and
- * the period job, which this bench does not have yet.
+ *  3. The list period job on real PostgreSQL with a simulated chain (lists-period.ts): assignment
+ *     time against a plain insert…select of one row per qualified member and a GROUP BY pass, and
+ *     the lists' accuracy on the 14 held-out days against P-TopFreq lists of the same length.
  *
- *   npm run bench -- lists [--iterations 200] [--batch 1000] [--paper letter|a4]
+ *   npm run bench -- lists [--iterations 200] [--batch 1000] [--paper letter|a4] [--only pdf|db]
+ *                          [--members 10000] [--weeks 18] [--stores 8] [--seed 42] [--end 2026-10-31]
+ *                          [--repeat 3] [--reuse] [--keep]
+ *
+ * The database part needs PostgreSQL: without DATABASE_URL the bench re-runs itself under
+ * `.ci/with-postgres` (a throwaway server). --reuse keeps the loaded chain (database bench_lists)
+ * between runs, reloaded when the options differ; --keep leaves it afterwards.
  */
 
 const TARGET_SPEED_VS_BARE = 0.6;
@@ -185,13 +193,59 @@ export async function run(args: string[]): Promise<void> {
       batch: { type: 'string', default: '1000' },
       paper: { type: 'string', default: 'letter' },
       child: { type: 'string' },
+      only: { type: 'string' },
+      members: { type: 'string', default: '10000' },
+      weeks: { type: 'string', default: '18' },
+      stores: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '42' },
+      end: { type: 'string', default: '2026-10-31' },
+      repeat: { type: 'string', default: '3' },
+      reuse: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
     },
     strict: true,
   });
   const paper = values.paper === 'a4' ? 'a4' : 'letter';
   if (values.child) return batchChild(Number(values.batch), values.child === 'png' ? 'png' : 'vector', paper);
+  if (values.only !== undefined && values.only !== 'pdf' && values.only !== 'db') {
+    throw new BenchFailure(`--only takes pdf or db, not ${values.only}`);
+  }
+  const db = values.only !== 'pdf';
+  if (db && !process.env.DATABASE_URL) {
+    console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
+    const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', 'lists', ...args], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    const code = await new Promise<number>((resolve) => {
+      child.on('error', () => resolve(1));
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    process.exit(code);
+  }
 
-  const n = Number(values.iterations);
+  let pdfFailure: BenchFailure | null = null;
+  if (values.only !== 'db') pdfFailure = await pdfBench(Number(values.iterations), Number(values.batch), paper);
+  if (db) {
+    await periodBench(process.env.DATABASE_URL!, root, {
+      sim: {
+        seed: Number(values.seed),
+        members: Number(values.members),
+        stores: Number(values.stores),
+        weeks: Number(values.weeks),
+        endDate: values.end!,
+      },
+      repeat: Math.max(1, Number(values.repeat)),
+      reuse: values.reuse!,
+      keep: values.keep!,
+    });
+  }
+  if (pdfFailure) throw pdfFailure;
+}
+
+/** Parts 1 and 2; returns the target miss (thrown after the database part has run too). */
+async function pdfBench(n: number, lists: number, paper: 'letter' | 'a4'): Promise<BenchFailure | null> {
+
   const docs = Array.from({ length: n }, (_, i) => ListDocument.parse(sampleList(1 + i)));
   const d0 = docs[0]!;
   console.log(
@@ -211,7 +265,6 @@ export async function run(args: string[]): Promise<void> {
   console.log(`  vector vs bare page with PNGs:             ${speed(vector, barePng).toFixed(2)}× the speed (target ≥ ${TARGET_SPEED_VS_BARE}×)`);
   console.log(`  vector vs bare page with SVG paths:        ${speed(vector, bareSvg).toFixed(2)}× the speed`);
 
-  const lists = Number(values.batch);
   console.log(`print batch: ${lists} lists streamed to a byte counter, each run in its own process (${paper})`);
   const bv = batchInChild(lists, 'vector', paper);
   const bp = batchInChild(lists, 'png', paper);
@@ -224,9 +277,9 @@ export async function run(args: string[]): Promise<void> {
   console.log(`  vector vs PNG: ${(bp.seconds / bv.seconds).toFixed(2)}× the speed, ${(bv.maxRssMb / bp.maxRssMb).toFixed(2)}× the peak RSS`);
   const small = batchInChild(Math.max(1, Math.round(lists / 5)), 'vector', paper);
   console.log(`  streaming: peak RSS ${small.maxRssMb.toFixed(0)} MiB for ${small.lists} lists vs ${bv.maxRssMb.toFixed(0)} MiB for ${lists} (flat = constant memory)`);
-  console.log('not measured here: assignment time for 10,000 members and list accuracy (need offer assignment and the period job)');
 
   if (speed(vector, barePng) < TARGET_SPEED_VS_BARE) {
-    throw new BenchFailure(`per-list PDF at ${speed(vector, barePng).toFixed(2)}× a bare pdfkit page with bwip-js barcodes, below ${TARGET_SPEED_VS_BARE}×`);
+    return new BenchFailure(`per-list PDF at ${speed(vector, barePng).toFixed(2)}× a bare pdfkit page with bwip-js barcodes, below ${TARGET_SPEED_VS_BARE}×`);
   }
+  return null;
 }

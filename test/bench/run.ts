@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const benches: Record<string, string> = {
   analytics: 'repurchase cycles, calibration and next-basket ranking on PostgreSQL vs one GROUP BY pass; Recall@10 vs P-TopFreq',
-  lists: 'shopping-list PDFs: per-list render with vector vs PNG barcodes vs a bare pdfkit page; 1,000-list print batch (lists/s, peak RSS)',
+  lists: 'shopping-list PDFs (per-list vs a bare pdfkit page; print batch); list period job for 10,000 members on PostgreSQL vs insert…select; list accuracy vs P-TopFreq',
   ingest: 'baskets into PostgreSQL: psql \\copy baseline vs `cadence import baskets` vs POST /v1/baskets',
   rules: '`cadence rules check` on the shipped rules against the demo chain vs `cadence migrate` and the cell report',
   sim: 'the synthetic chain simulator',
