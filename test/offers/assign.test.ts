@@ -148,8 +148,13 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
         (select count(*)::int from lists l join member_scores s on s.member_id = l.member_id and s.qualified
           where l.period_start = ${PERIOD}::date and l.voided_at is null) as listed,
         (select count(*)::int from offers where period_start = ${PERIOD}::date and not control and list_id is null) as orphan,
-        (select count(*)::int from lists l, jsonb_array_elements(l.content->'dueSoon') d
-          where l.period_start = ${PERIOD}::date and (d->>'predictedDate')::date > ${PERIOD_END}::date) as bad_due`
+        -- due soon = the member's top 10 of the next-basket ranking, in rank order
+        (select count(*)::int from lists l
+          where l.period_start = ${PERIOD}::date and l.voided_at is null
+            and (select coalesce(jsonb_agg(d->>'gtin' order by n), '[]'::jsonb)
+                 from jsonb_array_elements(l.content->'dueSoon') with ordinality as x(d, n))
+             <> (select coalesce(jsonb_agg(s.gtin order by s.rank), '[]'::jsonb)
+                 from member_product_scores s where s.member_id = l.member_id and s.rank <= 10)) as bad_due`
       .execute(getDeps().db);
     expect(rows[0]!.qualified).toBeGreaterThan(50);
     expect(rows[0]!.listed).toBe(rows[0]!.qualified);
