@@ -128,8 +128,12 @@ async function start(): Promise<void> {
   const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
   const firstAnalyse = analysed.length === 0 && !!demoKey;
   // ...and the current list period right after, so the demo has lists to show.
+  // Both start once the server listens: PGlite runs queries on this thread, so a long analyse
+  // started earlier would hold back the listening socket and the start banner.
+  let markListening!: () => void;
+  const listening = new Promise<void>((resolve) => (markListening = resolve));
   const ready = firstAnalyse
-    ? analyse('first start')?.then((done) => (done ? lists('first start') : null))
+    ? listening.then(() => analyse('first start')).then((done) => (done ? lists('first start') : null))
     : Promise.resolve(null);
   // The living chain starts once the first analytics and lists are there (they share PGlite).
   let live: LiveChain | null = null;
@@ -190,6 +194,7 @@ async function start(): Promise<void> {
       }
       console.log(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
     }
+    markListening();
   });
 
   const stop = async (signal: string) => {
