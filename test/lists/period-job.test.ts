@@ -64,6 +64,13 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
     expect(s.lists).toBeGreaterThan(100);
     const byCampaign = Object.fromEntries(s.campaigns.map((c: any) => [c.campaignId, c]));
     expect(byCampaign['analgesic-store-brand'].offers).toBeGreaterThan(0);
+    // the vendor-funded offer outranks the store-brand one for switchers (shared exclusive group)
+    expect(byCampaign['relievo-keep-switchers'].offers).toBeGreaterThan(0);
+    const funded = await sql<{ loyalty: string; funded_by: string; funded_share: number }>`
+      select c.loyalty, o.funded_by, o.funded_share from offers o
+      join member_category_cells c on c.member_id = o.member_id and c.category_id = 'analgesics'
+      where o.campaign_id = 'relievo-keep-switchers' and o.period_start = ${PERIOD}::date`.execute(getDeps().db);
+    for (const f of funded.rows) expect(f).toEqual({ loyalty: 'switcher', funded_by: 'meridian', funded_share: 0.75 });
     expect(byCampaign['strategic-reward-key'].offers + byCampaign['strategic-reward'].offers).toBeGreaterThan(0);
     // the analgesic offer goes to national and switcher buyers only, deepest for heavy users
     const { rows } = await sql<{ loyalty: string; volume: string; value: number }>`
