@@ -21,21 +21,17 @@
  * differ); --keep leaves it afterwards. Without DATABASE_URL it re-runs itself under
  * `.ci/with-postgres` (a throwaway server; --reuse then only saves a reload within that run).
  */
-import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import postgres from 'postgres';
 import { runAnalyse, type AnalyseSummary } from '../../src/jobs/analyse.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
 import { evaluateNextBasket } from '../../src/analytics/rank-evaluation.ts';
-import { migrateToLatest, type Db } from '../../src/db/index.ts';
-import { openPostgres } from '../../src/db/node.ts';
-import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
+import type { Db } from '../../src/db/index.ts';
+import type { SimOptions } from '../../src/sim/index.ts';
+import { rerunUnderPostgres, withBenchChain } from './support.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const DATABASE = 'bench_analytics';
 const TZ = 'America/New_York';
 const TARGETS = { timeRatio: 3, recallRatio: 1.1 } as const;
@@ -68,65 +64,12 @@ export async function run(args: string[]): Promise<void> {
   };
   const repeat = Number(values.repeat);
 
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
-    const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', 'analytics', ...args], {
-      cwd: root,
-      stdio: 'inherit',
-    });
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', () => resolve(1));
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-    });
-    process.exit(code);
-  }
-
-  const url = new URL(adminUrl);
-  url.pathname = `/${DATABASE}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  const version = (await admin<{ version: string }[]>`select current_setting('server_version') as version`)[0]!.version;
-  let load: { seconds: number; lines: number } | null = null;
-  try {
-    const exists = (await admin`select 1 from pg_database where datname = ${DATABASE}`).length > 0;
-    let database = exists && values.reuse ? await openPostgres(url.toString(), 4) : null;
-    if (database && !(await sameChain(database.db, opts))) {
-      await database.close();
-      database = null;
-    }
-    if (!database) {
-      await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
-      await admin.unsafe(`create database ${DATABASE}`);
-      database = await openPostgres(url.toString(), 4);
-      await migrateToLatest(database.db);
-      console.error(`bench: loading a simulated chain: ${JSON.stringify(opts)}`);
-      const start = performance.now();
-      const summary = await loadSimChain({ db: database.db }, generateChain(opts));
-      load = { seconds: seconds(start), lines: summary.basketLines };
-      // A live chain's tables have statistics (autovacuum); a fresh load has none yet.
-      await sql`vacuum analyze`.execute(database.db);
-    } else {
-      await migrateToLatest(database.db);
-      console.error(`bench: reusing the chain in ${DATABASE}`);
-    }
-    try {
-      await measure(database.db, opts, repeat, version, load);
-    } finally {
-      await database.close();
-    }
-  } finally {
-    if (!values.keep && !values.reuse) await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
-    await admin.end();
-  }
-}
-
-async function sameChain(db: Db, opts: SimOptions): Promise<boolean> {
-  const { rows } = await sql<{ n: number }>`
-    select count(*)::int as n from sim_runs where seed = ${opts.seed} and members = ${opts.members}
-      and stores = ${opts.stores} and weeks = ${opts.weeks} and end_date = ${opts.endDate}::date`
-    .execute(db)
-    .catch(() => ({ rows: [{ n: 0 }] }));
-  return rows[0]!.n === 1;
+  const adminUrl = process.env.DATABASE_URL ?? (await rerunUnderPostgres('analytics', args));
+  await withBenchChain(
+    adminUrl,
+    { name: DATABASE, sim: opts, reuse: values.reuse!, keep: values.keep! },
+    ({ db, version, load }) => measure(db, opts, repeat, version, load),
+  );
 }
 
 async function measure(

@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gtinCheckDigit } from '../../src/lib/gtin.ts';
+import { rerunUnderPostgres } from './support.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = join(root, '.bench');
@@ -562,19 +563,14 @@ export async function run(args: string[]): Promise<void> {
   for (const m of only) if (!['copy', 'import', 'http'].includes(m)) fail(`--only: unknown method ${m} (copy, import, http)`);
 
   installCleanup();
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    // A throwaway PostgreSQL for the whole run; the bench runs again inside it.
-    console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
-    const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', 'ingest', ...args], { cwd: root, stdio: 'inherit' });
-    children.add(child);
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', () => resolve(1));
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-    });
-    children.delete(child);
-    process.exit(code);
-  }
+  // Without DATABASE_URL: a throwaway PostgreSQL for the whole run; the bench runs again inside it.
+  let rerun: ChildProcess | null = null;
+  const adminUrl =
+    process.env.DATABASE_URL ??
+    (await rerunUnderPostgres('ingest', args, (child) => {
+      if (child) children.add((rerun = child));
+      else if (rerun) children.delete(rerun);
+    }));
 
   mkdirSync(benchDir, { recursive: true });
   const file = join(benchDir, `baskets-v${GENERATOR_VERSION}-${lines}.csv`);

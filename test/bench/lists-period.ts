@@ -27,9 +27,7 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import postgres from 'postgres';
-import { migrateToLatest, type Db } from '../../src/db/index.ts';
-import { openPostgres } from '../../src/db/node.ts';
+import type { Db } from '../../src/db/index.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { sha256Hex } from '../../src/lib/hash.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
@@ -37,7 +35,8 @@ import { runListPeriod, type ListPeriodSummary } from '../../src/lists/period.ts
 import { campaignSpec } from '../../src/offers/from-rules.ts';
 import { loadRuleFiles } from '../../src/rules/node.ts';
 import type { RuleSet } from '../../src/rules/rule-set.ts';
-import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
+import type { SimOptions } from '../../src/sim/index.ts';
+import { withBenchChain } from './support.ts';
 
 const DATABASE = 'bench_lists';
 const TZ = 'America/New_York';
@@ -58,52 +57,10 @@ export interface PeriodBenchOptions {
 
 /** Needs DATABASE_URL (an admin connection); creates, loads and (unless kept) drops `bench_lists`. */
 export async function periodBench(adminUrl: string, root: string, o: PeriodBenchOptions): Promise<void> {
-  const url = new URL(adminUrl);
-  url.pathname = `/${DATABASE}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  const version = (await admin<{ version: string }[]>`select current_setting('server_version') as version`)[0]!.version;
-  try {
-    const exists = (await admin`select 1 from pg_database where datname = ${DATABASE}`).length > 0;
-    let database = exists && o.reuse ? await openPostgres(url.toString(), 4) : null;
-    if (database && !(await sameChain(database.db, o.sim))) {
-      await database.close();
-      database = null;
-    }
-    let load: number | null = null;
-    if (!database) {
-      await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
-      await admin.unsafe(`create database ${DATABASE}`);
-      database = await openPostgres(url.toString(), 4);
-      await migrateToLatest(database.db);
-      console.error(`bench: loading a simulated chain: ${JSON.stringify(o.sim)}`);
-      const start = performance.now();
-      await loadSimChain({ db: database.db }, generateChain(o.sim));
-      load = seconds(start);
-      // A live chain's tables have statistics (autovacuum); a fresh load has none yet.
-      await sql`vacuum analyze`.execute(database.db);
-    } else {
-      await migrateToLatest(database.db);
-      console.error(`bench: reusing the chain in ${DATABASE}`);
-    }
-    try {
-      const rules = await loadRuleFiles(join(root, 'rules'));
-      await measure(database.db, rules, o, version, load);
-    } finally {
-      await database.close();
-    }
-  } finally {
-    if (!o.keep && !o.reuse) await admin.unsafe(`drop database if exists ${DATABASE} with (force)`);
-    await admin.end();
-  }
-}
-
-async function sameChain(db: Db, opts: SimOptions): Promise<boolean> {
-  const { rows } = await sql<{ n: number }>`
-    select count(*)::int as n from sim_runs where seed = ${opts.seed} and members = ${opts.members}
-      and stores = ${opts.stores} and weeks = ${opts.weeks} and end_date = ${opts.endDate}::date`
-    .execute(db)
-    .catch(() => ({ rows: [{ n: 0 }] }));
-  return rows[0]!.n === 1;
+  await withBenchChain(adminUrl, { name: DATABASE, sim: o.sim, reuse: o.reuse, keep: o.keep }, async ({ db, version, load }) => {
+    const rules = await loadRuleFiles(join(root, 'rules'));
+    await measure(db, rules, o, version, load?.seconds ?? null);
+  });
 }
 
 /** Removes everything a build of `periodStart` wrote, so the next build starts from the same state. */

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import bwipNode from 'bwip-js/node';
@@ -8,6 +8,7 @@ import { discountText, formatCents, formatPeriod, ListDocument, offerBarcodeSpec
 import { renderListPdf, renderPrintBatch, type BarcodePainter } from '../../src/lists/pdf.ts';
 import { sampleList } from '../lists/fixtures.ts';
 import { periodBench } from './lists-period.ts';
+import { rerunUnderPostgres } from './support.ts';
 
 /**
  * Shopping-list PDFs (issue 7):
@@ -211,18 +212,7 @@ export async function run(args: string[]): Promise<void> {
     throw new BenchFailure(`--only takes pdf or db, not ${values.only}`);
   }
   const db = values.only !== 'pdf';
-  if (db && !process.env.DATABASE_URL) {
-    console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
-    const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', 'lists', ...args], {
-      cwd: root,
-      stdio: 'inherit',
-    });
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', () => resolve(1));
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-    });
-    process.exit(code);
-  }
+  if (db && !process.env.DATABASE_URL) await rerunUnderPostgres('lists', args);
 
   let pdfFailure: BenchFailure | null = null;
   if (values.only !== 'db') pdfFailure = await pdfBench(Number(values.iterations), Number(values.batch), paper);
