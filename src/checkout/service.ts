@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { jsonb, withTx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
-import { ingestBaskets, retryOnDeadlock } from '../ingest/ingest-baskets.ts';
+import { ingestBaskets, retryOnDeadlock, type BasketInput } from '../ingest/ingest-baskets.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import { localDate } from '../lib/time.ts';
@@ -276,138 +276,163 @@ async function replay<T>(tx: Db, key: { storeId: number; terminalId: string; txn
   return prior.response as T;
 }
 
+type PosKey = { storeId: number; terminalId: string; txnId: string };
+
 /**
- * Commits a sale: redeems what applies (or, offline, what the POS applied), ingests the basket,
- * exactly once per (store, terminal, txn).
+ * Runs `body` at most once per POS key, in one transaction retried on deadlock: a retry with the
+ * same request returns the stored result (replayed), another request under the key is a 409, and
+ * the result is stored as the key's checkout_commits row with the transaction.
  */
-export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<CommitResult> {
-  const hash = await requestHash('sale', req);
+async function oncePerPosKey<T extends { basketId: number; replayed: boolean }>(
+  deps: CheckoutDeps,
+  kind: 'sale' | 'void' | 'return',
+  req: PosKey,
+  body: (tx: Db, now: Date) => Promise<{ result: T; memberId: number }>,
+): Promise<T> {
+  const hash = await requestHash(kind === 'sale' ? 'sale' : 'return', req);
   return retryOnDeadlock(() =>
     withTx(deps.db, async (tx) => {
-      const stored = await replay<CommitResult>(tx, req, hash);
+      const stored = await replay<T>(tx, req, hash);
       if (stored) return { ...stored, replayed: true };
       const now = deps.clock.now();
-      const zone = await storeZone(tx, req.storeId);
-      const member = req.identity ? await resolveMember(tx, req.identity) : null;
-      const day = localDate(new Date(req.ts), zone);
-      const offers = member ? await liveOffers(tx, member.id, req, now, true) : [];
-      const offline = req.offline === true;
-      const conflicts: CommitResult['conflicts'] = [];
-      let applied: AppliedOffer[];
-      let notApplied: QuoteResult['notApplied'];
-      if (offline) {
-        // What the POS applied stands (the customer paid it); what could not count is reported.
-        const wanted = new Set(req.offerIds ?? []);
-        const lines = netLines(req.lines);
-        const taken = lines.map(() => 0);
-        applied = [];
-        notApplied = [];
-        for (const id of wanted) {
-          const o = offers.find((x) => x.id === id) ?? (await anyOffer(tx, id, member?.id ?? null));
-          if (!o) {
-            conflicts.push({ offerId: id, reason: 'unknown_offer', discountCents: 0 });
-            continue;
-          }
-          const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents }, lines, taken);
-          if ('reason' in r || r.discountCents === 0) {
-            notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason: 'reason' in r ? r.reason : 'wrong_product' });
-            continue;
-          }
-          for (const a of r.allocations) taken[a.line]! += a.cents;
-          const a: AppliedOffer = { offerId: o.id, campaignId: o.campaign_id, name: o.name, kind: o.kind, discountCents: r.discountCents, allocations: r.allocations };
-          const reason: ConflictReason | null =
-            'other_member' in o ? 'other_member'
-            : 'voided' in o ? 'voided'
-            : day < o.valid_from ? 'not_yet_valid'
-            : day > o.valid_to ? 'expired'
-            : o.uses >= o.uses_allowed ? 'already_used'
-            : null;
-          if (reason) conflicts.push({ offerId: o.id, reason, discountCents: r.discountCents });
-          applied.push(a);
-        }
-      } else {
-        ({ applied, notApplied } = evaluate(offers, netLines(req.lines), day, { ignoreReservations: false }));
-      }
-
-      // Redeem: the guarded increment is the exactly-once guarantee.
-      const conflicted = new Set(conflicts.map((c) => c.offerId));
-      const redeemed: AppliedOffer[] = [];
-      for (const a of applied) {
-        if (conflicted.has(a.offerId)) continue;
-        const r = await sql`update offers set uses = uses + 1, updated_at = ${now.toISOString()}::timestamptz
-          where member_id = ${member!.id} and id = ${a.offerId} and status = 'live' and uses < uses_allowed`.execute(tx);
-        if (Number(r.numAffectedRows ?? 0) === 1) redeemed.push(a);
-        else if (offline) conflicts.push({ offerId: a.offerId, reason: 'already_used', discountCents: a.discountCents });
-        else notApplied.push({ offerId: a.offerId, campaignId: a.campaignId, reason: 'already_used' });
-      }
-      // Offline, the customer got every applied discount, counted or not.
-      const given = offline ? applied : redeemed;
-      const perLine = req.lines.map(() => 0);
-      for (const a of given) for (const x of a.allocations) perLine[x.line]! += x.cents;
-      const [outcome] = await ingestBaskets(
-        { db: tx },
-        [{
-          storeId: req.storeId,
-          terminalId: req.terminalId,
-          txnId: req.txnId,
-          ts: req.ts,
-          member: member
-            ? member.cardNumber
-              ? { kind: 'card', ref: member.cardNumber }
-              : { kind: 'number', ref: member.memberNumber ?? '' }
-            : null,
-          lines: req.lines.map((l, i) => ({
-            gtin: l.gtin,
-            qty: l.qty,
-            unitPriceCents: l.unitPriceCents,
-            lineDiscountCents: (l.lineDiscountCents ?? 0) + perLine[i]!,
-          })),
-        }],
-        'checkout',
-      );
-      if (!outcome || outcome.status === 'rejected') {
-        throw new ValidationError('the basket is invalid', outcome?.issues ?? []);
-      }
-      if (outcome.status === 'conflict') {
-        throw new ConflictError(`a different basket ${req.txnId} of terminal ${req.terminalId} is already stored`, [
-          { path: 'txnId', message: 'already used by another basket' },
-        ]);
-      }
-      const basketId = outcome.basketId!;
-      for (const a of redeemed) {
-        await tx.insertInto('offer_redemptions').values({
-          member_id: member!.id, offer_id: a.offerId, store_id: req.storeId, terminal_id: req.terminalId,
-          txn_id: req.txnId, basket_id: basketId, discount_cents: a.discountCents,
-          allocations: jsonb(a.allocations.map((x) => ({ lineNo: x.line + 1, cents: x.cents }))),
-          ts: req.ts, offline, created_at: now,
-        }).execute();
-      }
-      for (const c of conflicts) {
-        await tx.insertInto('redemption_conflicts').values({
-          store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, offer_id: c.offerId,
-          member_id: member?.id ?? 0, reason: c.reason, discount_cents: c.discountCents, ts: req.ts, created_at: now,
-        }).execute();
-      }
-      await sql`delete from offer_reservations where store_id = ${req.storeId} and terminal_id = ${req.terminalId}
-        and txn_id = ${req.txnId}`.execute(tx);
-      const result: CommitResult = {
-        memberNumber: member?.memberNumber ?? null,
-        applied: given,
-        notApplied,
-        ...totals(req.lines, given),
-        reservedUntil: null,
-        basketId,
-        conflicts,
-        replayed: false,
-      };
+      const { result, memberId } = await body(tx, now);
       await tx.insertInto('checkout_commits').values({
-        store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, kind: 'sale',
-        member_id: member?.id ?? 0, basket_id: basketId, request_hash: hash,
+        store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, kind,
+        member_id: memberId, basket_id: result.basketId, request_hash: hash,
         response: jsonb(result), created_at: now,
       }).execute();
       return result;
     }),
   );
+}
+
+/** How a checkout basket names its member: the card, else the member number; none if anonymous. */
+function memberRef(m: { cardNumber: string | null; memberNumber: string | null } | null): BasketInput['member'] {
+  if (!m) return null;
+  if (m.cardNumber) return { kind: 'card', ref: m.cardNumber };
+  return m.memberNumber ? { kind: 'number', ref: m.memberNumber } : null;
+}
+
+/** Ingests one checkout basket through the POST /v1/baskets path; its id, or the error why not. */
+async function ingestOne(tx: Db, basket: BasketInput, what: string): Promise<number> {
+  const [outcome] = await ingestBaskets({ db: tx }, [basket], 'checkout');
+  if (!outcome || outcome.status === 'rejected') throw new ValidationError(`the ${what} is invalid`, outcome?.issues ?? []);
+  if (outcome.status === 'conflict') {
+    throw new ConflictError(`a different basket ${basket.txnId} of terminal ${basket.terminalId} is already stored`, [
+      { path: 'txnId', message: 'already used by another basket' },
+    ]);
+  }
+  return outcome.basketId!;
+}
+
+/**
+ * Commits a sale: redeems what applies (or, offline, what the POS applied), ingests the basket,
+ * exactly once per (store, terminal, txn).
+ */
+export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<CommitResult> {
+  return oncePerPosKey<CommitResult>(deps, 'sale', req, async (tx, now) => {
+    const zone = await storeZone(tx, req.storeId);
+    const member = req.identity ? await resolveMember(tx, req.identity) : null;
+    const day = localDate(new Date(req.ts), zone);
+    const offers = member ? await liveOffers(tx, member.id, req, now, true) : [];
+    const offline = req.offline === true;
+    const conflicts: CommitResult['conflicts'] = [];
+    let applied: AppliedOffer[];
+    let notApplied: QuoteResult['notApplied'];
+    if (offline) {
+      // What the POS applied stands (the customer paid it); what could not count is reported.
+      const wanted = new Set(req.offerIds ?? []);
+      const lines = netLines(req.lines);
+      const taken = lines.map(() => 0);
+      applied = [];
+      notApplied = [];
+      for (const id of wanted) {
+        const o = offers.find((x) => x.id === id) ?? (await anyOffer(tx, id, member?.id ?? null));
+        if (!o) {
+          conflicts.push({ offerId: id, reason: 'unknown_offer', discountCents: 0 });
+          continue;
+        }
+        const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents }, lines, taken);
+        if ('reason' in r || r.discountCents === 0) {
+          notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason: 'reason' in r ? r.reason : 'wrong_product' });
+          continue;
+        }
+        for (const a of r.allocations) taken[a.line]! += a.cents;
+        const a: AppliedOffer = { offerId: o.id, campaignId: o.campaign_id, name: o.name, kind: o.kind, discountCents: r.discountCents, allocations: r.allocations };
+        const reason: ConflictReason | null =
+          'other_member' in o ? 'other_member'
+          : 'voided' in o ? 'voided'
+          : day < o.valid_from ? 'not_yet_valid'
+          : day > o.valid_to ? 'expired'
+          : o.uses >= o.uses_allowed ? 'already_used'
+          : null;
+        if (reason) conflicts.push({ offerId: o.id, reason, discountCents: r.discountCents });
+        applied.push(a);
+      }
+    } else {
+      ({ applied, notApplied } = evaluate(offers, netLines(req.lines), day, { ignoreReservations: false }));
+    }
+
+    // Redeem: the guarded increment is the exactly-once guarantee.
+    const conflicted = new Set(conflicts.map((c) => c.offerId));
+    const redeemed: AppliedOffer[] = [];
+    for (const a of applied) {
+      if (conflicted.has(a.offerId)) continue;
+      const r = await sql`update offers set uses = uses + 1, updated_at = ${now.toISOString()}::timestamptz
+        where member_id = ${member!.id} and id = ${a.offerId} and status = 'live' and uses < uses_allowed`.execute(tx);
+      if (Number(r.numAffectedRows ?? 0) === 1) redeemed.push(a);
+      else if (offline) conflicts.push({ offerId: a.offerId, reason: 'already_used', discountCents: a.discountCents });
+      else notApplied.push({ offerId: a.offerId, campaignId: a.campaignId, reason: 'already_used' });
+    }
+    // Offline, the customer got every applied discount, counted or not.
+    const given = offline ? applied : redeemed;
+    const perLine = req.lines.map(() => 0);
+    for (const a of given) for (const x of a.allocations) perLine[x.line]! += x.cents;
+    const basketId = await ingestOne(
+      tx,
+      {
+        storeId: req.storeId,
+        terminalId: req.terminalId,
+        txnId: req.txnId,
+        ts: req.ts,
+        member: memberRef(member),
+        lines: req.lines.map((l, i) => ({
+          gtin: l.gtin,
+          qty: l.qty,
+          unitPriceCents: l.unitPriceCents,
+          lineDiscountCents: (l.lineDiscountCents ?? 0) + perLine[i]!,
+        })),
+      },
+      'basket',
+    );
+    for (const a of redeemed) {
+      await tx.insertInto('offer_redemptions').values({
+        member_id: member!.id, offer_id: a.offerId, store_id: req.storeId, terminal_id: req.terminalId,
+        txn_id: req.txnId, basket_id: basketId, discount_cents: a.discountCents,
+        allocations: jsonb(a.allocations.map((x) => ({ lineNo: x.line + 1, cents: x.cents }))),
+        ts: req.ts, offline, created_at: now,
+      }).execute();
+    }
+    for (const c of conflicts) {
+      await tx.insertInto('redemption_conflicts').values({
+        store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, offer_id: c.offerId,
+        member_id: member?.id ?? 0, reason: c.reason, discount_cents: c.discountCents, ts: req.ts, created_at: now,
+      }).execute();
+    }
+    await sql`delete from offer_reservations where store_id = ${req.storeId} and terminal_id = ${req.terminalId}
+      and txn_id = ${req.txnId}`.execute(tx);
+    const result: CommitResult = {
+      memberNumber: member?.memberNumber ?? null,
+      applied: given,
+      notApplied,
+      ...totals(req.lines, given),
+      reservedUntil: null,
+      basketId,
+      conflicts,
+      replayed: false,
+    };
+    return { result, memberId: member?.id ?? 0 };
+  });
 }
 
 /** An offer outside the member's live ones (offline conflicts): why it could not count. */
@@ -454,129 +479,113 @@ export interface ReturnResult {
  * a line returned in several parts reverse exactly its whole discount.
  */
 export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promise<ReturnResult> {
-  const hash = await requestHash('return', req);
-  return retryOnDeadlock(() =>
-    withTx(deps.db, async (tx) => {
-      const stored = await replay<ReturnResult>(tx, req, hash);
-      if (stored) return { ...stored, replayed: true };
-      const now = deps.clock.now();
-      const zone = await storeZone(tx, req.storeId);
-      const origStore = req.original.storeId ?? req.storeId;
-      const basket = await tx.selectFrom('baskets').select(['id', 'member_id'])
-        .where('store_id', '=', origStore).where('terminal_id', '=', req.original.terminalId)
-        .where('txn_id', '=', req.original.txnId).executeTakeFirst();
-      if (!basket) {
-        throw new NotFoundError('no such sale', [{ path: 'original.txnId', message: 'no basket with this store, terminal and txn' }]);
-      }
-      const orig = await sql<{ line_no: number; gtin: string; qty: number; unit_price_cents: number | null; line_discount_cents: number; returned: number; returned_discount: number }>`
-        select l.line_no, l.gtin, l.qty::float8 as qty, l.unit_price_cents, l.line_discount_cents,
-          coalesce((select sum(r.qty) from returned_units r where r.store_id = ${origStore} and r.terminal_id = ${req.original.terminalId}
-                    and r.txn_id = ${req.original.txnId} and r.line_no = l.line_no), 0)::float8 as returned,
-          coalesce((select sum(r.discount_cents) from returned_units r where r.store_id = ${origStore} and r.terminal_id = ${req.original.terminalId}
-                    and r.txn_id = ${req.original.txnId} and r.line_no = l.line_no), 0)::int as returned_discount
-        from basket_lines l where l.member_id = ${basket.member_id} and l.basket_id = ${basket.id} and l.qty > 0
-        order by l.line_no`.execute(tx);
-      const lines = orig.rows;
-      // Units returned per original line: the request's GTINs, in line order, up to what is left.
-      const back = new Map<number, number>();
-      if (req.lines) {
-        req.lines.forEach((r, i) => {
-          let left = r.qty;
-          const g = r.gtin.padStart(14, '0');
-          for (const l of lines) {
-            if (l.gtin !== g || left <= 0) continue;
-            const avail = l.qty - l.returned - (back.get(l.line_no) ?? 0);
-            const u = Math.min(avail, left);
-            if (u > 0) back.set(l.line_no, (back.get(l.line_no) ?? 0) + u);
-            left -= u;
-          }
-          if (left > 1e-9) {
-            throw new ValidationError('more units returned than sold', [
-              { path: `lines[${i}].qty`, message: `only ${r.qty - left} of ${r.gtin} left to return on this sale` },
-            ]);
-          }
-        });
-      } else {
-        for (const l of lines) if (l.qty - l.returned > 0) back.set(l.line_no, l.qty - l.returned);
-      }
-      if (back.size === 0) throw new ValidationError('nothing left to return', [{ path: 'lines', message: 'everything on this sale was returned already' }]);
+  return oncePerPosKey<ReturnResult>(deps, req.lines ? 'return' : 'void', req, async (tx, now) => {
+    const zone = await storeZone(tx, req.storeId);
+    const origStore = req.original.storeId ?? req.storeId;
+    const basket = await tx.selectFrom('baskets').select(['id', 'member_id'])
+      .where('store_id', '=', origStore).where('terminal_id', '=', req.original.terminalId)
+      .where('txn_id', '=', req.original.txnId).executeTakeFirst();
+    if (!basket) {
+      throw new NotFoundError('no such sale', [{ path: 'original.txnId', message: 'no basket with this store, terminal and txn' }]);
+    }
+    const orig = await sql<{ line_no: number; gtin: string; qty: number; unit_price_cents: number | null; line_discount_cents: number; returned: number; returned_discount: number }>`
+      select l.line_no, l.gtin, l.qty::float8 as qty, l.unit_price_cents, l.line_discount_cents,
+        coalesce((select sum(r.qty) from returned_units r where r.store_id = ${origStore} and r.terminal_id = ${req.original.terminalId}
+                  and r.txn_id = ${req.original.txnId} and r.line_no = l.line_no), 0)::float8 as returned,
+        coalesce((select sum(r.discount_cents) from returned_units r where r.store_id = ${origStore} and r.terminal_id = ${req.original.terminalId}
+                  and r.txn_id = ${req.original.txnId} and r.line_no = l.line_no), 0)::int as returned_discount
+      from basket_lines l where l.member_id = ${basket.member_id} and l.basket_id = ${basket.id} and l.qty > 0
+      order by l.line_no`.execute(tx);
+    const lines = orig.rows;
+    // Units returned per original line: the request's GTINs, in line order, up to what is left.
+    const back = new Map<number, number>();
+    if (req.lines) {
+      req.lines.forEach((r, i) => {
+        let left = r.qty;
+        const g = r.gtin.padStart(14, '0');
+        for (const l of lines) {
+          if (l.gtin !== g || left <= 0) continue;
+          const avail = l.qty - l.returned - (back.get(l.line_no) ?? 0);
+          const u = Math.min(avail, left);
+          if (u > 0) back.set(l.line_no, (back.get(l.line_no) ?? 0) + u);
+          left -= u;
+        }
+        if (left > 1e-9) {
+          throw new ValidationError('more units returned than sold', [
+            { path: `lines[${i}].qty`, message: `only ${r.qty - left} of ${r.gtin} left to return on this sale` },
+          ]);
+        }
+      });
+    } else {
+      for (const l of lines) if (l.qty - l.returned > 0) back.set(l.line_no, l.qty - l.returned);
+    }
+    if (back.size === 0) throw new ValidationError('nothing left to return', [{ path: 'lines', message: 'everything on this sale was returned already' }]);
 
-      const redemptions = await sql<{ offer_id: number; member_id: number; allocations: Array<{ lineNo: number; cents: number }>; reversed_cents: number; use_restored: boolean; discount_cents: number }>`
-        select offer_id, member_id, allocations, reversed_cents, use_restored, discount_cents from offer_redemptions
-        where store_id = ${origStore} and terminal_id = ${req.original.terminalId} and txn_id = ${req.original.txnId}
-        order by offer_id`.execute(tx);
-      const outLines: Array<{ gtin: string; qty: number; unitPriceCents: number | null; lineDiscountCents: number }> = [];
-      let refund = 0;
-      const lineShare = new Map<number, { before: number; after: number; qty: number }>();
-      for (const l of lines) {
-        const u = back.get(l.line_no);
-        if (!u) continue;
-        const after = l.returned + u;
-        const discountAfter = Math.round((l.line_discount_cents * after) / l.qty);
-        const discountBack = discountAfter - l.returned_discount;
-        outLines.push({ gtin: l.gtin, qty: -u, unitPriceCents: l.unit_price_cents, lineDiscountCents: -discountBack });
-        refund += Math.round(u * (l.unit_price_cents ?? 0)) - discountBack;
-        lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
-        await tx.insertInto('returned_units').values({
-          store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,
-          line_no: l.line_no, return_txn_id: req.txnId, qty: u, discount_cents: discountBack,
-        }).execute();
-      }
-      const reversed: ReturnResult['reversed'] = [];
-      const day = localDate(new Date(req.ts), zone);
-      for (const r of redemptions.rows) {
-        let cents = 0;
-        let remainingUnits = 0;
-        for (const a of r.allocations) {
-          const s = lineShare.get(a.lineNo);
-          const line = lines.find((x) => x.line_no === a.lineNo);
-          if (line) remainingUnits += line.qty - (s ? s.after : line.returned);
-          if (!s) continue;
-          cents += Math.round((a.cents * s.after) / s.qty) - Math.round((a.cents * s.before) / s.qty);
-        }
-        cents = Math.min(cents, r.discount_cents - r.reversed_cents);
-        const offer = (await sql<{ min_qty: number; valid_to: string; status: string; kind: OfferKind }>`
-          select min_qty, valid_to::text as valid_to, status, kind from offers
-          where member_id = ${r.member_id} and id = ${r.offer_id}`.execute(tx)).rows[0];
-        const below = offer ? remainingUnits < Math.max(offer.min_qty, 1) || offer.kind === 'reward' && !req.lines : false;
-        let restored = false;
-        if (!r.use_restored && below && offer && offer.status === 'live' && offer.valid_to >= day) {
-          const u = await sql`update offers set uses = uses - 1, updated_at = ${now.toISOString()}::timestamptz
-            where member_id = ${r.member_id} and id = ${r.offer_id} and uses > 0`.execute(tx);
-          restored = Number(u.numAffectedRows ?? 0) === 1;
-        }
-        await sql`update offer_redemptions set reversed_cents = reversed_cents + ${cents},
-            use_restored = use_restored or ${restored}
-          where member_id = ${r.member_id} and offer_id = ${r.offer_id} and store_id = ${origStore}
-            and terminal_id = ${req.original.terminalId} and txn_id = ${req.original.txnId}`.execute(tx);
-        if (cents > 0 || restored) reversed.push({ offerId: r.offer_id, cents, useRestored: restored });
-      }
-      const member = await tx.selectFrom('members').select('card_number').where('id', '=', basket.member_id).executeTakeFirst();
-      const [outcome] = await ingestBaskets(
-        { db: tx },
-        [{
-          storeId: req.storeId,
-          terminalId: req.terminalId,
-          txnId: req.txnId,
-          ts: req.ts,
-          member: basket.member_id !== 0 && member?.card_number ? { kind: 'card', ref: member.card_number } : null,
-          lines: outLines,
-        }],
-        'checkout',
-      );
-      if (!outcome || outcome.status === 'rejected') throw new ValidationError('the return is invalid', outcome?.issues ?? []);
-      if (outcome.status === 'conflict') {
-        throw new ConflictError(`a different basket ${req.txnId} of terminal ${req.terminalId} is already stored`, [
-          { path: 'txnId', message: 'already used by another basket' },
-        ]);
-      }
-      const result: ReturnResult = { basketId: outcome.basketId!, refundCents: refund, reversed, replayed: false };
-      await tx.insertInto('checkout_commits').values({
-        store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, kind: req.lines ? 'return' : 'void',
-        member_id: basket.member_id, basket_id: result.basketId, request_hash: hash,
-        response: jsonb(result), created_at: now,
+    const redemptions = await sql<{ offer_id: number; member_id: number; allocations: Array<{ lineNo: number; cents: number }>; reversed_cents: number; use_restored: boolean; discount_cents: number }>`
+      select offer_id, member_id, allocations, reversed_cents, use_restored, discount_cents from offer_redemptions
+      where store_id = ${origStore} and terminal_id = ${req.original.terminalId} and txn_id = ${req.original.txnId}
+      order by offer_id`.execute(tx);
+    const outLines: Array<{ gtin: string; qty: number; unitPriceCents: number | null; lineDiscountCents: number }> = [];
+    let refund = 0;
+    const lineShare = new Map<number, { before: number; after: number; qty: number }>();
+    for (const l of lines) {
+      const u = back.get(l.line_no);
+      if (!u) continue;
+      const after = l.returned + u;
+      const discountAfter = Math.round((l.line_discount_cents * after) / l.qty);
+      const discountBack = discountAfter - l.returned_discount;
+      outLines.push({ gtin: l.gtin, qty: -u, unitPriceCents: l.unit_price_cents, lineDiscountCents: -discountBack });
+      refund += Math.round(u * (l.unit_price_cents ?? 0)) - discountBack;
+      lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
+      await tx.insertInto('returned_units').values({
+        store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,
+        line_no: l.line_no, return_txn_id: req.txnId, qty: u, discount_cents: discountBack,
       }).execute();
-      return result;
-    }),
-  );
+    }
+    const reversed: ReturnResult['reversed'] = [];
+    const day = localDate(new Date(req.ts), zone);
+    for (const r of redemptions.rows) {
+      let cents = 0;
+      let remainingUnits = 0;
+      for (const a of r.allocations) {
+        const s = lineShare.get(a.lineNo);
+        const line = lines.find((x) => x.line_no === a.lineNo);
+        if (line) remainingUnits += line.qty - (s ? s.after : line.returned);
+        if (!s) continue;
+        cents += Math.round((a.cents * s.after) / s.qty) - Math.round((a.cents * s.before) / s.qty);
+      }
+      cents = Math.min(cents, r.discount_cents - r.reversed_cents);
+      const offer = (await sql<{ min_qty: number; valid_to: string; status: string; kind: OfferKind }>`
+        select min_qty, valid_to::text as valid_to, status, kind from offers
+        where member_id = ${r.member_id} and id = ${r.offer_id}`.execute(tx)).rows[0];
+      const below = offer ? remainingUnits < Math.max(offer.min_qty, 1) || offer.kind === 'reward' && !req.lines : false;
+      let restored = false;
+      if (!r.use_restored && below && offer && offer.status === 'live' && offer.valid_to >= day) {
+        const u = await sql`update offers set uses = uses - 1, updated_at = ${now.toISOString()}::timestamptz
+          where member_id = ${r.member_id} and id = ${r.offer_id} and uses > 0`.execute(tx);
+        restored = Number(u.numAffectedRows ?? 0) === 1;
+      }
+      await sql`update offer_redemptions set reversed_cents = reversed_cents + ${cents},
+          use_restored = use_restored or ${restored}
+        where member_id = ${r.member_id} and offer_id = ${r.offer_id} and store_id = ${origStore}
+          and terminal_id = ${req.original.terminalId} and txn_id = ${req.original.txnId}`.execute(tx);
+      if (cents > 0 || restored) reversed.push({ offerId: r.offer_id, cents, useRestored: restored });
+    }
+    const member = await tx.selectFrom('members').select(['card_number', 'member_number'])
+      .where('id', '=', basket.member_id).where('id', '<>', 0).executeTakeFirst();
+    const basketId = await ingestOne(
+      tx,
+      {
+        storeId: req.storeId,
+        terminalId: req.terminalId,
+        txnId: req.txnId,
+        ts: req.ts,
+        member: memberRef(member ? { cardNumber: member.card_number, memberNumber: member.member_number } : null),
+        lines: outLines,
+      },
+      'return',
+    );
+    const result: ReturnResult = { basketId, refundCents: refund, reversed, replayed: false };
+    return { result, memberId: basket.member_id };
+  });
 }

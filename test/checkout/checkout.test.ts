@@ -241,6 +241,22 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await tooMany.json()).issues[0].path).toMatch(/lines|qty/);
   });
 
+  it('books a return under the member of the sale, also for a member without a card', async () => {
+    const db = getDeps().db;
+    await upsertMembers(getDeps(), [{ memberNumber: 'NOCARD1', cardNumber: null, homeStoreId: 1 }]);
+    const m = await db.selectFrom('members').select('id').where('member_number', '=', 'NOCARD1').executeTakeFirstOrThrow();
+    const body = sale({ identity: { memberNumber: 'NOCARD1' } });
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(201);
+    const ret = await api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: 'T09', txnId: 'r-nocard', ts: TS, original: { terminalId: 'T01', txnId: body.txnId },
+      lines: [{ gtin: MILK, qty: 1 }],
+    });
+    expect(ret.status).toBe(200);
+    const owners = await sql<{ member_id: number }>`select member_id from baskets
+      where store_id = 1 and txn_id in (${body.txnId}, 'r-nocard') order by txn_id`.execute(db);
+    expect(owners.rows.map((r) => r.member_id)).toEqual([m.id, m.id]);
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
