@@ -4,7 +4,7 @@ import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import { snapshotOf } from '../analytics/repo.ts';
 import { ConflictError, ValidationError } from '../lib/errors.ts';
-import { activeIn, pickOffers, promotedProducts, type CampaignAssignment } from '../offers/assign.ts';
+import { activeIn, pickOffers, promotedProducts, type CampaignAssignment, type PromotedProduct } from '../offers/assign.ts';
 import type { CampaignSpec } from '../offers/spec.ts';
 
 export interface ListPeriodOptions {
@@ -95,8 +95,10 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
 
     // The terms each offer is issued under, frozen.
     const active = opts.campaigns.filter((c) => activeIn(c, opts.periodStart, periodEnd));
+    const products = new Map<string, PromotedProduct[]>();
     for (const c of active) {
-      const gtins = (await promotedProducts(tx, c)).map((p) => p.gtin);
+      products.set(c.id, await promotedProducts(tx, c));
+      const gtins = products.get(c.id)!.map((p) => p.gtin);
       await tx
         .insertInto('campaign_terms')
         .values({
@@ -118,6 +120,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       campaigns: active,
       analyticsAsOf: scores.asOf,
       timeZone: opts.timeZone,
+      products,
     });
 
     // One list per member who qualifies or holds an offer to print.

@@ -56,6 +56,14 @@ export interface AssignOptions {
   /** Instant of the analytics used (member_scores, cells, cycles must be as of it). */
   analyticsAsOf: Date;
   timeZone: string;
+  /** Each campaign's promoted products when the caller resolved them already (by campaign id). */
+  products?: ReadonlyMap<string, readonly PromotedProduct[]>;
+}
+
+export interface PromotedProduct {
+  gtin: string;
+  categoryId: string | null;
+  priceCents: number | null;
 }
 
 export interface CampaignAssignment {
@@ -167,7 +175,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
 export async function promotedProducts(
   db: Db,
   c: CampaignSpec,
-): Promise<Array<{ gtin: string; categoryId: string | null; priceCents: number | null }>> {
+): Promise<PromotedProduct[]> {
   const p = c.promotes;
   const { rows } = await sql<{ gtin: string; category_id: string | null; price_cents: number | null }>`
     select gtin, category_id, price_cents from products
@@ -185,7 +193,7 @@ async function insertCandidates(
   o: AssignOptions & { periodEnd: string; asOfDate: ReturnType<typeof sql> },
 ): Promise<void> {
   const a = c.audience;
-  const products = await promotedProducts(tx, c);
+  const products = o.products?.get(c.id) ?? (await promotedProducts(tx, c));
   if (products.length === 0 && c.offer.kind !== 'reward') return;
   // Price and category per promoted category (mean shelf price of its promoted products).
   const byCategory = new Map<string, number[]>();
