@@ -114,16 +114,18 @@ async function start(): Promise<void> {
       return null;
     });
   // Read before the first analyse starts: on PGlite it holds the one connection for a while.
-  // The demo's most frequent shopper: surely qualified for a list.
-  const sampleMember = await deps.db
-    .selectFrom('members')
-    .select('member_number')
-    .where('member_number', 'is not', null)
-    .where('id', '=', (eb) =>
-      eb.selectFrom('baskets').select('member_id').where('member_id', '<>', 0)
-        .groupBy('member_id').orderBy(sql`count(*)`, 'desc').orderBy('member_id').limit(1),
-    )
-    .executeTakeFirst();
+  // The demo's most frequent shopper (surely qualified for a list), for the start banner only.
+  const sampleMember = demoKey
+    ? await deps.db
+        .selectFrom('members')
+        .select('member_number')
+        .where('member_number', 'is not', null)
+        .where('id', '=', (eb) =>
+          eb.selectFrom('baskets').select('member_id').where('member_id', '<>', 0)
+            .groupBy('member_id').orderBy(sql`count(*)`, 'desc').orderBy('member_id').limit(1),
+        )
+        .executeTakeFirst()
+    : undefined;
   // A database that was never analysed (the demo's first start) gets its analytics right away.
   const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
   const firstAnalyse = analysed.length === 0 && !!demoKey;
