@@ -24,7 +24,7 @@ import {
   StoreIdParam,
   VoidRequest,
 } from './schemas.ts';
-import { commit, quote, returnItems, type Identity } from './service.ts';
+import { commit, quote, returnItems, storeTimeZone, type Identity } from './service.ts';
 
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -65,10 +65,11 @@ function toIdentity(i: IdentityBody | null | undefined): Identity | null {
   return { offerId: i.offerId! };
 }
 
+/** The zone of a store named in the path or by a pos lookup (404 when unknown). */
 async function zoneOf(deps: Deps, storeId: number): Promise<string> {
-  const s = await deps.db.selectFrom('stores').select('time_zone').where('id', '=', storeId).executeTakeFirst();
-  if (!s) throw new NotFoundError(`no store ${storeId}`, [{ path: 'storeId', message: 'unknown store' }]);
-  return s.time_zone;
+  const zone = await storeTimeZone(deps.db, storeId);
+  if (!zone) throw new NotFoundError(`no store ${storeId}`, [{ path: 'storeId', message: 'unknown store' }]);
+  return zone;
 }
 
 /** Checkout for POS terminals: a pos key acts for its own store only. */

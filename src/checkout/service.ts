@@ -137,10 +137,17 @@ export async function resolveMember(
   return { id: row.id, memberNumber: row.member_number, cardNumber: row.card_number };
 }
 
-async function storeZone(db: Db, storeId: number): Promise<string> {
+/** A store's time zone, or null when there is no such store. */
+export async function storeTimeZone(db: Db, storeId: number): Promise<string | null> {
   const s = await db.selectFrom('stores').select('time_zone').where('id', '=', storeId).executeTakeFirst();
-  if (!s) throw new ValidationError('unknown store', [{ path: 'storeId', message: `unknown store ${storeId}` }]);
-  return s.time_zone;
+  return s?.time_zone ?? null;
+}
+
+/** The zone of the store a request names in its body (422 when unknown). */
+async function storeZone(db: Db, storeId: number): Promise<string> {
+  const zone = await storeTimeZone(db, storeId);
+  if (!zone) throw new ValidationError('unknown store', [{ path: 'storeId', message: `unknown store ${storeId}` }]);
+  return zone;
 }
 
 /** An offer with the terms it was issued under (`o` offers, `t` campaign_terms). */
