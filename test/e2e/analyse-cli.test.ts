@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCadence } from '../support/cli.ts';
 import { generateChain, type SimOptions } from '../../src/sim/index.ts';
 import { databaseUrl, freshDatabase } from '../support/db.ts';
 import { pageCount } from '../lists/decode.ts';
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'cadence-analyse-'));
 const SIM: SimOptions = { seed: 11, members: 120, stores: 2, weeks: 26, endDate: '2026-10-31' };
 let env: Record<string, string>;
@@ -30,18 +27,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cadence(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli.ts', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', CHAIN_TIME_ZONE: 'America/New_York', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cadence = (...args: string[]) => runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env }, ...args);
 
 describe('cadence analyse and predict', () => {
   it('analyses as of a date and reports what it computed', async () => {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createApiKey } from '../../src/auth/index.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
-import { periodStartOn, runListsJob } from '../../src/jobs/lists.ts';
+import { periodStartOn } from '../../src/jobs/lists.ts';
 import { parseListBarcode, parseOfferBarcode } from '../../src/lists/barcodes.ts';
 import { renderPrintBatch } from '../../src/lists/pdf.ts';
 import { composeOptions, printBatchDocuments, storeListIds } from '../../src/lists/print.ts';
