@@ -75,6 +75,7 @@ async function openSession(
   const deps: Deps = {
     db: database.db,
     copyIn: database.copyIn,
+    copyTx: database.copyTx,
     clock: systemClock,
     ids: cryptoIds,
     logger: jsonLogger(config.LOG_LEVEL, (line) => process.stderr.write(`${line}\n`)),

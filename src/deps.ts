@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import type { CopyIn, Db } from './db/index.ts';
+import type { CopyIn, CopyTx, Db } from './db/index.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Ids } from './lib/ids.ts';
 import type { Logger } from './lib/logger.ts';
@@ -10,6 +10,8 @@ export interface Deps {
   db: Db;
   /** Bulk COPY, where the driver has it. */
   copyIn?: CopyIn | undefined;
+  /** A transaction that can COPY into itself, where the driver has it (bulk ingest). */
+  copyTx?: CopyTx | undefined;
   clock: Clock;
   ids: Ids;
   logger: Logger;

@@ -84,6 +84,7 @@ async function start(): Promise<void> {
   const deps: Deps = {
     db: database.db,
     copyIn: database.copyIn,
+    copyTx: database.copyTx,
     clock: systemClock,
     ids: cryptoIds,
     logger,

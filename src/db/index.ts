@@ -16,10 +16,18 @@ export type Tx = Transaction<DB>;
  */
 export type CopyIn = (table: string, columns: readonly string[], csv: string) => Promise<void>;
 
+/**
+ * A transaction on one connection, with a `copyIn` that loads into that same transaction (so it
+ * can fill session-local temp tables and land together with the statements that read them).
+ * The pool's `copyIn` cannot: it runs on any connection, outside the caller's transaction.
+ */
+export type CopyTx = <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>) => Promise<T>;
+
 export interface Database {
   kind: 'pglite' | 'postgres';
   db: Db;
   copyIn?: CopyIn;
+  copyTx?: CopyTx;
   close(): Promise<void>;
 }
 

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
-import { quoteIdent, type Database, type DB } from './index.ts';
+import { quoteIdent, type CopyIn, type CopyTx, type Database, type DB } from './index.ts';
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;
@@ -32,22 +32,34 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
     connection: { application_name: 'cadence' },
   });
   const db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: client }) });
-  return {
-    kind: 'postgres',
-    db,
-    async copyIn(table, columns, csv) {
-      const cols = columns.map(quoteIdent).join(', ');
-      const stream = await client
-        .unsafe(`copy ${quoteIdent(table)} (${cols}) from stdin with (format csv)`)
-        .writable();
-      await new Promise<void>((resolve, reject) => {
-        stream.on('error', reject);
-        stream.on('finish', resolve);
-        stream.end(csv);
-      });
-    },
-    close: () => db.destroy(),
+  const copyVia = (sql: postgres.Sql | postgres.ReservedSql): CopyIn => async (table, columns, csv) => {
+    const cols = columns.map(quoteIdent).join(', ');
+    const stream = await sql.unsafe(`copy ${quoteIdent(table)} (${cols}) from stdin with (format csv)`).writable();
+    await new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('finish', resolve);
+      stream.end(csv);
+    });
   };
+  // One reserved connection carries both the Kysely transaction and the COPY: a Kysely instance
+  // over a stand-in client whose reserve() always hands out that connection.
+  const copyTx: CopyTx = async (fn) => {
+    const reserved = await client.reserve();
+    try {
+      const pinned = Object.assign(() => Promise.reject(new Error('pinned connection: use reserve()')), {
+        options: client.options,
+        reserve: async () => ({ unsafe: reserved.unsafe.bind(reserved), release: () => {} }),
+        end: async () => {},
+      });
+      const pinnedDb = new Kysely<DB>({
+        dialect: new PostgresJSDialect({ postgres: pinned as unknown as postgres.Sql }),
+      });
+      return await pinnedDb.transaction().execute((tx) => fn(tx, copyVia(reserved)));
+    } finally {
+      reserved.release();
+    }
+  };
+  return { kind: 'postgres', db, copyIn: copyVia(client), copyTx, close: () => db.destroy() };
 }
 
 export async function openPglite(dataDir: string): Promise<Database> {
@@ -57,15 +69,43 @@ export async function openPglite(dataDir: string): Promise<Database> {
     parsers: { 20: Number, 1700: Number, 1082: (v: string) => v },
   });
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
-  return {
-    kind: 'pglite',
-    db,
-    async copyIn(table, columns, csv) {
+  const copyVia =
+    (target: PGlite | PGliteTransaction): CopyIn =>
+    async (table, columns, csv) => {
       const cols = columns.map(quoteIdent).join(', ');
-      await pglite.query(`copy ${quoteIdent(table)} (${cols}) from '/dev/blob' with (format csv)`, [], {
+      await target.query(`copy ${quoteIdent(table)} (${cols}) from '/dev/blob' with (format csv)`, [], {
         blob: new Blob([csv]),
       });
-    },
-    close: () => db.destroy(),
+    };
+  // Inside a PGlite transaction, queries must go through its Transaction object (plain queries
+  // wait for the transaction to end). A stand-in PGlite hands that object to the COPY as well.
+  const copyTx: CopyTx = async (fn) => {
+    let current: PGliteTransaction | null = null;
+    const facade = {
+      get closed() {
+        return pglite.closed;
+      },
+      ready: true,
+      waitReady: Promise.resolve(),
+      query: pglite.query.bind(pglite),
+      transaction: <T>(cb: (t: PGliteTransaction) => Promise<T>) =>
+        pglite.transaction(async (t) => {
+          current = t;
+          try {
+            return await cb(t);
+          } finally {
+            current = null;
+          }
+        }),
+      close: async () => {},
+    };
+    const pinnedDb = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: facade as unknown as PGlite }) });
+    return pinnedDb.transaction().execute((tx) =>
+      fn(tx, (table, columns, csv) => {
+        if (!current) throw new Error('copyTx: COPY outside its transaction');
+        return copyVia(current)(table, columns, csv);
+      }),
+    );
   };
+  return { kind: 'pglite', db, copyIn: copyVia(pglite), copyTx, close: () => db.destroy() };
 }

@@ -54,6 +54,7 @@ export function useTestDeps(overrides: Partial<Omit<Deps, 'clock'>> = {}): () =>
     deps = {
       db: database.db,
       copyIn: database.copyIn,
+      copyTx: database.copyTx,
       clock: fixedClock('2026-11-24T15:00:00Z'),
       ids: cryptoIds,
       logger: silentLogger,
