@@ -13,8 +13,8 @@ import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { localToInstant } from '../lib/time.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
-import { mapHeader, readCsv, type CsvRecord } from './csv.ts';
-import { ingestBaskets, type BasketInput } from './ingest-baskets.ts';
+import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
+import { stagedText, writeStagedBaskets } from './staged-baskets.ts';
 
 /** A CSV row that was not imported: written to the `.errors.csv` beside the file. */
 export interface RejectedRow {
@@ -95,9 +95,17 @@ class RowError extends Error {
 }
 
 interface PendingBasket {
-  key: string;
+  store: string;
+  terminal: string;
+  txn: string;
+  ts: string;
+  card: string;
+  member: string;
+  /** Position in the batch (assigned when it starts; a rejected basket takes none). */
+  seq: number;
+  /** Staged head (HEAD_COLUMNS after seq) and lines (LINE_COLUMNS) as CSV. */
   head: string;
-  input: BasketInput;
+  lines: string;
   records: CsvRecord[];
   error: RejectedRow | null;
 }
@@ -106,9 +114,16 @@ interface PendingBasket {
  * Imports a basket CSV (one line per scanned item; lines of one basket adjacent). Each basket is
  * imported whole or not at all; rejected lines go to `onReject`. Idempotent: a re-import finds
  * every basket already stored and adds nothing. Memory stays flat: one batch at a time, and
- * while one batch is written the next is parsed.
+ * while up to two batches are written the next is parsed.
+ *
+ * Each row is checked by hand (the same rules as the API's schema) and written straight into the
+ * staged CSV that `writeStagedBaskets` COPYs: no object per line, no zod call per line.
  */
-export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
+export async function importBaskets(
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'copyTx'>>,
+  chunks: Chunks,
+  opts: ImportOptions,
+): Promise<ImportSummary> {
   const batchSize = opts.batchSize ?? 20_000;
   const maxWrites = 2;
   const summary = { rows: 0, imported: 0, rejected: 0, created: 0, duplicates: 0, conflicts: 0, unknownGtins: 0 };
@@ -118,8 +133,9 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
   let current: PendingBasket | null = null;
   let batch: PendingBasket[] = [];
   let batchLines = 0;
+  let batchKeys = new Set<string>();
   // Up to two batches are written at once (each in its own transaction; their lock order is
-  // sorted, see ingest-baskets.ts) while the next is parsed.
+  // sorted, see staged-baskets.ts) while the next is parsed.
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | null = null;
 
@@ -132,13 +148,21 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
   };
 
   const write = async (baskets: PendingBasket[]) => {
-    const outcomes = await ingestBaskets(deps, baskets.map((b) => b.input), 'import');
-    outcomes.forEach((o, i) => {
+    let heads = '';
+    let lines = '';
+    for (const b of baskets) {
+      heads += `${b.seq},${b.head}\n`;
+      lines += b.lines;
+    }
+    const result = await writeStagedBaskets(deps, { heads, lines, count: baskets.length }, 'import', {
+      unknownGtins: 'distinct',
+    });
+    for (const g of result.unknownGtins) unknownGtins.add(g);
+    result.outcomes.forEach((o, i) => {
       const b = baskets[i]!;
       if (o.status === 'created' || o.status === 'duplicate') {
         summary.imported += b.records.length;
         summary[o.status === 'created' ? 'created' : 'duplicates']++;
-        for (const g of o.unknownGtins) unknownGtins.add(g);
       } else {
         if (o.status === 'conflict') summary.conflicts++;
         const issue = o.issues[0];
@@ -153,20 +177,19 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
     while (inflight.size > limit) await Promise.race(inflight);
     if (failure) throw failure.error;
   };
-  const flush = async (force: boolean) => {
-    if (batch.length > 0 && (force || batchLines >= batchSize)) {
-      const ready = batch;
-      batch = [];
-      batchLines = 0;
-      await settle(maxWrites - 1);
-      const p: Promise<void> = write(ready)
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    if (force) await settle(0);
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const ready = batch;
+    batch = [];
+    batchLines = 0;
+    batchKeys = new Set();
+    await settle(maxWrites - 1);
+    const p: Promise<void> = write(ready)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
   };
 
   const close = async (b: PendingBasket | null) => {
@@ -183,94 +206,110 @@ export async function importBaskets(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
       return;
     }
     batch.push(b);
+    batchKeys.add(`${b.store}\u0000${b.terminal}\u0000${b.txn}`);
     batchLines += b.records.length;
-    await flush(false);
+    if (batchLines >= batchSize) await flush();
   };
 
-  for await (const record of withHeader(chunks)) {
+  const ix = {} as Record<BasketColumn, number>;
+  const gtins = new Map<string, string>();
+  for await (const records of readCsvBatches(chunks)) {
     // Parsing buffered text never waits on I/O: let the replies of the writes in flight in.
-    if (inflight.size > 0 && summary.rows % 2000 === 0) await new Promise((r) => setTimeout(r, 0));
-    if (!columns) {
-      const mapped = mapHeader(record.fields, basketColumns);
-      requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
-      columns = mapped.columns;
-      width = record.fields.length;
-      continue;
-    }
-    summary.rows++;
-    const f = record.fields;
-    const get = (k: BasketColumn) => {
-      const i = columns![k];
-      return i === undefined ? '' : (f[i] ?? '').trim();
-    };
-    const key = `${get('store')}\u0000${get('terminal')}\u0000${get('txn')}`;
-    const head = `${get('ts')}\u0000${get('card')}\u0000${get('member')}`;
-    if (!current || current.key !== key) {
-      await close(current);
-      current = { key, head, records: [], error: null, input: null as unknown as BasketInput };
-    }
-    current.records.push(record);
-    if (current.error) continue;
-    try {
-      if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
-      if (current.records.length === 1) current.input = parseBasketHead(get, opts.timeZone);
-      else if (head !== current.head) {
-        throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.records[0]!.line})`);
+    if (inflight.size > 0) await new Promise((r) => setTimeout(r, 0));
+    for (const record of records) {
+      if (!columns) {
+        const mapped = mapHeader(record.fields, basketColumns);
+        requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
+        columns = mapped.columns;
+        for (const k of Object.keys(basketColumns) as BasketColumn[]) ix[k] = columns[k] ?? -1;
+        width = record.fields.length;
+        continue;
       }
-      current.input.lines.push(parseBasketLine(get));
-    } catch (err) {
-      if (!(err instanceof RowError)) throw err;
-      current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+      summary.rows++;
+      const f = record.fields;
+      const store = field(f, ix.store);
+      const terminal = field(f, ix.terminal);
+      const txn = field(f, ix.txn);
+      const ts = field(f, ix.ts);
+      const card = field(f, ix.card);
+      const member = field(f, ix.member);
+      if (!current || current.txn !== txn || current.store !== store || current.terminal !== terminal) {
+        await close(current);
+        const key = `${store}\u0000${terminal}\u0000${txn}`;
+        // A key repeated within a batch: the batch before it is written first, so the repeat is
+        // resolved against the stored basket (duplicate or conflict) like a re-import.
+        if (batchKeys.has(key)) {
+          await flush();
+          await settle(0);
+        }
+        current = { store, terminal, txn, ts, card, member, seq: batch.length, head: '', lines: '', records: [], error: null };
+      }
+      current.records.push(record);
+      if (current.error) continue;
+      try {
+        if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
+        if (current.records.length === 1) current.head = stagedHead(current, opts.timeZone);
+        else if (ts !== current.ts || card !== current.card || member !== current.member) {
+          throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.records[0]!.line})`);
+        }
+        current.lines += stagedLine(f, ix, current, gtins);
+      } catch (err) {
+        if (!(err instanceof RowError)) throw err;
+        current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+      }
     }
   }
   await close(current);
-  await flush(true);
+  await flush();
+  await settle(0);
   summary.unknownGtins = unknownGtins.size;
   return summary;
 }
 
-function parseBasketHead(get: (k: BasketColumn) => string, timeZone: string): BasketInput {
-  const txn = get('txn');
-  if (!txn || txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
-  const storeText = get('store');
-  let storeId: number | null = null;
-  if (storeText) {
-    storeId = Number(storeText);
-    if (!Number.isInteger(storeId) || storeId <= 0) throw new RowError('store_id', 'a positive store number');
-  }
-  const terminalId = get('terminal');
-  if (terminalId.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
-  const tsText = get('ts');
-  let ts: string | null;
-  if (InstantWithOffset.safeParse(tsText).success) ts = tsText;
-  else ts = localToInstant(tsText, timeZone);
-  if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
-  const card = get('card');
-  const number = get('member');
-  let member: BasketInput['member'] = null;
-  if (card) {
-    if (!cardPattern.test(card)) throw new RowError('card', '4–40 letters or digits');
-    member = { kind: 'card', ref: card };
-  } else if (number) {
-    if (!memberPattern.test(number)) throw new RowError('member_id', 'letters, digits, _ or - (max 40)');
-    member = { kind: 'number', ref: number };
-  }
-  return { storeId, terminalId, txnId: txn, ts, member, lines: [] };
+function field(f: string[], i: number): string {
+  return i < 0 ? '' : (f[i] ?? '').trim();
 }
 
-function parseBasketLine(get: (k: BasketColumn) => string): BasketInput['lines'][number] {
-  const gtin = parseGtin(get('gtin'));
-  if (!gtin.ok) throw new RowError('gtin', gtin.message);
-  const qtyText = get('qty');
-  if (!qtyPattern.test(qtyText) || Number(qtyText) === 0) {
-    throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+/** Validates a basket's head (its first line) into HEAD_COLUMNS after `seq`. */
+function stagedHead(b: PendingBasket, timeZone: string): string {
+  if (!b.txn || b.txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
+  let storeId: number | null = null;
+  if (b.store) {
+    storeId = Number(b.store);
+    if (!Number.isInteger(storeId) || storeId <= 0) throw new RowError('store_id', 'a positive store number');
   }
-  return {
-    gtin: gtin.gtin,
-    qty: Number(qtyText),
-    unitPriceCents: money(get('priceCents'), get('price'), 'unit_price'),
-    lineDiscountCents: money(get('discountCents'), get('discount'), 'line_discount') ?? 0,
-  };
+  if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
+  let ts: string | null;
+  if (InstantWithOffset.safeParse(b.ts).success) ts = b.ts;
+  else ts = localToInstant(b.ts, timeZone);
+  if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
+  let member = ',';
+  if (b.card) {
+    if (!cardPattern.test(b.card)) throw new RowError('card', '4–40 letters or digits');
+    member = `card,${b.card}`;
+  } else if (b.member) {
+    if (!memberPattern.test(b.member)) throw new RowError('member_id', 'letters, digits, _ or - (max 40)');
+    member = `number,${b.member}`;
+  }
+  return `${member},${storeId ?? ''},${stagedText(b.terminal)},${stagedText(b.txn)},${ts}`;
+}
+
+/** Validates one line into a LINE_COLUMNS row. `gtins` caches raw → 14-digit GTIN. */
+function stagedLine(f: string[], ix: Record<BasketColumn, number>, b: PendingBasket, gtins: Map<string, string>): string {
+  const raw = field(f, ix.gtin);
+  let gtin = gtins.get(raw);
+  if (gtin === undefined) {
+    const parsed = parseGtin(raw);
+    if (!parsed.ok) throw new RowError('gtin', parsed.message);
+    gtin = parsed.gtin;
+    if (gtins.size >= 100_000) gtins.clear(); // memory stays flat on catalogues of any size
+    gtins.set(raw, gtin);
+  }
+  const qty = field(f, ix.qty);
+  if (!qtyPattern.test(qty) || Number(qty) === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
+  const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
+  return `${b.seq},${b.records.length},${gtin},${qty},${price ?? ''},${discount}\n`;
 }
 
 /** Cents from a `*_cents` column, else from a decimal currency column; null when both are empty. */
