@@ -21,7 +21,11 @@ export type CopyIn = (table: string, columns: readonly string[], csv: string) =>
  * can fill session-local temp tables and land together with the statements that read them).
  * The pool's `copyIn` cannot: it runs on any connection, outside the caller's transaction.
  */
-export type CopyTx = <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>) => Promise<T>;
+export interface CopyTx {
+  <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>): Promise<T>;
+  /** The database it writes to: deps built by spreading others with another `db` must not use it. */
+  readonly db: Db;
+}
 
 export interface Database {
   kind: 'pglite' | 'postgres';

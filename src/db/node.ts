@@ -3,7 +3,7 @@ import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pgl
 import { Kysely, PGliteDialect } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
-import { quoteIdent, type CopyIn, type CopyTx, type Database, type DB } from './index.ts';
+import { quoteIdent, type CopyIn, type CopyTx, type Database, type DB, type Tx } from './index.ts';
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;
@@ -43,7 +43,7 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
   };
   // One reserved connection carries both the Kysely transaction and the COPY: a Kysely instance
   // over a stand-in client whose reserve() always hands out that connection.
-  const copyTx: CopyTx = async (fn) => {
+  const inTx = async <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>): Promise<T> => {
     const reserved = await client.reserve();
     try {
       const pinned = Object.assign(() => Promise.reject(new Error('pinned connection: use reserve()')), {
@@ -59,6 +59,7 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
       reserved.release();
     }
   };
+  const copyTx: CopyTx = Object.assign(inTx, { db });
   return { kind: 'postgres', db, copyIn: copyVia(client), copyTx, close: () => db.destroy() };
 }
 
@@ -79,7 +80,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     };
   // Inside a PGlite transaction, queries must go through its Transaction object (plain queries
   // wait for the transaction to end). A stand-in PGlite hands that object to the COPY as well.
-  const copyTx: CopyTx = async (fn) => {
+  const inTx = async <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>): Promise<T> => {
     let current: PGliteTransaction | null = null;
     const facade = {
       get closed() {
@@ -107,5 +108,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
       }),
     );
   };
+  const copyTx: CopyTx = Object.assign(inTx, { db });
   return { kind: 'pglite', db, copyIn: copyVia(pglite), copyTx, close: () => db.destroy() };
 }

@@ -53,7 +53,8 @@ export async function writeStagedBaskets(
   source: BasketSource,
   opts: { unknownGtins: 'per-basket' | 'distinct' },
 ): Promise<StagedResult> {
-  if (deps.copyTx && !deps.db.isTransaction) {
+  // Not inside a caller's transaction, and only on the database it belongs to.
+  if (deps.copyTx && deps.copyTx.db === deps.db) {
     const copyTx = deps.copyTx;
     return retryOnDeadlock(() =>
       copyTx(async (tx, copyIn) => {

@@ -75,7 +75,7 @@ export async function run(args: string[]): Promise<void> {
     `${chainOpts.weeks} weeks of history, ${days} simulated days`);
 
   const depsOf = (d: Database): Deps => ({
-    db: d.db, copyIn: d.copyIn, clock: fixedClock('2026-11-01T05:00:00Z'), ids: cryptoIds,
+    db: d.db, copyIn: d.copyIn, copyTx: d.copyTx, clock: fixedClock('2026-11-01T05:00:00Z'), ids: cryptoIds,
     logger: silentLogger, config, rules,
   });
   const loops: Array<{ mode: AnalyseMode; s: LoopSummary; ms: number }> = [];

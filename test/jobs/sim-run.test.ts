@@ -39,7 +39,7 @@ beforeAll(async () => {
   await runListsJob({ ...deps, clock: { now: () => AS_OF } }, { periodStart: NEXT_PERIOD });
 
   twin = await freshDatabase();
-  const twinDeps = { ...deps, db: twin.db, copyIn: twin.copyIn, clock: { now: () => AS_OF } };
+  const twinDeps = { ...deps, db: twin.db, copyIn: twin.copyIn, copyTx: twin.copyTx, clock: { now: () => AS_OF } };
   await loadSimChain(twinDeps, generateChain(CHAIN));
   await runAnalyse(twinDeps, { asOf: AS_OF, timeZone: TZ, rules });
   await runListsJob(twinDeps, { periodStart: NEXT_PERIOD });
