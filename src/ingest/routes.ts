@@ -6,7 +6,7 @@ import { zodIssues } from '../http/problem.ts';
 import { newRouter } from '../http/router.ts';
 import { BadRequestError, ConflictError, ValidationError } from '../lib/errors.ts';
 import { ingestBaskets, type BasketInput } from './ingest-baskets.ts';
-import { Basket, BasketBatch, BasketOutcome, BatchResult } from './schemas.ts';
+import { Basket, BasketBatch, BasketOutcome, BatchResult, parseBasket } from './schemas.ts';
 
 type Parsed = { ok: true; basket: Basket } | { ok: false; issues: { path: string; message: string }[] };
 
@@ -74,7 +74,7 @@ export function ingestRoutes(deps: Deps) {
       const isBatch = typeof body === 'object' && body !== null && 'baskets' in body;
 
       if (!isBatch) {
-        const parsed = Basket.safeParse(body);
+        const parsed = parseBasket(body);
         if (!parsed.success) {
           throw new ValidationError('the basket does not match the schema', zodIssues(parsed.error));
         }
@@ -91,7 +91,7 @@ export function ingestRoutes(deps: Deps) {
         throw new ValidationError('the batch does not match the schema', zodIssues(batch.error));
       }
       const parsed: Parsed[] = batch.data.baskets.map((item, i) => {
-        const r = Basket.safeParse(item);
+        const r = parseBasket(item);
         return r.success ? { ok: true, basket: r.data } : { ok: false, issues: zodIssues(r.error, ['baskets', i]) };
       });
       parsed.forEach((p, i) => {
