@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { PGlite, type Transaction as PGliteTransaction } from '@electric-sql/pglite';
+import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
@@ -94,7 +94,9 @@ function singleTcpHost(url: string): boolean {
 export async function openPglite(dataDir: string): Promise<Database> {
   const memory = dataDir.startsWith('memory://');
   if (!memory) mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(memory ? undefined : dataDir, {
+  // Imported here: a process on PostgreSQL never loads PGlite (its WASM module costs CLI start time).
+  const { PGlite: PGliteClass } = await import('@electric-sql/pglite');
+  const pglite = await PGliteClass.create(memory ? undefined : dataDir, {
     parsers: { 20: Number, 1700: Number, 1082: (v: string) => v },
   });
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
