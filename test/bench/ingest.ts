@@ -5,11 +5,14 @@
  *   \copy   psql `\copy` into a plain table with the CSV's columns, no indexes (the baseline)
  *   import  `npx tsx src/cli.ts import baskets FILE`, a child process, timed whole
  *   http    `npx tsx src/node.ts` as a child; POST /v1/baskets, 100 baskets a request, 4 clients
+ *   lines   reference: psql `\copy` of the final basket_lines rows (member and basket ids already
+ *           resolved) into a table of basket_lines' shape with its primary key: what storing the
+ *           lines costs any path, before parsing, checking, baskets and idempotency
  *
  * Targets: import ≥ 0.5× the \copy rate, HTTP ≥ 0.3×. Every method must land every line: the
  * bench fails when basket_lines disagrees with the CSV.
  *
- *   npm run bench -- ingest [--lines N] [--only copy,import,http] [--batch 100] [--clients 4]
+ *   npm run bench -- ingest [--lines N] [--only copy,lines,import,http] [--batch 100] [--clients 4]
  *                           [--retries 0] [--keep]
  *
  * BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=.bench/prof") is passed to the timed children,
@@ -313,6 +316,76 @@ async function benchCopy(adminUrl: string, file: string, lines: number): Promise
   return { method: '\\copy (baseline)', lines, seconds: r.seconds };
 }
 
+/** The CSV's lines as basket_lines rows: cards numbered in order of appearance (0 = no card). */
+function finalLinesCsv(file: string, out: string): void {
+  if (existsSync(out)) return;
+  const rows = readFileSync(file, 'utf8').split('\n');
+  const members = new Map<string, number>();
+  const tmp = `${out}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  let text = '';
+  let basket = 0;
+  let lineNo = 0;
+  let key = '';
+  try {
+    for (let i = 1; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (row === '') continue;
+      const [card, txn, , store, terminal, gtin, qty, price, discount] = row.split(',') as string[];
+      const k = `${store},${terminal},${txn}`;
+      if (k !== key) {
+        key = k;
+        basket++;
+        lineNo = 0;
+      }
+      let member = 0;
+      if (card) {
+        member = members.get(card) ?? members.size + 1;
+        members.set(card, member);
+      }
+      text += `${member},${basket},${++lineNo},0${gtin},${qty},${price},${discount}\n`;
+      if (text.length > 1 << 20) {
+        writeSync(fd, text);
+        text = '';
+      }
+    }
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, out);
+}
+
+async function benchLines(adminUrl: string, file: string, lines: number): Promise<Measure> {
+  const final = file.replace(/\.csv$/, '.final-lines.csv');
+  finalLinesCsv(file, final);
+  const url = await freshDatabase(adminUrl, 'bench_lines');
+  // basket_lines as migrations/20261124_01_foundation.ts creates it
+  await psql(
+    url,
+    `create table bench_lines (member_id bigint not null, basket_id bigint not null, line_no integer not null,
+       gtin char(14) not null, qty numeric(12, 3) not null, unit_price_cents integer,
+       line_discount_cents integer not null default 0, primary key (member_id, basket_id, line_no))`,
+  );
+  const r = await mustRun('psql \\copy (lines)', 'psql', [
+    url,
+    '-X',
+    '-q',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    `\\copy bench_lines from '${final.replaceAll("'", "''")}' with (format csv)`,
+  ]);
+  const n = await count(url, 'bench_lines');
+  if (n !== lines) fail(`\\copy (lines) loaded ${n} rows, the CSV has ${lines}`);
+  return {
+    method: '\\copy into basket_lines (PK)',
+    lines,
+    seconds: r.seconds,
+    note: 'reference, not a target: the final rows (ids resolved) into a table of basket_lines\' shape with its primary key',
+  };
+}
+
 /** A migrated database with the bench's stores, set up in-process through the app's own code. */
 async function preparedDatabase(adminUrl: string, name: string): Promise<string> {
   const url = await freshDatabase(adminUrl, name);
@@ -544,7 +617,7 @@ export async function run(args: string[]): Promise<void> {
     args,
     options: {
       lines: { type: 'string', default: '1000000' },
-      only: { type: 'string', default: 'copy,import,http' },
+      only: { type: 'string', default: 'copy,lines,import,http' },
       batch: { type: 'string', default: '100' },
       clients: { type: 'string', default: '4' },
       retries: { type: 'string', default: '0' },
@@ -560,7 +633,7 @@ export async function run(args: string[]): Promise<void> {
   if (!Number.isInteger(batch) || batch < 1 || batch > 500) fail(`--batch wants 1–500, not ${values.batch}`);
   if (!Number.isInteger(clients) || clients < 1) fail(`--clients wants a positive integer, not ${values.clients}`);
   const only = new Set(values.only!.split(',').map((s) => s.trim()));
-  for (const m of only) if (!['copy', 'import', 'http'].includes(m)) fail(`--only: unknown method ${m} (copy, import, http)`);
+  for (const m of only) if (!['copy', 'lines', 'import', 'http'].includes(m)) fail(`--only: unknown method ${m} (copy, lines, import, http)`);
 
   installCleanup();
   // Without DATABASE_URL: a throwaway PostgreSQL for the whole run; the bench runs again inside it.
@@ -593,6 +666,11 @@ export async function run(args: string[]): Promise<void> {
       const m = await benchCopy(adminUrl, file, lines);
       copySeconds = m.seconds;
       results.push(m);
+    }
+    if (only.has('lines')) {
+      console.error('bench: \\copy into basket_lines (reference)…');
+      databases.push('bench_lines');
+      results.push(await benchLines(adminUrl, file, lines));
     }
     if (only.has('import')) {
       console.error('bench: cadence import…');
