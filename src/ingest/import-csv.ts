@@ -214,9 +214,12 @@ export async function importBaskets(
   const ix = {} as Record<BasketColumn, number>;
   const gtins = new Map<string, string>();
   for await (const records of readCsvBatches(chunks)) {
-    // Parsing buffered text never waits on I/O: let the replies of the writes in flight in.
-    if (inflight.size > 0) await new Promise((r) => setTimeout(r, 0));
-    for (const record of records) {
+    for (let r = 0; r < records.length; r++) {
+      // Parsing buffered text never waits on I/O: let the replies of the writes in flight in
+      // often, or each of their statements waits for the parser (measured: the database idled
+      // half of the time with one yield per 1 MB chunk).
+      if (inflight.size > 0 && (r & 511) === 511) await yieldToIo();
+      const record = records[r]!;
       if (!columns) {
         const mapped = mapHeader(record.fields, basketColumns);
         requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
@@ -265,6 +268,12 @@ export async function importBaskets(
   summary.unknownGtins = unknownGtins.size;
   return summary;
 }
+
+/** A macrotask turn, so that socket replies are handled (setImmediate where the runtime has it). */
+const yieldToIo: () => Promise<void> =
+  typeof setImmediate === 'function'
+    ? () => new Promise((resolve) => setImmediate(resolve))
+    : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function field(f: string[], i: number): string {
   return i < 0 ? '' : (f[i] ?? '').trim();
