@@ -106,7 +106,10 @@ interface PendingBasket {
   /** Staged head (HEAD_COLUMNS after seq) and lines (LINE_COLUMNS) as CSV. */
   head: string;
   lines: string;
-  records: CsvRecord[];
+  /** Line numbers and text of its rows, for the errors file (not the parsed records: a batch
+   * in flight holding a million small objects made garbage collection a third of the import). */
+  lineNos: number[];
+  raws: string[];
   error: RejectedRow | null;
 }
 
@@ -144,7 +147,7 @@ export async function importBaskets(
     opts.onReject(row);
   };
   const rejectBasket = (b: PendingBasket, field: string, reason: string) => {
-    for (const r of b.records) reject({ line: r.line, field, reason, raw: r.raw });
+    b.lineNos.forEach((line, i) => reject({ line, field, reason, raw: b.raws[i]! }));
   };
 
   const write = async (baskets: PendingBasket[]) => {
@@ -161,7 +164,7 @@ export async function importBaskets(
     result.outcomes.forEach((o, i) => {
       const b = baskets[i]!;
       if (o.status === 'created' || o.status === 'duplicate') {
-        summary.imported += b.records.length;
+        summary.imported += b.lineNos.length;
         summary[o.status === 'created' ? 'created' : 'duplicates']++;
       } else {
         if (o.status === 'conflict') summary.conflicts++;
@@ -196,18 +199,18 @@ export async function importBaskets(
     if (!b) return;
     if (b.error) {
       const bad = b.error;
-      for (const r of b.records) {
+      b.lineNos.forEach((line, i) => {
         reject(
-          r.line === bad.line
+          line === bad.line
             ? bad
-            : { line: r.line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw: r.raw },
+            : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw: b.raws[i]! },
         );
-      }
+      });
       return;
     }
     batch.push(b);
     batchKeys.add(`${b.store}\u0000${b.terminal}\u0000${b.txn}`);
-    batchLines += b.records.length;
+    batchLines += b.lineNos.length;
     if (batchLines >= batchSize) await flush();
   };
 
@@ -245,15 +248,16 @@ export async function importBaskets(
           await flush();
           await settle(0);
         }
-        current = { store, terminal, txn, ts, card, member, seq: batch.length, head: '', lines: '', records: [], error: null };
+        current = { store, terminal, txn, ts, card, member, seq: batch.length, head: '', lines: '', lineNos: [], raws: [], error: null };
       }
-      current.records.push(record);
+      current.lineNos.push(record.line);
+      current.raws.push(record.raw);
       if (current.error) continue;
       try {
         if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
-        if (current.records.length === 1) current.head = stagedHead(current, opts.timeZone);
+        if (current.lineNos.length === 1) current.head = stagedHead(current, opts.timeZone);
         else if (ts !== current.ts || card !== current.card || member !== current.member) {
-          throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.records[0]!.line})`);
+          throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.lineNos[0]!})`);
         }
         current.lines += stagedLine(f, ix, current, gtins);
       } catch (err) {
@@ -318,7 +322,7 @@ function stagedLine(f: string[], ix: Record<BasketColumn, number>, b: PendingBas
   if (!qtyPattern.test(qty) || Number(qty) === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
   const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
   const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
-  return `${b.seq},${b.records.length},${gtin},${qty},${price ?? ''},${discount}\n`;
+  return `${b.seq},${b.lineNos.length},${gtin},${qty},${price ?? ''},${discount}\n`;
 }
 
 /** Cents from a `*_cents` column, else from a decimal currency column; null when both are empty. */
