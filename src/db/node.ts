@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
-import { PostgresJSDialect } from 'kysely-postgres-js';
-import postgres from 'postgres';
 import { quoteIdent, type Database, type DB } from './index.ts';
+import { postgresClient, postgresKysely } from './postgres.ts';
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;
@@ -19,19 +18,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 }
 
 export async function openPostgres(url: string, max = 10): Promise<Database> {
-  const client = postgres(url, {
-    max,
-    onnotice: () => {},
-    // bigint (ids, sums) and numeric (quantities) as JS numbers; dates as 'YYYY-MM-DD' text (a
-    // calendar day has no time zone: a Date would shift it). PGlite is set up the same way.
-    types: {
-      int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: Number },
-      numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: Number },
-      date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
-    },
-    connection: { application_name: 'cadence' },
-  });
-  const db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  const client = postgresClient(url, max);
+  const db = postgresKysely(client);
   return {
     kind: 'postgres',
     db,
