@@ -173,6 +173,17 @@ describe.skipIf(!databaseUrl)('the worker under wrangler dev (real PostgreSQL)',
     expect(stored).toHaveLength(1);
   });
 
+  it('gives each of many concurrent requests its own database client', async () => {
+    // Workers refuse I/O on a socket another request opened: a client shared across requests fails here.
+    const posts = Array.from({ length: 16 }, (_, i) =>
+      call('/v1/baskets', pos, { method: 'POST', body: JSON.stringify({ baskets: [basket({ txnId: `edge-many-${i}` })] }) }),
+    );
+    const statuses = await Promise.all(posts.map(async (p) => ((await (await p).json()) as { created: number }).created));
+    expect(statuses).toEqual(Array(16).fill(1));
+    const stored = await database.db.selectFrom('baskets').select('id').where('txn_id', 'like', 'edge-many-%').execute();
+    expect(stored).toHaveLength(16);
+  });
+
   it('runs the nightly analytics and the list period from its Cron Triggers, then serves a list PDF', async () => {
     const cron = (expr: string) => fetch(`${dev.base}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expr)}`);
     expect((await cron('30 7 * * *')).status).toBe(200);
