@@ -60,13 +60,13 @@ export async function computeAssociations(
         group by c.category_id
       ),
       pair as (
-        -- each unordered pair once (a < b: the arrays are sorted)
-        select x.a, y.b, count(*) as baskets
+        -- each unordered pair once (a < b: the arrays are sorted), by position: only the pairs
+        -- are generated, not every position pair then filtered
+        select bc.cats[i] as a, bc.cats[j] as b, count(*) as baskets
         from basket_categories bc
-        cross join lateral unnest(bc.cats) with ordinality as x(a, i)
-        cross join lateral unnest(bc.cats) with ordinality as y(b, j)
-        where x.i < y.j
-        group by x.a, y.b
+        cross join lateral generate_series(1, cardinality(bc.cats) - 1) as i
+        cross join lateral generate_series(i + 1, cardinality(bc.cats)) as j
+        group by 1, 2
         having count(*) >= ${a.minPairBaskets}
       ),
       ordered as (
