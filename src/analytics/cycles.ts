@@ -129,12 +129,18 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
     // Purchase days, with the product's category, from the lines already joined to their
     // basket's local day (text compared bytewise there: the sort below is the pass's main cost).
     const { lines, release } = await purchaseLinesFor(tx, opts);
+    // Grouped by sorting, not hashing: the planner underestimates the groups (nearly one per line)
+    // and hashes them, then sorts again; sorted groups come out in the order the window needs.
+    await sql`set local enable_hashagg = off`.execute(tx);
     await sql`
       create temp table cycles_days on commit drop as
       select member_id, gtin, category_id, day
       from ${lines.table}
-      group by 1, 2, 3, 4
-      having sum(qty_milli) > 0`.execute(tx);
+      group by member_id, gtin, day, category_id
+      having sum(qty_milli) > 0
+      -- stored in the window's order below, whose sort then finds its input sorted (one pass)
+      order by member_id, gtin, day`.execute(tx);
+    await sql`set local enable_hashagg to default`.execute(tx);
     await sql`analyze cycles_days`.execute(tx);
 
     // Per pair: as of today, and (bt_*) as of the back-test cutoff with what happened after it.
@@ -329,15 +335,15 @@ async function computeCategoryCycles(
   p: { today: RawBuilder<unknown>; decay: RawBuilder<unknown> },
 ): Promise<void> {
   const { minPriorPairs, fallbackMeanGapDays } = CYCLE_DEFAULTS;
-  // No window function here (gaps are not needed one by one): two hash aggregates.
+  // No window function here (gaps are not needed one by one), and one aggregate: a day's weight
+  // is a one-to-one function of the day, so the distinct weights are the distinct days' weights.
   await sql`
     create temp table cycles_category_pairs on commit drop as
     select member_id, category_id,
-      count(*)::int as n, min(day) as first_day, max(day) as last_day,
-      sum(exp((day - ${p.today})::float8 * ${p.decay})) as weight
-    from (
-      select member_id, category_id, day from cycles_days where category_id is not null group by 1, 2, 3
-    ) cd
+      count(distinct day)::int as n, min(day) as first_day, max(day) as last_day,
+      sum(distinct exp((day - ${p.today})::float8 * ${p.decay})) as weight
+    from cycles_days
+    where category_id is not null
     group by member_id, category_id`.execute(tx);
 
   // μ₀ per category pooled over its members as above; the shape is its products' (cycles_priors).
