@@ -84,8 +84,12 @@ export interface CellsSummary {
  * Same-day baskets count as one purchase day; spend is Σ round(qty · unit price) − discounts, as
  * basket totals are.
  *
- * Replaces the table's contents in one transaction (readers keep seeing the previous run until it
- * commits: `delete`, not `truncate`, which would block them for the whole run).
+ * Replaces the table's contents in one transaction: computed into a temp table first, then
+ * `truncate` and one ordered insert. Readers of the table wait only for that write phase (about
+ * half a second per 200k member × categories), not the computation; `delete` instead let them read
+ * the previous rows meanwhile, but every insert's unique check then visited the deleted row with
+ * the same key, which made the write 2–3× slower (1.4 s against 0.6 s for 176k rows, measured on
+ * PostgreSQL 15) and left a table's worth of dead rows behind each night.
  */
 export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsSummary> {
   const { asOf, timeZone, settings } = opts;
@@ -97,10 +101,9 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
   return withTx(db, async (tx) => {
     await tuneSession(tx);
     const { lines, release } = await purchaseLinesFor(tx, opts);
-    await sql`delete from member_category_cells`.execute(tx);
+    await sql`drop table if exists cells_new`.execute(tx);
     await sql`
-      insert into member_category_cells (member_id, category_id, purchase_days, units,
-        units_per_week, spend_cents, store_share, loyalty, volume)
+      create temp table cells_new on commit drop as
       with seen as (${observedWeeksSql({ seenFrom, from, asOf: at, minWeeks: 1 })}),
       lines as (
         select member_id, category_id, brand_type, qty_milli, day, spend_cents
@@ -139,13 +142,22 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
              case when not classified then 'unclassified'
                   when store_share <= ${c.nationalMaxStoreShare}::float8 then 'national'
                   when store_share >= ${c.storeMinStoreShare}::float8 then 'store'
-                  else 'switcher' end,
+                  else 'switcher' end as loyalty,
              case when not classified then 'unclassified'
                   when volume_rank <= 1.0 / 3 then 'low'
                   when volume_rank <= 2.0 / 3 then 'medium'
-                  else 'high' end
+                  else 'high' end as volume
       from ranked`.execute(tx);
     await release();
+    await sql`truncate member_category_cells`.execute(tx);
+    await sql`
+      insert into member_category_cells (member_id, category_id, purchase_days, units,
+        units_per_week, spend_cents, store_share, loyalty, volume)
+      select member_id, category_id, purchase_days, units, units_per_week, spend_cents, store_share,
+             loyalty, volume
+      from cells_new
+      order by member_id, category_id`.execute(tx);
+    await sql`drop table cells_new`.execute(tx);
     await saveSnapshot(tx, 'cells', asOf, timeZone);
     const { rows } = await sql<{ rows: number; classified: number }>`
       select count(*)::int as rows, (count(*) filter (where loyalty <> 'unclassified'))::int as classified
