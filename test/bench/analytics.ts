@@ -140,6 +140,7 @@ async function measure(
   console.log(`  baseline GROUP BY member_id, gtin, rows fetched   ${fmt(fetched)} s`);
   console.log(`  baseline GROUP BY member_id, gtin, server only    ${fmt(server)} s`);
   const detail: Record<string, string> = {
+    lines: 'members\' lines joined once to local day, category, brand (temp table the steps share)',
     cells: `${summary!.cells.rows.toLocaleString('en-US')} member × categories`,
     cycles: `${cycleSummary.memberProducts.toLocaleString('en-US')} member × products, ${cycleSummary.memberCategories.toLocaleString('en-US')} member × categories (+ back-test snapshot)`,
     calibration: `${calibration.bins} bins in ${calibration.strata} strata from ${calibration.pairs.toLocaleString('en-US')} back-tested pairs`,
