@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/index.ts';
@@ -48,6 +48,8 @@ const usage = `cadence — command line of the Cadence loyalty engine
   rules check [PATH]                        validate the rules folder (default RULES_DIR) or one rule
                                             file in it; preview every (or that) campaign's reach and
                                             cost from the last analytics
+  rules bundle [DIR] --out FILE.js          validate the rules folder and write it as a module for the
+                                            edge (wrangler.toml runs this before every build)
 
 The database is DATABASE_URL when set, else the embedded one in DATA_DIR (default ./data).
 Exit codes: 0 done, 1 failed (rules check: a rule file is invalid), 2 done but some rows were
@@ -427,6 +429,30 @@ async function runRulesCheck(config: Config, path: string): Promise<number> {
   }
 }
 
+/** `rules bundle`: the rules folder as a module for the edge; nothing is written when a file is invalid. */
+async function runRulesBundle(dir: string, out: string | undefined): Promise<number> {
+  if (!out) throw new UsageError('usage: rules bundle [DIR] --out FILE.js');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir}: no such folder`);
+  const [{ readRuleFiles }, { rulesBundleModule }, { formatRulesCheck, RuleFileError }] = await Promise.all([
+    import('./rules/node.ts'),
+    import('./rules/bundle.ts'),
+    import('./rules/index.ts'),
+  ]);
+  const files = readRuleFiles(dir);
+  let source: string;
+  try {
+    source = await rulesBundleModule(files);
+  } catch (err) {
+    if (!(err instanceof RuleFileError)) throw err;
+    console.error(formatRulesCheck({ ok: false, issues: err.issues, warnings: [], rules: null, previews: [] }));
+    return 1;
+  }
+  mkdirSync(dirname(resolve(out)), { recursive: true });
+  writeFileSync(out, source);
+  console.log(`bundled ${files.length} rule files from ${dir} into ${out}`);
+  return 0;
+}
+
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -462,7 +488,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const parsed = parseConfig(env);
   if (!parsed.ok) throw new UsageError(`bad configuration:\n  ${parsed.errors.join('\n  ')}`);
   if (command === 'rules') {
-    if (sub !== 'check') throw new UsageError('usage: rules check [PATH]');
+    if (sub === 'bundle') return runRulesBundle(arg ?? parsed.config.RULES_DIR, values.out);
+    if (sub !== 'check') throw new UsageError('usage: rules check [PATH] | rules bundle [DIR] --out FILE.js');
     return runRulesCheck(parsed.config, arg ?? parsed.config.RULES_DIR);
   }
   if (command === 'sim' && sub === 'generate' && values.out) {

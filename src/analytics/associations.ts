@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { withTx, type Db } from '../db/index.ts';
 import { windowStart, type AnalyseOptions } from './cells.ts';
+import { tuneSession } from './cycles.ts';
+import { purchaseLinesFor } from './purchase-lines.ts';
 import { saveSnapshot, snapshotOf } from './repo.ts';
 
 export interface AssociationsSummary {
@@ -36,19 +38,18 @@ export async function computeAssociations(
   const from = windowStart(asOf, a.lookbackWeeks, timeZone).at;
 
   return withTx(db, async (tx) => {
+    await tuneSession(tx);
+    const { lines, release } = await purchaseLinesFor(tx, opts);
     await sql`delete from category_associations`.execute(tx);
     await sql`
       insert into category_associations (antecedent_id, consequent_id, baskets, support, confidence, lift)
       with basket_categories as (
         -- one row per basket: its distinct categories, sorted (pairs come from the array, not from
         -- a self-join, which the planner may turn into a nested loop over a CTE scan)
-        select l.member_id, l.basket_id, array_agg(distinct p.category_id order by p.category_id) as cats
-        from baskets b
-        join basket_lines l on l.member_id = b.member_id and l.basket_id = b.id
-        join products p on p.gtin = l.gtin
-        where b.member_id <> 0 and b.ts >= ${from}::timestamptz and b.ts < ${at}::timestamptz
-          and p.category_id is not null and l.qty > 0
-        group by l.member_id, l.basket_id
+        select member_id, basket_id, array_agg(distinct category_id order by category_id) as cats
+        from ${lines.table}
+        where ts >= ${from}::timestamptz and category_id is not null and qty_milli > 0
+        group by member_id, basket_id
       ),
       total as (
         select count(*)::float8 as baskets from basket_categories
@@ -59,13 +60,13 @@ export async function computeAssociations(
         group by c.category_id
       ),
       pair as (
-        -- each unordered pair once (a < b: the arrays are sorted)
-        select x.a, y.b, count(*) as baskets
+        -- each unordered pair once (a < b: the arrays are sorted), by position: only the pairs
+        -- are generated, not every position pair then filtered
+        select bc.cats[i] as a, bc.cats[j] as b, count(*) as baskets
         from basket_categories bc
-        cross join lateral unnest(bc.cats) with ordinality as x(a, i)
-        cross join lateral unnest(bc.cats) with ordinality as y(b, j)
-        where x.i < y.j
-        group by x.a, y.b
+        cross join lateral generate_series(1, cardinality(bc.cats) - 1) as i
+        cross join lateral generate_series(i + 1, cardinality(bc.cats)) as j
+        group by 1, 2
         having count(*) >= ${a.minPairBaskets}
       ),
       ordered as (
@@ -82,6 +83,7 @@ export async function computeAssociations(
       join single sa on sa.category_id = o.antecedent_id
       join single sc on sc.category_id = o.consequent_id
       where o.baskets / t.baskets >= ${a.minSupport}::float8`.execute(tx);
+    await release();
     await saveSnapshot(tx, 'associations', asOf, timeZone);
     const { rows } = await sql<{ baskets: number; pairs: number }>`
       select (select count(*)::int from category_associations) as pairs,

@@ -3,7 +3,9 @@ import { withTx, type Db, type Loyalty, type Volume } from '../db/index.ts';
 import { NotFoundError } from '../lib/errors.ts';
 import { localDate, localToInstant } from '../lib/time.ts';
 import type { Settings } from '../rules/settings.ts';
+import { purchaseLinesFor, type PurchaseLines } from './purchase-lines.ts';
 import { findCategory, saveSnapshot, snapshotOf } from './repo.ts';
+import { tuneSession } from './cycles.ts';
 
 /** What every nightly computation takes: history strictly before `asOf` counts. */
 export interface AnalyseOptions {
@@ -11,6 +13,8 @@ export interface AnalyseOptions {
   /** The chain's zone: windows start at its local midnights; stores' own zones give "day". */
   timeZone: string;
   settings: Settings;
+  /** The scan lines prepared by the nightly job (see purchase-lines.ts); built here when absent. */
+  lines?: PurchaseLines | undefined;
 }
 
 /** `YYYY-MM-DD` plus `days`. */
@@ -80,8 +84,12 @@ export interface CellsSummary {
  * Same-day baskets count as one purchase day; spend is Σ round(qty · unit price) − discounts, as
  * basket totals are.
  *
- * Replaces the table's contents in one transaction (readers keep seeing the previous run until it
- * commits: `delete`, not `truncate`, which would block them for the whole run).
+ * Replaces the table's contents in one transaction: computed into a temp table first, then
+ * `truncate` and one ordered insert. Readers of the table wait only for that write phase (about
+ * half a second per 200k member × categories), not the computation; `delete` instead let them read
+ * the previous rows meanwhile, but every insert's unique check then visited the deleted row with
+ * the same key, which made the write 2–3× slower (1.4 s against 0.6 s for 176k rows, measured on
+ * PostgreSQL 15) and left a table's worth of dead rows behind each night.
  */
 export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsSummary> {
   const { asOf, timeZone, settings } = opts;
@@ -91,29 +99,25 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
   const seenFrom = windowStart(asOf, 2 * c.lookbackWeeks, timeZone).at;
 
   return withTx(db, async (tx) => {
-    await sql`delete from member_category_cells`.execute(tx);
+    await tuneSession(tx);
+    const { lines, release } = await purchaseLinesFor(tx, opts);
+    await sql`drop table if exists cells_new`.execute(tx);
     await sql`
-      insert into member_category_cells (member_id, category_id, purchase_days, units,
-        units_per_week, spend_cents, store_share, loyalty, volume)
+      create temp table cells_new on commit drop as
       with seen as (${observedWeeksSql({ seenFrom, from, asOf: at, minWeeks: 1 })}),
       lines as (
-        select l.member_id, p.category_id, p.brand_type, l.qty,
-               (b.ts at time zone coalesce(s.time_zone, ${timeZone}))::date as day,
-               coalesce(round(l.qty * l.unit_price_cents), 0) - l.line_discount_cents as spend_cents
-        from baskets b
-        join basket_lines l on l.member_id = b.member_id and l.basket_id = b.id
-        join products p on p.gtin = l.gtin
-        left join stores s on s.id = b.store_id
-        where b.ts >= ${from}::timestamptz and b.ts < ${at}::timestamptz
-          and b.member_id <> 0 and p.category_id is not null
+        select member_id, category_id, brand_type, qty_milli, day, spend_cents
+        from ${lines.table}
+        where ts >= ${from}::timestamptz and category_id is not null
       ),
       totals as (
         select member_id, category_id,
-               count(distinct day) filter (where qty > 0) as purchase_days,
-               sum(qty) as units,
-               greatest(coalesce(sum(qty) filter (where brand_type = 'store'), 0), 0) as store_units,
-               greatest(coalesce(sum(qty) filter (where brand_type = 'national'), 0), 0)
-                 as national_units,
+               count(distinct day) filter (where qty_milli > 0) as purchase_days,
+               (sum(qty_milli)::numeric / 1000)::numeric(20, 3) as units,
+               (greatest(coalesce(sum(qty_milli) filter (where brand_type = 'store'), 0), 0)::numeric
+                 / 1000)::numeric(20, 3) as store_units,
+               (greatest(coalesce(sum(qty_milli) filter (where brand_type = 'national'), 0), 0)::numeric
+                 / 1000)::numeric(20, 3) as national_units,
                sum(spend_cents) as spend_cents
         from lines
         group by member_id, category_id
@@ -138,12 +142,22 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
              case when not classified then 'unclassified'
                   when store_share <= ${c.nationalMaxStoreShare}::float8 then 'national'
                   when store_share >= ${c.storeMinStoreShare}::float8 then 'store'
-                  else 'switcher' end,
+                  else 'switcher' end as loyalty,
              case when not classified then 'unclassified'
                   when volume_rank <= 1.0 / 3 then 'low'
                   when volume_rank <= 2.0 / 3 then 'medium'
-                  else 'high' end
+                  else 'high' end as volume
       from ranked`.execute(tx);
+    await release();
+    await sql`truncate member_category_cells`.execute(tx);
+    await sql`
+      insert into member_category_cells (member_id, category_id, purchase_days, units,
+        units_per_week, spend_cents, store_share, loyalty, volume)
+      select member_id, category_id, purchase_days, units, units_per_week, spend_cents, store_share,
+             loyalty, volume
+      from cells_new
+      order by member_id, category_id`.execute(tx);
+    await sql`drop table cells_new`.execute(tx);
     await saveSnapshot(tx, 'cells', asOf, timeZone);
     const { rows } = await sql<{ rows: number; classified: number }>`
       select count(*)::int as rows, (count(*) filter (where loyalty <> 'unclassified'))::int as classified

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { withTx, type Db } from '../db/index.ts';
+import { purchaseLinesFor, type PurchaseLines } from './purchase-lines.ts';
 
 /**
  * Repurchase cycles: a gamma renewal model per member × product and per member × category.
@@ -52,6 +53,8 @@ export interface CycleOptions {
   priorWeight?: number;
   /** Half-life of the basket-share recency weight, in days. Default 180. */
   shareHalfLifeDays?: number;
+  /** The scan lines prepared by the nightly job (see purchase-lines.ts); built here when absent. */
+  lines?: PurchaseLines | undefined;
 }
 
 export interface CycleSummary {
@@ -123,24 +126,22 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
     await tuneSession(tx);
     await dropTemps(tx);
 
-    // Each basket's local day, converted once per basket rather than once per line.
-    await sql`
-      create temp table cycles_visits on commit drop as
-      select b.member_id, b.id as basket_id, (b.ts at time zone coalesce(s.time_zone, ${tz}))::date as day
-      from baskets b left join stores s on s.id = b.store_id
-      where b.ts < ${asOf} and b.member_id <> 0`.execute(tx);
-
-    // Purchase days, with the product's category. Text compared bytewise ("C"): GTINs are digits,
-    // and the sort below is the pass's main cost, which a locale's collation would double.
+    // Purchase days, with the product's category, from the lines already joined to their
+    // basket's local day (text compared bytewise there: the sort below is the pass's main cost).
+    const { lines, release } = await purchaseLinesFor(tx, opts);
+    // Grouped by sorting, not hashing: the planner underestimates the groups (nearly one per line)
+    // and hashes them, then sorts again; sorted groups come out in the order the window needs.
+    await sql`set local enable_hashagg = off`.execute(tx);
     await sql`
       create temp table cycles_days on commit drop as
-      select l.member_id, l.gtin collate "C" as gtin, p.category_id collate "C" as category_id, v.day
-      from basket_lines l
-      join cycles_visits v on v.member_id = l.member_id and v.basket_id = l.basket_id
-      left join products p on p.gtin = l.gtin
-      where l.member_id <> 0
-      group by 1, 2, 3, 4
-      having sum(l.qty) > 0`.execute(tx);
+      select member_id, gtin, category_id, day
+      from ${lines.table}
+      group by member_id, gtin, day, category_id
+      having sum(qty_milli) > 0
+      -- stored in the window's order below, whose sort then finds its input sorted (one pass)
+      order by member_id, gtin, day`.execute(tx);
+    await sql`set local enable_hashagg to default`.execute(tx);
+    await sql`analyze cycles_days`.execute(tx);
 
     // Per pair: as of today, and (bt_*) as of the back-test cutoff with what happened after it.
     await sql`
@@ -168,8 +169,9 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
       select member_id,
         sum(exp((day - ${today})::float8 * ${decay})) as weight,
         coalesce(sum(exp((day - ${cutoff})::float8 * ${decay})) filter (where day < ${cutoff}), 0) as bt_weight
-      from (select distinct member_id, day from cycles_visits) v
+      from (select distinct member_id, day from ${lines.visits}) v
       group by member_id`.execute(tx);
+    await release();
 
     // Priors (see the model above), as of today and as of the cutoff: per category, per product
     // without a category, and global. A scope lacking data is null here and falls back to global.
@@ -333,15 +335,15 @@ async function computeCategoryCycles(
   p: { today: RawBuilder<unknown>; decay: RawBuilder<unknown> },
 ): Promise<void> {
   const { minPriorPairs, fallbackMeanGapDays } = CYCLE_DEFAULTS;
-  // No window function here (gaps are not needed one by one): two hash aggregates.
+  // No window function here (gaps are not needed one by one), and one aggregate: a day's weight
+  // is a one-to-one function of the day, so the distinct weights are the distinct days' weights.
   await sql`
     create temp table cycles_category_pairs on commit drop as
     select member_id, category_id,
-      count(*)::int as n, min(day) as first_day, max(day) as last_day,
-      sum(exp((day - ${p.today})::float8 * ${p.decay})) as weight
-    from (
-      select member_id, category_id, day from cycles_days where category_id is not null group by 1, 2, 3
-    ) cd
+      count(distinct day)::int as n, min(day) as first_day, max(day) as last_day,
+      sum(distinct exp((day - ${p.today})::float8 * ${p.decay})) as weight
+    from cycles_days
+    where category_id is not null
     group by member_id, category_id`.execute(tx);
 
   // μ₀ per category pooled over its members as above; the shape is its products' (cycles_priors).
@@ -383,7 +385,6 @@ const TEMPS = [
   'cycles_members',
   'cycles_pairs',
   'cycles_days',
-  'cycles_visits',
 ];
 
 /** Temp tables live until commit; dropped early so a caller's longer transaction can run us again. */

@@ -3,6 +3,7 @@ import { withTx, type Db } from '../db/index.ts';
 import { NotFoundError } from '../lib/errors.ts';
 import { localDate } from '../lib/time.ts';
 import { observedWeeksSql, windowStart, type AnalyseOptions } from './cells.ts';
+import { tuneSession } from './cycles.ts';
 import {
   findMemberByNumber,
   memberCells,
@@ -102,6 +103,7 @@ export async function computeMemberScores(
   const history = windowStart(asOf, historyWeeks, timeZone);
 
   return withTx(db, async (tx) => {
+    await tuneSession(tx);
     await sql`delete from member_scores`.execute(tx);
     await sql`
       insert into member_scores (member_id, visit_days, spend_cents, weekly_spend_cents, qualified,

@@ -2,12 +2,16 @@ import { sql } from 'kysely';
 import { textArray, withTx, type Db } from '../db/index.ts';
 import type { TraitRule } from '../rules/settings.ts';
 import { windowStart } from './cells.ts';
+import { tuneSession } from './cycles.ts';
+import { purchaseLinesFor, type PurchaseLines } from './purchase-lines.ts';
 import { saveSnapshot } from './repo.ts';
 
 export interface TraitsOptions {
   asOf: Date;
   timeZone: string;
   traits: readonly TraitRule[];
+  /** The scan lines prepared by the nightly job (see purchase-lines.ts); built here when absent. */
+  lines?: PurchaseLines | undefined;
 }
 
 export interface TraitsSummary {
@@ -43,8 +47,10 @@ export async function computeTraits(db: Db, opts: TraitsOptions): Promise<Traits
   );
 
   return withTx(db, async (tx) => {
+    await tuneSession(tx);
     await sql`delete from member_traits`.execute(tx);
     if (rules.length > 0 && earliest !== null) {
+      const { lines, release } = await purchaseLinesFor(tx, opts);
       await sql`
         insert into member_traits (member_id, trait)
         with rule as (
@@ -66,17 +72,12 @@ export async function computeTraits(db: Db, opts: TraitsOptions): Promise<Traits
         ),
         bought as (
           select l.member_id, rc.trait,
-                 count(distinct (b.ts at time zone coalesce(s.time_zone, ${timeZone}))::date)
-                   filter (where l.qty > 0) as days,
-                 sum(coalesce(round(l.qty * l.unit_price_cents), 0) - l.line_discount_cents) as spend_cents
-          from baskets b
-          join basket_lines l on l.member_id = b.member_id and l.basket_id = b.id
-          join products p on p.gtin = l.gtin
-          join rule_category rc on rc.category_id = p.category_id
+                 count(distinct l.day) filter (where l.qty_milli > 0) as days,
+                 sum(l.spend_cents) as spend_cents
+          from ${lines.table} l
+          join rule_category rc on rc.category_id = l.category_id
           join typed_rule r on r.trait = rc.trait
-          left join stores s on s.id = b.store_id
-          where b.member_id <> 0 and b.ts >= ${earliest}::timestamptz and b.ts < ${at}::timestamptz
-            and b.ts >= r.from_at
+          where l.ts >= ${earliest}::timestamptz and l.ts >= r.from_at
           group by l.member_id, rc.trait
         ),
         member_spend as (
@@ -109,6 +110,7 @@ export async function computeTraits(db: Db, opts: TraitsOptions): Promise<Traits
           and (s.top_share is null or (s.share > 0 and s.share_rank <= s.top_share * n.members))`.execute(
         tx,
       );
+      await release();
     }
     await saveSnapshot(tx, 'traits', asOf, timeZone);
 

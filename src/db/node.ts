@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
-import { PostgresJSDialect } from 'kysely-postgres-js';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { quoteIdent, type CopyIn, type CopyTx, type Database, type DB, type Tx } from './index.ts';
+import { postgresClient, postgresKysely } from './postgres.ts';
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;
@@ -20,20 +20,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 }
 
 export async function openPostgres(url: string, max = 10): Promise<Database> {
-  const client = postgres(url, {
-    max,
-    onnotice: () => {},
-    // bigint (ids, sums) and numeric (quantities) as JS numbers; dates as 'YYYY-MM-DD' text (a
-    // calendar day has no time zone: a Date would shift it). PGlite is set up the same way.
-    types: {
-      int8: { to: 20, from: [20], serialize: (v: unknown) => String(v), parse: Number },
-      numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: Number },
-      date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
-    },
-    connection: { application_name: 'cadence' },
-    ...(singleTcpHost(url) ? { socket: noDelaySocket } : {}),
-  });
-  const db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  const client = postgresClient(url, max, singleTcpHost(url) ? { socket: noDelaySocket } : {});
+  const db = postgresKysely(client);
   const copyVia = (sql: postgres.Sql | postgres.ReservedSql): CopyIn => async (table, columns, csv) => {
     const cols = columns.map(quoteIdent).join(', ');
     const stream = await sql.unsafe(`copy ${quoteIdent(table)} (${cols}) from stdin with (format csv)`).writable();
@@ -53,9 +41,7 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
         reserve: async () => ({ unsafe: reserved.unsafe.bind(reserved), release: () => {} }),
         end: async () => {},
       });
-      const pinnedDb = new Kysely<DB>({
-        dialect: new PostgresJSDialect({ postgres: pinned as unknown as postgres.Sql }),
-      });
+      const pinnedDb = postgresKysely(pinned as unknown as postgres.Sql);
       return await pinnedDb.transaction().execute((tx) => fn(tx, copyVia(reserved)));
     } finally {
       reserved.release();

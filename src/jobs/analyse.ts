@@ -8,6 +8,7 @@ import { computeCycles, type CycleSummary } from '../analytics/cycles.ts';
 import { computeMemberScores, type MemberScoresSummary } from '../analytics/members.ts';
 import { scoreNextBasket, type ScoreSummary } from '../analytics/rank.ts';
 import { computeTraits, type TraitsSummary } from '../analytics/traits.ts';
+import { dropPurchaseLines, preparePurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 
 export interface AnalyseJobOptions {
@@ -35,12 +36,23 @@ export interface AnalyseSummary {
 }
 
 /**
- * The nightly analytics, in dependency order: 9-cells → member scores (need the cells) → traits →
- * associations; repurchase cycles (with the back-test snapshot) → calibration → next-basket scores.
- * Every step replaces its tables in one transaction, so a rerun with the same `asOf` gives the same
- * rows, and a failure halfway leaves each table either as before or fully recomputed.
+ * The nightly analytics, in dependency order: the members' scan lines prepared once (joined to
+ * their basket's local day and their product's category and brand: purchase-lines.ts) → 9-cells
+ * → member scores (need the cells) → traits → associations; repurchase cycles (with the back-test
+ * snapshot) → calibration → next-basket scores. Every step replaces its tables in one
+ * transaction, so a rerun with the same `asOf` gives the same rows, and a failure halfway leaves
+ * each table either as before or fully recomputed. The prepared lines are a temp table: nothing
+ * of them outlives the run's connection.
  */
 export async function runAnalyse(
+  deps: { db: Db; logger: Logger },
+  opts: AnalyseJobOptions,
+): Promise<AnalyseSummary> {
+  // One connection for the whole run: the steps share a temp table of the prepared scan lines.
+  return deps.db.connection().execute((db) => analyseOn({ db, logger: deps.logger }, opts));
+}
+
+async function analyseOn(
   deps: { db: Db; logger: Logger },
   opts: AnalyseJobOptions,
 ): Promise<AnalyseSummary> {
@@ -56,12 +68,28 @@ export async function runAnalyse(
     logger.debug('analyse step done', { step: name, ms: timingsMs[name] });
     return result;
   }
-  const base = { asOf, timeZone, settings: rules.settings };
-  const cells = await step('cells', () => computeCells(db, base));
-  const memberScores = await step('memberScores', () => computeMemberScores(db, base));
-  const traits = await step('traits', () => computeTraits(db, { asOf, timeZone, traits: rules.traits }));
-  const associations = await step('associations', () => computeAssociations(db, base));
-  const cycles = await step('cycles', () => computeCycles(db, { asOf, timeZone, backtestDays: periodDays }));
+  const lines = await step('lines', () =>
+    preparePurchaseLines(db, { asOf, timeZone, scope: 'session' }),
+  );
+  let cells: CellsSummary;
+  let memberScores: MemberScoresSummary;
+  let traits: TraitsSummary;
+  let associations: AssociationsSummary;
+  let cycles: CycleSummary;
+  try {
+    const base = { asOf, timeZone, settings: rules.settings, lines };
+    cells = await step('cells', () => computeCells(db, base));
+    memberScores = await step('memberScores', () => computeMemberScores(db, base));
+    traits = await step('traits', () =>
+      computeTraits(db, { asOf, timeZone, traits: rules.traits, lines }),
+    );
+    associations = await step('associations', () => computeAssociations(db, base));
+    cycles = await step('cycles', () =>
+      computeCycles(db, { asOf, timeZone, backtestDays: periodDays, lines }),
+    );
+  } finally {
+    await dropPurchaseLines(db);
+  }
   const calibration = await step('calibration', () =>
     calibrate(db, { asOf, timeZone, windowDays: periodDays }),
   );

@@ -195,6 +195,19 @@ export class MemberSim {
   }
 
   /**
+   * Latent state, for benchmarks that ask how much a perfect model could know: each rhythm
+   * product's next due day (epoch day, fractional) and the day it is given up (null: never).
+   * Nothing in the baskets shows it; reading it changes nothing.
+   */
+  dueDays(): { gtin: string; dueDay: number; abandonedOnDay: number | null }[] {
+    return this.products.map((p, i) => ({
+      gtin: p.gtin,
+      dueDay: this.nextDue[i] as number,
+      abandonedOnDay: p.abandonedOnDay,
+    }));
+  }
+
+  /**
    * Simulates the member's trips up to and including `throughDay` and returns the first one that
    * is a visit to this chain, or null when there is none by then. Offers are those the member
    * holds; each is decided once (when first seen) and redeemed at most once.

@@ -1,33 +1,22 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCadence } from '../support/cli.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { generateChain, type SimOptions } from '../../src/sim/index.ts';
-import { databaseUrl, freshDatabase } from '../support/db.ts';
 import { pageCount } from '../lists/decode.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'cadence-analyse-'));
+const { dir, env } = useProcessDatabase('cadence-analyse-');
 const SIM: SimOptions = { seed: 11, members: 120, stores: 2, weeks: 26, endDate: '2026-10-31' };
-let env: Record<string, string>;
 
 beforeAll(async () => {
-  if (databaseUrl) {
-    const db = await freshDatabase();
-    await db.close();
-    env = { DATABASE_URL: db.url! };
-  } else {
-    env = { DATA_DIR: join(dir, 'data') };
-  }
   const loaded = await cadence(
     'sim', 'generate', '--members', String(SIM.members), '--stores', String(SIM.stores),
     '--weeks', String(SIM.weeks), '--seed', String(SIM.seed), '--end', SIM.endDate!,
   );
   expect(loaded.code, loaded.stderr).toBe(0);
 }, 180_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const cadence = (...args: string[]) => runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env }, ...args);
+const cadence = (...args: string[]) => runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env() }, ...args);
 
 describe('cadence analyse and predict', () => {
   it('analyses as of a date and reports what it computed', async () => {

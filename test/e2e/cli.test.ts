@@ -1,32 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCadence } from '../support/cli.ts';
-import { databaseUrl, freshDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { runCadence, useProcessDatabase } from '../support/cli.ts';
+import { databaseUrl } from '../support/db.ts';
 import { gtin13 } from '../support/factories.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'cadence-cli-'));
-let env: Record<string, string>;
-let dispose = async () => {};
+const { dir, env } = useProcessDatabase('cadence-cli-');
 
-beforeAll(async () => {
-  if (databaseUrl) {
-    // a throwaway database on the CI server; the CLI migrates it itself
-    const db = await freshDatabase();
-    await db.close();
-    env = { DATABASE_URL: db.url! };
-    dispose = async () => {};
-  } else {
-    env = { DATA_DIR: join(dir, 'data') };
-  }
-});
-afterAll(async () => {
-  await dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const cadence = (...args: string[]) => runCadence(env, ...args);
+const cadence = (...args: string[]) => runCadence(env(), ...args);
 
 describe('cadence CLI', () => {
   it('imports a basket file, writes rejected rows beside it, and re-imports nothing', async () => {
@@ -72,13 +53,13 @@ describe('cadence CLI', () => {
 
   it.runIf(!databaseUrl)('refuses to open a data folder the server holds', async () => {
     writeFileSync(
-      join(env.DATA_DIR!, 'cadence.lock'),
+      join(env().DATA_DIR!, 'cadence.lock'),
       JSON.stringify({ pid: process.pid, owner: 'server', url: 'http://127.0.0.1:3000', startedAt: new Date(0).toISOString() }),
     );
     const res = await cadence('keys', 'list');
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('the server is running on this data folder');
-    rmSync(join(env.DATA_DIR!, 'cadence.lock'));
-    expect(existsSync(join(env.DATA_DIR!, 'cadence.lock'))).toBe(false);
+    rmSync(join(env().DATA_DIR!, 'cadence.lock'));
+    expect(existsSync(join(env().DATA_DIR!, 'cadence.lock'))).toBe(false);
   });
 });

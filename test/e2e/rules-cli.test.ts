@@ -1,31 +1,21 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCadence } from '../support/cli.ts';
-import { databaseUrl, freshDatabase } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCadence, useProcessDatabase } from '../support/cli.ts';
+import { databaseUrl } from '../support/db.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'cadence-rules-cli-'));
-let env: Record<string, string>;
+const { dir, env } = useProcessDatabase('cadence-rules-cli-');
 
-const cadence = (...args: string[]) => runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env }, ...args);
+const cadence = (...args: string[]) => runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env() }, ...args);
 
 beforeAll(async () => {
-  if (databaseUrl) {
-    const db = await freshDatabase();
-    await db.close();
-    env = { DATABASE_URL: db.url! };
-  } else {
-    env = { DATA_DIR: join(dir, 'data') };
-  }
   const loaded = await cadence('sim', 'generate', '--members', '200', '--stores', '2', '--weeks', '26', '--seed', '3', '--end', '2026-10-30');
   expect(loaded.code, loaded.stderr).toBe(0);
   const analysed = await cadence('analyse', '--at', '2026-10-31');
   expect(analysed.code, analysed.stderr).toBe(0);
   cpSync(join(root, 'rules'), join(dir, 'rules'), { recursive: true });
 }, 300_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('cadence rules check', () => {
   it('validates the shipped rules, previews every campaign in 80 columns and exits 0', async () => {

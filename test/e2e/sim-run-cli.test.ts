@@ -1,29 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCadence } from '../support/cli.ts';
-import { databaseUrl, freshDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { runCadence, useProcessDatabase } from '../support/cli.ts';
 
 // `cadence sim run` and the server's living chain (DEMO_LIVE=on), as real processes.
 
 const root = join(import.meta.dirname, '..', '..');
-const dir = mkdtempSync(join(tmpdir(), 'cadence-simrun-'));
-let env: Record<string, string>;
+const { dir, env } = useProcessDatabase('cadence-simrun-');
 
-beforeAll(async () => {
-  if (databaseUrl) {
-    const db = await freshDatabase();
-    await db.close();
-    env = { DATABASE_URL: db.url! };
-  } else {
-    env = { DATA_DIR: join(dir, 'data') };
-  }
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const cadence = (...args: string[]) => runCadence(env, ...args);
+const cadence = (...args: string[]) => runCadence(env(), ...args);
 
 describe('cadence sim run', () => {
   it('drives the loaded chain forward, and a rerun over the same days replays', async () => {
@@ -50,7 +35,7 @@ describe('cadence sim run', () => {
     const child = spawn('node', ['--import', 'tsx', 'src/node.ts'], {
       cwd: root,
       env: {
-        PATH: process.env.PATH!, ...env, PORT: '0', DEMO: 'off', DEMO_LIVE: 'on', DEMO_LIVE_SECONDS: '0.2',
+        PATH: process.env.PATH!, ...env(), PORT: '0', DEMO: 'off', DEMO_LIVE: 'on', DEMO_LIVE_SECONDS: '0.2',
         ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off', RULES_RELOAD: 'off', LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -64,7 +64,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     expect(first.body.qualified).toBeGreaterThan(0);
     expect(first.body.scoredMembers).toBeGreaterThan(100);
     expect(Object.keys(first.body.timingsMs)).toEqual([
-      'cells', 'memberScores', 'traits', 'associations', 'cycles', 'calibration', 'scores', 'statistics',
+      'lines', 'cells', 'memberScores', 'traits', 'associations', 'cycles', 'calibration', 'scores', 'statistics',
     ]);
     const before = await fingerprint(getDeps().db);
     for (const [table, f] of Object.entries(before)) expect(f.rows, table).toBeGreaterThan(0);
