@@ -25,13 +25,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gtinCheckDigit } from '../../src/lib/gtin.ts';
 import { rerunUnderPostgres } from './support.ts';
+import { freePort } from '../support/net.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = join(root, '.bench');
@@ -122,12 +122,10 @@ function generateCsv(file: string, lines: number): { baskets: number } {
   const yearStart = Date.parse('2025-01-01T05:00:00Z');
   const yearMs = 365 * 86_400_000;
   const expectedBaskets = Math.max(1, Math.round(lines / 12.5));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let out = `${HEADER}\n`;
   let written = 0;
   let basket = 0;
-  try {
+  writeChunked(file, (emit) => {
+    emit(`${HEADER}\n`);
     while (written < lines) {
       const size = Math.min(5 + Math.floor(random() * 16), lines - written);
       const store = STORES[Math.floor(random() * STORES.length)]!;
@@ -147,21 +145,33 @@ function generateCsv(file: string, lines: number): { baskets: number } {
           qty = r < 0.8 ? '1' : r < 0.95 ? '2' : String(3 + Math.floor(random() * 4));
         }
         const discount = random() < 0.08 ? Math.round(p.priceCents * Number(qty) * (0.1 + random() * 0.2)) : 0;
-        out += `${card},${txn},${ts},${store.id},${terminal},${p.gtin},${qty},${p.priceCents},${discount}\n`;
+        emit(`${card},${txn},${ts},${store.id},${terminal},${p.gtin},${qty},${p.priceCents},${discount}\n`);
       }
       written += size;
       basket++;
-      if (out.length > 1 << 20) {
-        writeSync(fd, out);
-        out = '';
-      }
     }
-    writeSync(fd, out);
+  });
+  return { baskets: basket };
+}
+
+/** Writes `file` in 1 MB chunks through a temp file renamed into place once complete. */
+function writeChunked(file: string, produce: (emit: (text: string) => void) => void): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  let buffered = '';
+  try {
+    produce((text) => {
+      buffered += text;
+      if (buffered.length > 1 << 20) {
+        writeSync(fd, buffered);
+        buffered = '';
+      }
+    });
+    writeSync(fd, buffered);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, file);
-  return { baskets: basket };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,13 +331,10 @@ function finalLinesCsv(file: string, out: string): void {
   if (existsSync(out)) return;
   const rows = readFileSync(file, 'utf8').split('\n');
   const members = new Map<string, number>();
-  const tmp = `${out}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let text = '';
   let basket = 0;
   let lineNo = 0;
   let key = '';
-  try {
+  writeChunked(out, (emit) => {
     for (let i = 1; i < rows.length; i++) {
       const row = rows[i]!;
       if (row === '') continue;
@@ -343,17 +350,9 @@ function finalLinesCsv(file: string, out: string): void {
         member = members.get(card) ?? members.size + 1;
         members.set(card, member);
       }
-      text += `${member},${basket},${++lineNo},0${gtin},${qty},${price},${discount}\n`;
-      if (text.length > 1 << 20) {
-        writeSync(fd, text);
-        text = '';
-      }
+      emit(`${member},${basket},${++lineNo},0${gtin},${qty},${price},${discount}\n`);
     }
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, out);
+  });
 }
 
 async function benchLines(adminUrl: string, file: string, lines: number): Promise<Measure> {
@@ -472,17 +471,6 @@ function requestBodies(file: string, batch: number): { bodies: string[]; baskets
   return { bodies, baskets, lines };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(url: string): Promise<{ base: string; child: ChildProcess; log: () => string }> {
   const port = await freePort();

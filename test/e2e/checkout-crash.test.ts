@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -16,6 +15,7 @@ import { staticRules } from '../../src/rules/rule-set.ts';
 import { fixedClock } from '../../src/lib/clock.ts';
 import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
+import { freePort } from '../support/net.ts';
 
 // A commit interrupted by killing the server (kill -9, mid-flight): after a restart every
 // transaction is either fully there (basket, commit record, redemption, offer use) or fully absent,
@@ -40,16 +40,6 @@ async function open(): Promise<Database> {
   return openPglite(join(dir, 'data'));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(): Promise<{ base: string; child: ChildProcess }> {
   const port = await freePort();

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +13,7 @@ import { runCadence } from '../support/cli.ts';
 import { databaseUrl, freshDatabase } from '../support/db.ts';
 import { basket } from '../support/factories.ts';
 import { decode, pageCount, rasterize } from '../lists/decode.ts';
+import { freePort } from '../support/net.ts';
 
 /**
  * The edge entry (src/worker.ts) as it deploys: `cadence rules bundle` (the build step in
@@ -69,16 +69,6 @@ describe('rules bundled at deploy time', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `wrangler dev` on a free port, resolved once it serves; the child runs in its own process group. */
 async function wranglerDev(vars: Record<string, string>): Promise<{ base: string; child: ChildProcess; output: () => string }> {
