@@ -62,6 +62,32 @@ describe('the fast path of Basket', () => {
     if (zod.success) expect(parseBasket(input)).toEqual({ success: true, data: zod.data });
   });
 
+  it('agrees with the zod schema on 2,000 seeded combinations of up to four changes', () => {
+    const names = Object.keys(changes);
+    let state = 0x5eed;
+    const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) % 2 ** 16) / 2 ** 16;
+    let accepted = 0;
+    for (let i = 0; i < 2000; i++) {
+      const input = structuredClone(valid) as Record<string, any>;
+      const picked = Array.from({ length: 1 + Math.floor(next() * 4) }, () => names[Math.floor(next() * names.length)]!);
+      for (const name of picked) {
+        try {
+          changes[name]!(input);
+        } catch {
+          // a change that no longer applies (the line it edits was replaced): the input stays as it is
+        }
+      }
+      const zod = Basket.safeParse(structuredClone(input));
+      const fast = fastBasket(structuredClone(input));
+      if (fast !== null) {
+        accepted++;
+        expect(zod, picked.join(' + ')).toEqual({ success: true, data: fast });
+      }
+      expect(parseBasket(input).success, picked.join(' + ')).toBe(zod.success);
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
   it('takes the fast path for an ordinary basket', () => {
     expect(fastBasket(structuredClone(valid))).not.toBeNull();
   });
