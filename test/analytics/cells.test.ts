@@ -1,31 +1,15 @@
 import { sql } from 'kysely';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { categoryCellMatrix, computeCells } from '../../src/analytics/cells.ts';
 import { defaultSettings } from '../../src/rules/settings.ts';
-import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
-import { dbKind, useTestDeps } from '../support/db.ts';
+import { dbKind } from '../support/db.ts';
+import { AS_OF, NY, useSimYear } from './sim-year.ts';
 
 // A simulated chain (seed 2026, 600 members, 52 weeks) with its ground truth. Tolerances are
 // stated per test; the figures measured are in the comments (seeds 2026, 5 and 77).
 
-const OPTIONS: SimOptions = {
-  seed: 2026,
-  members: 600,
-  stores: 4,
-  weeks: 52,
-  endDate: '2026-10-31',
-};
-const NY = 'America/New_York';
-/** Midnight after the last simulated day: the whole history is before it. */
-const AS_OF = new Date('2026-11-01T04:00:00Z');
 const settings = defaultSettings;
-const getDeps = useTestDeps();
-const chain = generateChain(OPTIONS);
-
-beforeAll(async () => {
-  await loadSimChain(getDeps(), chain);
-  await computeCells(getDeps().db, { asOf: AS_OF, timeZone: NY, settings });
-});
+const { getDeps, chain } = useSimYear((deps) => computeCells(deps.db, { asOf: AS_OF, timeZone: NY, settings }));
 
 interface Cell {
   member_number: string;

@@ -1,34 +1,21 @@
 import { sql } from 'kysely';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { computeCells } from '../../src/analytics/cells.ts';
 import { computeMemberScores, type MemberScoresSummary } from '../../src/analytics/members.ts';
 import { defaultSettings } from '../../src/rules/settings.ts';
-import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
-import { dbKind, useTestDeps } from '../support/db.ts';
+import { dbKind } from '../support/db.ts';
+import { AS_OF, NY, SIM_YEAR, useSimYear } from './sim-year.ts';
 
 // Qualification, tiers, share of wallet, stage and churn on a simulated chain (seed 2026,
 // 600 members, 52 weeks) against its ground truth. Tolerances are stated per test; the figures
 // measured are in the comments (seeds 2026, 5 and 77).
 
-const OPTIONS: SimOptions = {
-  seed: 2026,
-  members: 600,
-  stores: 4,
-  weeks: 52,
-  endDate: '2026-10-31',
-};
-const NY = 'America/New_York';
-const AS_OF = new Date('2026-11-01T04:00:00Z');
 const settings = defaultSettings;
-const getDeps = useTestDeps();
-const chain = generateChain(OPTIONS);
 let summary: MemberScoresSummary;
-
-beforeAll(async () => {
-  await loadSimChain(getDeps(), chain);
+const { getDeps, chain } = useSimYear(async (deps) => {
   const opts = { asOf: AS_OF, timeZone: NY, settings };
-  await computeCells(getDeps().db, opts);
-  summary = await computeMemberScores(getDeps().db, opts);
+  await computeCells(deps.db, opts);
+  summary = await computeMemberScores(deps.db, opts);
 });
 
 interface Scored {
@@ -77,7 +64,7 @@ describe(`member scores on a simulated chain (${dbKind})`, () => {
       spend.set(members[line.memberIndex]!, s);
     }
     const rows = await scored();
-    expect(rows).toHaveLength(OPTIONS.members);
+    expect(rows).toHaveLength(SIM_YEAR.members);
     for (const r of rows) {
       const s = spend.get(r.member_number) ?? { recent: 0, year: 0 };
       expect(r.weekly_spend_cents, r.member_number).toBe(Math.round(s.recent / 8));

@@ -1,28 +1,16 @@
 import { sql } from 'kysely';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { computeTraits, type TraitsSummary } from '../../src/analytics/traits.ts';
 import { defaultTraits, parseTraits } from '../../src/rules/settings.ts';
-import { generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
-import { dbKind, useTestDeps } from '../support/db.ts';
+import { dbKind } from '../support/db.ts';
+import { AS_OF, NY, SIM_YEAR, useSimYear } from './sim-year.ts';
 
 // Household traits from rules/traits.yaml on a simulated chain (seed 2026, 600 members,
 // 52 weeks) against its ground truth. Measured figures (seeds 2026, 5, 77) in the comments.
 
-const OPTIONS: SimOptions = {
-  seed: 2026,
-  members: 600,
-  stores: 4,
-  weeks: 52,
-  endDate: '2026-10-31',
-};
-const NY = 'America/New_York';
-const AS_OF = new Date('2026-11-01T04:00:00Z');
-const getDeps = useTestDeps();
 let summary: TraitsSummary;
-
-beforeAll(async () => {
-  await loadSimChain(getDeps(), generateChain(OPTIONS));
-  summary = await computeTraits(getDeps().db, { asOf: AS_OF, timeZone: NY, traits: defaultTraits });
+const { getDeps } = useSimYear(async (deps) => {
+  summary = await computeTraits(deps.db, { asOf: AS_OF, timeZone: NY, traits: defaultTraits });
 });
 
 const TRUTH: Record<string, string> = {
@@ -75,7 +63,7 @@ describe(`household traits on a simulated chain (${dbKind})`, () => {
     expect(a.precision).toBeGreaterThanOrEqual(2 * a.baseRate);
     expect(a.recall).toBeGreaterThanOrEqual(0.4);
     // top_share 0.25 caps it at a quarter of spending members
-    expect(a.found).toBeLessThanOrEqual(0.25 * OPTIONS.members + 1);
+    expect(a.found).toBeLessThanOrEqual(0.25 * SIM_YEAR.members + 1);
   });
 
   it('reports members per trait and categories the catalogue does not have', async () => {
