@@ -30,7 +30,7 @@ import { defaultRuleSet } from '../../src/rules/rule-set.ts';
 import { evaluateNextBasket, heldOutBasketSql } from '../../src/analytics/rank-evaluation.ts';
 import { textArray, type Db } from '../../src/db/index.ts';
 import { generateChain, parseDate, type SimOptions } from '../../src/sim/index.ts';
-import { rerunUnderPostgres, withBenchChain } from './support.ts';
+import { benchChainArgs, benchChainOptions, rerunUnderPostgres, withBenchChain } from './support.ts';
 
 const DATABASE = 'bench_analytics';
 const TZ = 'America/New_York';
@@ -44,30 +44,14 @@ const fmt = (x: number, digits = 3) => x.toFixed(digits);
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: {
-      members: { type: 'string', default: '10000' },
-      weeks: { type: 'string', default: '18' },
-      stores: { type: 'string', default: '8' },
-      seed: { type: 'string', default: '42' },
-      end: { type: 'string', default: '2026-10-31' },
-      repeat: { type: 'string', default: '3' },
-      reuse: { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
-    },
+    options: benchChainOptions,
   });
-  const opts: SimOptions = {
-    seed: Number(values.seed),
-    members: Number(values.members),
-    stores: Number(values.stores),
-    weeks: Number(values.weeks),
-    endDate: values.end!,
-  };
-  const repeat = Number(values.repeat);
+  const { sim: opts, repeat, reuse, keep } = benchChainArgs(values);
 
   const adminUrl = process.env.DATABASE_URL ?? (await rerunUnderPostgres('analytics', args));
   await withBenchChain(
     adminUrl,
-    { name: DATABASE, sim: opts, reuse: values.reuse!, keep: values.keep! },
+    { name: DATABASE, sim: opts, reuse, keep },
     ({ db, version, load }) => measure(db, opts, repeat, version, load),
   );
 }

@@ -8,7 +8,7 @@ import { discountText, formatCents, formatPeriod, ListDocument, offerBarcodeSpec
 import { renderListPdf, renderPrintBatch, type BarcodePainter } from '../../src/lists/pdf.ts';
 import { sampleList } from '../lists/fixtures.ts';
 import { periodBench } from './lists-period.ts';
-import { rerunUnderPostgres } from './support.ts';
+import { benchChainArgs, benchChainOptions, rerunUnderPostgres } from './support.ts';
 
 /**
  * Shopping-list PDFs (issue 7):
@@ -195,14 +195,7 @@ export async function run(args: string[]): Promise<void> {
       paper: { type: 'string', default: 'letter' },
       child: { type: 'string' },
       only: { type: 'string' },
-      members: { type: 'string', default: '10000' },
-      weeks: { type: 'string', default: '18' },
-      stores: { type: 'string', default: '8' },
-      seed: { type: 'string', default: '42' },
-      end: { type: 'string', default: '2026-10-31' },
-      repeat: { type: 'string', default: '3' },
-      reuse: { type: 'boolean', default: false },
-      keep: { type: 'boolean', default: false },
+      ...benchChainOptions,
     },
     strict: true,
   });
@@ -217,18 +210,7 @@ export async function run(args: string[]): Promise<void> {
   let pdfFailure: BenchFailure | null = null;
   if (values.only !== 'db') pdfFailure = await pdfBench(Number(values.iterations), Number(values.batch), paper);
   if (db) {
-    await periodBench(process.env.DATABASE_URL!, root, {
-      sim: {
-        seed: Number(values.seed),
-        members: Number(values.members),
-        stores: Number(values.stores),
-        weeks: Number(values.weeks),
-        endDate: values.end!,
-      },
-      repeat: Math.max(1, Number(values.repeat)),
-      reuse: values.reuse!,
-      keep: values.keep!,
-    });
+    await periodBench(process.env.DATABASE_URL!, root, benchChainArgs(values));
   }
   if (pdfFailure) throw pdfFailure;
 }

@@ -31,6 +31,38 @@ export async function rerunUnderPostgres(
   process.exit(code);
 }
 
+/**
+ * The command-line options of the benches that run on a simulated chain (parseArgs spec), and what
+ * they mean: the chain, how many timed runs, whether to reuse or keep its database.
+ */
+export const benchChainOptions = {
+  members: { type: 'string', default: '10000' },
+  weeks: { type: 'string', default: '18' },
+  stores: { type: 'string', default: '8' },
+  seed: { type: 'string', default: '42' },
+  end: { type: 'string', default: '2026-10-31' },
+  repeat: { type: 'string', default: '3' },
+  reuse: { type: 'boolean', default: false },
+  keep: { type: 'boolean', default: false },
+} as const;
+
+export function benchChainArgs(values: {
+  members?: string; weeks?: string; stores?: string; seed?: string; end?: string; repeat?: string; reuse?: boolean; keep?: boolean;
+}): { sim: SimOptions; repeat: number; reuse: boolean; keep: boolean } {
+  return {
+    sim: {
+      seed: Number(values.seed),
+      members: Number(values.members),
+      stores: Number(values.stores),
+      weeks: Number(values.weeks),
+      endDate: values.end!,
+    },
+    repeat: Math.max(1, Number(values.repeat)),
+    reuse: values.reuse!,
+    keep: values.keep!,
+  };
+}
+
 export interface BenchChain {
   db: Db;
   /** PostgreSQL's server_version. */
