@@ -11,10 +11,9 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
-import { localToInstant } from '../lib/time.ts';
-import { InstantWithOffset } from '../lib/validators.ts';
+import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
-import { stagedText, writeStagedBaskets } from './staged-baskets.ts';
+import { BasketRows, ReferenceCache, writeBaskets, type BasketHead } from './write-baskets.ts';
 
 /** A CSV row that was not imported: written to the `.errors.csv` beside the file. */
 export interface RejectedRow {
@@ -101,11 +100,8 @@ interface PendingBasket {
   ts: string;
   card: string;
   member: string;
-  /** Position in the batch (assigned when it starts; a rejected basket takes none). */
-  seq: number;
-  /** Staged head (HEAD_COLUMNS after seq) and lines (LINE_COLUMNS) as CSV. */
-  head: string;
-  lines: string;
+  /** Whether its head and lines are in the batch's rows (so far). */
+  added: boolean;
   /** Line numbers and text of its rows, for the errors file (not the parsed records: a batch
    * in flight holding a million small objects made garbage collection a third of the import). */
   lineNos: number[];
@@ -119,8 +115,8 @@ interface PendingBasket {
  * every basket already stored and adds nothing. Memory stays flat: one batch at a time, and
  * while up to two batches are written the next is parsed.
  *
- * Each row is checked by hand (the same rules as the API's schema) and written straight into the
- * staged CSV that `writeStagedBaskets` COPYs: no object per line, no zod call per line.
+ * Each row is checked by hand (the same rules as the API's schema) and goes straight into the
+ * column arrays that `writeBaskets` writes: no object per line, no zod call per line.
  */
 export async function importBaskets(
   deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'copyTx'>>,
@@ -135,6 +131,8 @@ export async function importBaskets(
   let width = 0;
   let current: PendingBasket | null = null;
   let batch: PendingBasket[] = [];
+  let rows = new BasketRows();
+  const cache = new ReferenceCache();
   let batchLines = 0;
   let batchKeys = new Set<string>();
   // Up to two batches are written at once (each in its own transaction; their lock order is
@@ -150,16 +148,8 @@ export async function importBaskets(
     b.lineNos.forEach((line, i) => reject({ line, field, reason, raw: b.raws[i]! }));
   };
 
-  const write = async (baskets: PendingBasket[]) => {
-    let heads = '';
-    let lines = '';
-    for (const b of baskets) {
-      heads += `${b.seq},${b.head}\n`;
-      lines += b.lines;
-    }
-    const result = await writeStagedBaskets(deps, { heads, lines, count: baskets.length }, 'import', {
-      unknownGtins: 'distinct',
-    });
+  const write = async (baskets: PendingBasket[], ready: BasketRows) => {
+    const result = await writeBaskets(deps, ready, 'import', { unknownGtins: 'distinct', cache });
     for (const g of result.unknownGtins) unknownGtins.add(g);
     result.outcomes.forEach((o, i) => {
       const b = baskets[i]!;
@@ -183,11 +173,13 @@ export async function importBaskets(
   const flush = async () => {
     if (batch.length === 0) return;
     const ready = batch;
+    const readyRows = rows;
     batch = [];
+    rows = new BasketRows();
     batchLines = 0;
     batchKeys = new Set();
     await settle(maxWrites - 1);
-    const p: Promise<void> = write(ready)
+    const p: Promise<void> = write(ready, readyRows)
       .catch((error: unknown) => {
         failure ??= { error };
       })
@@ -248,21 +240,25 @@ export async function importBaskets(
           await flush();
           await settle(0);
         }
-        current = { store, terminal, txn, ts, card, member, seq: batch.length, head: '', lines: '', lineNos: [], raws: [], error: null };
+        current = { store, terminal, txn, ts, card, member, added: false, lineNos: [], raws: [], error: null };
       }
       current.lineNos.push(record.line);
       current.raws.push(record.raw);
       if (current.error) continue;
       try {
         if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
-        if (current.lineNos.length === 1) current.head = stagedHead(current, opts.timeZone);
-        else if (ts !== current.ts || card !== current.card || member !== current.member) {
+        if (current.lineNos.length === 1) {
+          rows.addBasket(basketHead(current, opts.timeZone));
+          current.added = true;
+        } else if (ts !== current.ts || card !== current.card || member !== current.member) {
           throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.lineNos[0]!})`);
         }
-        current.lines += stagedLine(f, ix, current, gtins);
+        addLine(rows, f, ix, gtins);
       } catch (err) {
         if (!(err instanceof RowError)) throw err;
         current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        if (current.added) rows.dropLast();
+        current.added = false;
       }
     }
   }
@@ -283,8 +279,8 @@ function field(f: string[], i: number): string {
   return i < 0 ? '' : (f[i] ?? '').trim();
 }
 
-/** Validates a basket's head (its first line) into HEAD_COLUMNS after `seq`. */
-function stagedHead(b: PendingBasket, timeZone: string): string {
+/** Validates a basket's head (its first line). */
+function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   if (!b.txn || b.txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
   let storeId: number | null = null;
   if (b.store) {
@@ -292,23 +288,21 @@ function stagedHead(b: PendingBasket, timeZone: string): string {
     if (!Number.isInteger(storeId) || storeId <= 0) throw new RowError('store_id', 'a positive store number');
   }
   if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
-  let ts: string | null;
-  if (InstantWithOffset.safeParse(b.ts).success) ts = b.ts;
-  else ts = localToInstant(b.ts, timeZone);
+  const ts = parseInstant(b.ts) ? b.ts : localToInstant(b.ts, timeZone);
   if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
-  let member = ',';
+  let member: BasketHead['member'] = null;
   if (b.card) {
     if (!cardPattern.test(b.card)) throw new RowError('card', '4–40 letters or digits');
-    member = `card,${b.card}`;
+    member = { kind: 'card', ref: b.card };
   } else if (b.member) {
     if (!memberPattern.test(b.member)) throw new RowError('member_id', 'letters, digits, _ or - (max 40)');
-    member = `number,${b.member}`;
+    member = { kind: 'number', ref: b.member };
   }
-  return `${member},${storeId ?? ''},${stagedText(b.terminal)},${stagedText(b.txn)},${ts}`;
+  return { storeId, terminalId: b.terminal, txnId: b.txn, ts, member };
 }
 
-/** Validates one line into a LINE_COLUMNS row. `gtins` caches raw → 14-digit GTIN. */
-function stagedLine(f: string[], ix: Record<BasketColumn, number>, b: PendingBasket, gtins: Map<string, string>): string {
+/** Validates one line into the batch's rows. `gtins` caches raw → 14-digit GTIN. */
+function addLine(rows: BasketRows, f: string[], ix: Record<BasketColumn, number>, gtins: Map<string, string>): void {
   const raw = field(f, ix.gtin);
   let gtin = gtins.get(raw);
   if (gtin === undefined) {
@@ -319,10 +313,12 @@ function stagedLine(f: string[], ix: Record<BasketColumn, number>, b: PendingBas
     gtins.set(raw, gtin);
   }
   const qty = field(f, ix.qty);
-  if (!qtyPattern.test(qty) || Number(qty) === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  if (!qtyPattern.test(qty)) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  const qtyMilli = Math.round(Number(qty) * 1000);
+  if (qtyMilli === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
   const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
   const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
-  return `${b.seq},${b.lineNos.length},${gtin},${qty},${price ?? ''},${discount}\n`;
+  rows.addLine(gtin, qtyMilli, price, discount);
 }
 
 /** Cents from a `*_cents` column, else from a decimal currency column; null when both are empty. */

@@ -1,9 +1,9 @@
 import type { BasketSource } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import type { FieldIssue } from '../lib/errors.ts';
-import { stagedText, writeStagedBaskets, type StagedBaskets } from './staged-baskets.ts';
+import { BasketRows, writeBaskets } from './write-baskets.ts';
 
-export { retryOnDeadlock } from './staged-baskets.ts';
+export { retryOnDeadlock } from './write-baskets.ts';
 
 /** The shape every source (POS API, CSV import, checkout) turns a basket into. */
 export interface BasketInput {
@@ -65,9 +65,7 @@ export async function ingestBaskets(
   });
 
   if (fresh.length > 0) {
-    const { outcomes: written } = await writeStagedBaskets(deps, stageBaskets(fresh.map((i) => baskets[i]!)), source, {
-      unknownGtins: 'per-basket',
-    });
+    const { outcomes: written } = await writeBaskets(deps, basketRows(fresh.map((i) => baskets[i]!)), source);
     fresh.forEach((i, n) => (outcomes[i] = written[n]));
   }
   baskets.forEach((b, i) => {
@@ -95,15 +93,12 @@ function rejected(issues: FieldIssue[]): IngestOutcome {
   return { status: 'rejected', basketId: null, unknownGtins: [], issues };
 }
 
-/** Baskets with distinct keys as staged CSV (see staged-baskets.ts), `seq` = position. */
-function stageBaskets(baskets: BasketInput[]): StagedBaskets {
-  let heads = '';
-  let lines = '';
-  baskets.forEach((b, seq) => {
-    heads += `${seq},${b.member ? b.member.kind : ''},${stagedText(b.member?.ref ?? null)},${b.storeId ?? ''},${stagedText(b.terminalId)},${stagedText(b.txnId)},${b.ts}\n`;
-    b.lines.forEach((l, i) => {
-      lines += `${seq},${i + 1},${l.gtin},${l.qty},${l.unitPriceCents ?? ''},${l.lineDiscountCents}\n`;
-    });
-  });
-  return { heads, lines, count: baskets.length };
+/** Baskets with distinct keys as the writer's rows. */
+function basketRows(baskets: BasketInput[]): BasketRows {
+  const rows = new BasketRows();
+  for (const b of baskets) {
+    rows.addBasket({ storeId: b.storeId, terminalId: b.terminalId, txnId: b.txnId, ts: b.ts, member: b.member });
+    for (const l of b.lines) rows.addLine(l.gtin, Math.round(l.qty * 1000), l.unitPriceCents, l.lineDiscountCents);
+  }
+  return rows;
 }

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
+import { parseInstant } from '../lib/time.ts';
 import { Cents, Gtin, InstantWithOffset } from '../lib/validators.ts';
 
 export const BasketLine = z
@@ -36,7 +37,6 @@ export type Basket = z.infer<typeof Basket>;
 
 const basketKeys = new Set(['storeId', 'terminalId', 'txnId', 'ts', 'cardNumber', 'lines']);
 const lineKeys = new Set(['gtin', 'qty', 'unitPriceCents', 'lineDiscountCents']);
-const instantPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/;
 const cardPattern = /^[0-9A-Za-z]{4,40}$/;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCents = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= 100_000_000;
@@ -53,7 +53,7 @@ export function fastBasket(item: unknown): Basket | null {
   if (typeof storeId !== 'number' || !Number.isSafeInteger(storeId) || storeId <= 0) return null;
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
-  if (typeof ts !== 'string' || !instantPattern.test(ts) || Number.isNaN(Date.parse(ts))) return null;
+  if (typeof ts !== 'string' || parseInstant(ts) === null) return null;
   if (cardNumber !== undefined && cardNumber !== null && (typeof cardNumber !== 'string' || !cardPattern.test(cardNumber))) {
     return null;
   }

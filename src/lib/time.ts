@@ -69,3 +69,46 @@ export function localDate(at: Date, timeZone: string): string {
   for (const p of formatter(timeZone).formatToParts(at)) parts[p.type] = p.value;
   return `${parts.year}-${parts.month}-${parts.day}`;
 }
+
+const instantPattern =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/;
+
+/** An instant to the microsecond, as PostgreSQL's timestamptz holds it. */
+export interface Instant {
+  /** Whole seconds since 1970-01-01T00:00:00Z (floor, so negative before 1970). */
+  seconds: number;
+  /** Microseconds after `seconds`, 0–999,999. */
+  micros: number;
+}
+
+/**
+ * Reads an ISO-8601 instant with a UTC offset (`2026-11-24T10:15:00.25-05:00`, `…Z`, seconds and
+ * fraction optional, up to microseconds). Null unless it is a real calendar date and clock time
+ * (no 30 February, no hour 24 or second 60) with an offset within PostgreSQL's ±15:59:
+ * `Date.parse` rolls 2025-02-30 over into March, which PostgreSQL then refuses.
+ */
+export function parseInstant(text: string): Instant | null {
+  const m = instantPattern.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as number[];
+  if (hour! > 23 || minute! > 59 || second! > 59) return null;
+  const d = new Date(0);
+  d.setUTCFullYear(year!, month! - 1, day!); // not Date.UTC: it reads years 0–99 as 1900–1999
+  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month! - 1 || d.getUTCDate() !== day) return null;
+  let offset = 0;
+  if (m[8]) {
+    const oh = Number(m[9]);
+    const om = Number(m[10]);
+    if (oh > 15 || om > 59) return null;
+    offset = (m[8] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  const seconds = d.getTime() / 1000 + hour! * 3600 + minute! * 60 + second! - offset;
+  return { seconds, micros: m[7] ? Number(m[7].padEnd(6, '0')) : 0 };
+}
+
+/** The instant as PostgreSQL prints `extract(epoch from ts)::text` (PostgreSQL 14+: 6 decimals). */
+export function epochText(at: Instant): string {
+  if (at.seconds >= 0 || at.micros === 0) return `${at.seconds}.${String(at.micros).padStart(6, '0')}`;
+  // -9.5 s is seconds -10 plus 500,000 µs
+  return `-${-at.seconds - 1}.${String(1_000_000 - at.micros).padStart(6, '0')}`;
+}

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { isTimeZone } from '../config.ts';
 import { parseGtin } from './gtin.ts';
+import { parseInstant } from './time.ts';
 
 /** A GTIN-8/12/13/14 with a verified check digit, normalised to 14 digits. */
 export const Gtin = z
@@ -33,7 +34,7 @@ export const InstantWithOffset = z
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/,
     'a timestamp with a UTC offset, e.g. 2026-11-24T10:15:00-05:00',
   )
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'not a real date and time')
+  .refine((v) => parseInstant(v) !== null, 'not a real date and time')
   .openapi({ example: '2026-11-24T10:15:00-05:00' });
 
 export const LocalDate = z

@@ -1,0 +1,488 @@
+import { sql } from 'kysely';
+import { textArray, withTx, type BasketSource, type CopyIn, type Db, type Tx } from '../db/index.ts';
+import type { Deps } from '../deps.ts';
+import { md5Hex } from '../lib/md5.ts';
+import { epochText, parseInstant } from '../lib/time.ts';
+import type { IngestOutcome } from './ingest-baskets.ts';
+
+/**
+ * The bulk write of baskets, shared by every source (POS API, CSV import, checkout). One
+ * transaction per call, a fixed handful of statements whatever its size:
+ *
+ *   1. which of the named stores exist (baskets of unknown stores are rejected, nothing written);
+ *   2. one statement inserts the new terminals, cards, member numbers and GTINs (placeholder
+ *      products) and returns the member id of every card and number and whether each GTIN is
+ *      described by the catalogue;
+ *   3. the content hash of every basket, computed here (see `contentHash`);
+ *   4. the baskets, `insert … select from unnest(…) on conflict do nothing returning id`;
+ *   5. the lines of the baskets just created go straight into basket_lines: by COPY on the
+ *      transaction's own connection where the driver has it (`deps.copyTx`: postgres.js
+ *      `COPY … FROM STDIN`, PGlite `COPY … FROM '/dev/blob'`), else `insert … from unnest`
+ *      (Workers, or inside a caller's transaction such as a checkout commit);
+ *   6. for keys already taken, the stored basket's id and hash: same hash → duplicate, else conflict.
+ *
+ * Why this shape: storing the lines is the one cost no path avoids (a COPY of final rows into a
+ * table with basket_lines' key takes about twice a plain COPY); every line that went through a
+ * staging table first was written twice and sorted and aggregated again for its hash in SQL.
+ *
+ * Concurrency: rows are inserted in sorted order (terminals, cards, numbers, GTINs, baskets by key),
+ * so concurrent writers wait on each other instead of deadlocking; a row another writer committed
+ * while we waited is read back by a second statement (each statement of READ COMMITTED sees what
+ * was committed before it started).
+ */
+export interface BasketHead {
+  /** null only for history imports that do not say which store. */
+  storeId: number | null;
+  /** '' when the source has no terminal. */
+  terminalId: string;
+  txnId: string;
+  /** ISO-8601 instant with offset or Z, already validated (`parseInstant` accepts it). */
+  ts: string;
+  member: { kind: 'card' | 'number'; ref: string } | null;
+}
+
+/**
+ * Baskets with distinct keys and their lines, the lines column-wise (a batch of 20,000 lines is
+ * four arrays, not 20,000 objects). Lines of basket i are `lineStart[i]` up to `lineStart[i + 1]`
+ * (or the end). Every basket has at least one line.
+ */
+export class BasketRows {
+  readonly heads: BasketHead[] = [];
+  readonly lineStart: number[] = [];
+  readonly gtin: string[] = [];
+  /** Quantity in thousandths: numeric(12, 3) exactly. */
+  readonly qtyMilli: number[] = [];
+  readonly priceCents: (number | null)[] = [];
+  readonly discountCents: number[] = [];
+
+  get count(): number {
+    return this.heads.length;
+  }
+
+  get lineCount(): number {
+    return this.gtin.length;
+  }
+
+  addBasket(head: BasketHead): void {
+    this.heads.push(head);
+    this.lineStart.push(this.gtin.length);
+  }
+
+  addLine(gtin: string, qtyMilli: number, priceCents: number | null, discountCents: number): void {
+    this.gtin.push(gtin);
+    this.qtyMilli.push(qtyMilli);
+    this.priceCents.push(priceCents);
+    this.discountCents.push(discountCents);
+  }
+
+  /** Forgets the last basket and its lines (a line of it turned out invalid). */
+  dropLast(): void {
+    const start = this.lineStart.pop()!;
+    this.heads.pop();
+    for (const column of [this.gtin, this.qtyMilli, this.priceCents, this.discountCents]) column.length = start;
+  }
+
+  lineEnd(i: number): number {
+    return i + 1 < this.lineStart.length ? this.lineStart[i + 1]! : this.gtin.length;
+  }
+}
+
+/**
+ * What one importer has already resolved: member ids by card or member number, and whether each
+ * GTIN is described by the catalogue. Filled only from committed writes (a rolled-back write may
+ * have created the rows it resolved). Only an importer of one file keeps one, for the length of the
+ * run: there, looking the same 2,000 cards and 1,000 GTINs up again for every batch was a quarter of
+ * the database's time. Consequences, accepted for one run: a card re-assigned to another member
+ * during the run keeps its first member, and a GTIN described by a concurrent product import is
+ * counted as unknown if it was unknown when first met. The API does not cache.
+ */
+export class ReferenceCache {
+  readonly members = new Map<string, number>();
+  readonly gtins = new Map<string, boolean>();
+  readonly terminals = new Set<string>();
+
+  constructor(private readonly limit = 1_000_000) {}
+
+  add(resolved: References): void {
+    // memory stays flat on chains of any size: start over rather than grow without bound
+    if (this.members.size + resolved.memberIds.size > this.limit) this.members.clear();
+    if (this.gtins.size + resolved.known.size > this.limit) this.gtins.clear();
+    for (const [k, v] of resolved.memberIds) this.members.set(k, v);
+    for (const [k, v] of resolved.known) this.gtins.set(k, v);
+    for (const t of resolved.terminals) this.terminals.add(t);
+  }
+}
+
+interface References {
+  /** Member id by `refKey(kind, ref)`. */
+  memberIds: Map<string, number>;
+  /** GTIN → described by the catalogue. */
+  known: Map<string, boolean>;
+  /** `store\u0000terminal` of the terminals ensured. */
+  terminals: string[];
+}
+
+export interface WriteOptions {
+  /** `per-basket` fills each outcome's unknownGtins; `distinct` only the result's. */
+  unknownGtins: 'per-basket' | 'distinct';
+  cache?: ReferenceCache;
+}
+
+export interface WriteResult {
+  /** One outcome per basket, in order. */
+  outcomes: IngestOutcome[];
+  /** Distinct unknown GTINs of the baskets that were created or duplicates. */
+  unknownGtins: string[];
+}
+
+const LINE_COLUMNS = ['member_id', 'basket_id', 'line_no', 'gtin', 'qty', 'unit_price_cents', 'line_discount_cents'] as const;
+
+/**
+ * Writes baskets in one transaction (see above). Invariants: a basket lands whole or not at all;
+ * a key stored with the same content is a `duplicate` returning the stored id, with other content a
+ * `conflict`, and either writes nothing; unknown cards create unregistered members, unknown GTINs
+ * placeholder products (`known = false`), reported in `unknownGtins` (per basket; the distinct ones
+ * in the result). Retries on deadlock or serialization failure.
+ */
+export async function writeBaskets(
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'copyTx'>>,
+  rows: BasketRows,
+  source: BasketSource,
+  opts: WriteOptions = { unknownGtins: 'per-basket' },
+): Promise<WriteResult> {
+  // COPY only outside a caller's transaction, and only into the database it belongs to.
+  const copyTx = deps.copyTx && deps.copyTx.db === deps.db ? deps.copyTx : null;
+  const inTx = !copyTx && deps.db.isTransaction;
+  const { result, resolved } = await retryOnDeadlock(() =>
+    copyTx
+      ? copyTx((tx, copyIn) => write(tx, copyIn, rows, source, opts))
+      : withTx(deps.db, (tx) => write(tx, null, rows, source, opts)),
+  );
+  // Committed now (a caller's transaction is not: its refs are not cached).
+  if (opts.cache && !inTx) opts.cache.add(resolved);
+  return result;
+}
+
+/** Runs `fn` again when PostgreSQL aborted it as deadlocked or unserializable. */
+export async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= attempts || (code !== '40P01' && code !== '40001')) throw err;
+    }
+  }
+}
+
+const keyOf = (h: BasketHead) => `${h.storeId ?? ''}\u0000${h.terminalId}\u0000${h.txnId}`;
+const refKey = (kind: 'card' | 'number', ref: string) => `${kind}\u0000${ref}`;
+
+async function write(
+  tx: Tx,
+  copyIn: CopyIn | null,
+  rows: BasketRows,
+  source: BasketSource,
+  opts: WriteOptions,
+): Promise<{ result: WriteResult; resolved: References }> {
+  const nothing: References = { memberIds: new Map(), known: new Map(), terminals: [] };
+  const n = rows.count;
+  const outcomes: IngestOutcome[] = new Array(n);
+
+  // 1. Stores.
+  const storeIds = [...new Set(rows.heads.flatMap((h) => (h.storeId === null ? [] : [h.storeId])))];
+  let live = Array.from({ length: n }, (_, i) => i);
+  if (storeIds.length > 0) {
+    const { rows: found } = await sql<{ id: number }>`
+      select id from stores where id = any(${textArray(storeIds)}::int[])`.execute(tx);
+    const known = new Set(found.map((r) => Number(r.id)));
+    if (known.size < storeIds.length) {
+      live = live.filter((i) => {
+        const store = rows.heads[i]!.storeId;
+        if (store === null || known.has(store)) return true;
+        outcomes[i] = {
+          status: 'rejected',
+          basketId: null,
+          unknownGtins: [],
+          issues: [{ path: 'storeId', message: `unknown store ${store}` }],
+        };
+        return false;
+      });
+      if (live.length === 0) return { result: { outcomes, unknownGtins: [] }, resolved: nothing };
+    }
+  }
+
+  // 2. Terminals, members, products.
+  const terminals = new Map<string, [number, string]>();
+  const cards = new Set<string>();
+  const numbers = new Set<string>();
+  const gtins = new Set<string>();
+  const cache = opts.cache;
+  for (const i of live) {
+    const h = rows.heads[i]!;
+    if (h.storeId !== null && h.terminalId !== '') {
+      const t = `${h.storeId}\u0000${h.terminalId}`;
+      if (!cache?.terminals.has(t)) terminals.set(t, [h.storeId, h.terminalId]);
+    }
+    if (h.member && !cache?.members.has(refKey(h.member.kind, h.member.ref))) {
+      (h.member.kind === 'card' ? cards : numbers).add(h.member.ref);
+    }
+    for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) {
+      const g = rows.gtin[l]!;
+      if (!cache?.gtins.has(g)) gtins.add(g);
+    }
+  }
+  const resolved = await resolveReferences(tx, {
+    terminals: [...terminals.values()].sort((a, b) => a[0] - b[0] || compare(a[1], b[1])),
+    cards: [...cards].sort(compare),
+    numbers: [...numbers].sort(compare),
+    gtins: [...gtins].sort(compare),
+  });
+
+  const memberId = (key: string) => resolved.memberIds.get(key) ?? cache!.members.get(key)!;
+  const isKnown = (gtin: string) => resolved.known.get(gtin) ?? cache?.gtins.get(gtin) ?? false;
+
+  // 3. Content hashes and totals.
+  const memberOf = (h: BasketHead) => (h.member ? memberId(refKey(h.member.kind, h.member.ref)) : 0);
+  const hashes: string[] = new Array(n);
+  const ins = { member: [] as number[], store: [] as (number | null)[], terminal: [] as string[], txn: [] as string[], ts: [] as string[], total: [] as number[], lines: [] as number[], hash: [] as string[] };
+  for (const i of live) {
+    const h = rows.heads[i]!;
+    const member = memberOf(h);
+    const start = rows.lineStart[i]!;
+    const end = rows.lineEnd(i);
+    let total = 0;
+    for (let l = start; l < end; l++) {
+      const price = rows.priceCents[l];
+      if (price !== null && price !== undefined) total += roundThousandths(rows.qtyMilli[l]! * price);
+      total -= rows.discountCents[l]!;
+    }
+    hashes[i] = contentHash(rows, i, member);
+    ins.member.push(member);
+    ins.store.push(h.storeId);
+    ins.terminal.push(h.terminalId);
+    ins.txn.push(h.txnId);
+    ins.ts.push(h.ts);
+    ins.total.push(total);
+    ins.lines.push(end - start);
+    ins.hash.push(hashes[i]!);
+  }
+
+  // 4. Baskets, in key order (the lock order of concurrent writers).
+  const { rows: inserted } = await sql<{ id: string | number; member_id: string | number; store_id: number | null; terminal_id: string; txn_id: string }>`
+    insert into baskets (member_id, store_id, terminal_id, txn_id, ts, total_cents, line_count, content_hash, source)
+    select s.member_id, s.store_id, s.terminal_id, s.txn_id, s.ts, s.total_cents, s.line_count, s.content_hash, ${source}
+    from unnest(${textArray(ins.member)}::bigint[], ${textArray(ins.store)}::int[], ${textArray(ins.terminal)}::text[],
+                ${textArray(ins.txn)}::text[], ${textArray(ins.ts)}::timestamptz[], ${textArray(ins.total)}::bigint[],
+                ${textArray(ins.lines)}::int[], ${textArray(ins.hash)}::text[])
+      as s(member_id, store_id, terminal_id, txn_id, ts, total_cents, line_count, content_hash)
+    order by s.store_id, s.terminal_id, s.txn_id
+    on conflict (store_id, terminal_id, txn_id) do nothing
+    returning id, member_id, store_id, terminal_id, txn_id`.execute(tx);
+  const createdByKey = new Map<string, number>();
+  for (const r of inserted) createdByKey.set(`${r.store_id ?? ''}\u0000${r.terminal_id}\u0000${r.txn_id}`, Number(r.id));
+
+  // 5. Lines of the created baskets.
+  const created: { i: number; id: number; member: number }[] = [];
+  const taken: number[] = [];
+  for (const i of live) {
+    const id = createdByKey.get(keyOf(rows.heads[i]!));
+    if (id === undefined) taken.push(i);
+    else {
+      created.push({ i, id, member: memberOf(rows.heads[i]!) });
+      outcomes[i] = { status: 'created', basketId: id, unknownGtins: [], issues: [] };
+    }
+  }
+  if (created.length > 0) await insertLines(tx, copyIn, rows, created);
+
+  // 6. Keys already taken: a duplicate (same hash) or a conflict.
+  const conflicts = new Set<number>();
+  if (taken.length > 0) {
+    const stored = await storedBaskets(tx, taken.map((i) => rows.heads[i]!));
+    taken.forEach((i, k) => {
+      const hit = stored.get(k);
+      if (!hit) throw new Error(`basket key of batch row ${i} neither inserted nor found`);
+      if (hit.hash === hashes[i]) {
+        outcomes[i] = { status: 'duplicate', basketId: hit.id, unknownGtins: [], issues: [] };
+      } else {
+        conflicts.add(i);
+        outcomes[i] = {
+          status: 'conflict',
+          basketId: hit.id,
+          unknownGtins: [],
+          issues: [{ path: 'txnId', message: 'this (store, terminal, txn) is already stored with other content' }],
+        };
+      }
+    });
+  }
+
+  // Unknown GTINs: those of stored baskets, not of conflicting ones (nothing of theirs is stored).
+  const unknown = new Set<string>();
+  const perBasket = opts.unknownGtins === 'per-basket';
+  for (const i of live) {
+    if (conflicts.has(i)) continue;
+    let mine: Set<string> | null = null;
+    for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) {
+      const g = rows.gtin[l]!;
+      if (isKnown(g)) continue;
+      unknown.add(g);
+      if (perBasket) (mine ??= new Set()).add(g);
+    }
+    if (mine) outcomes[i]!.unknownGtins = [...mine].sort(compare);
+  }
+  return { result: { outcomes, unknownGtins: [...unknown] }, resolved };
+}
+
+/**
+ * The content hash covers key, instant, member and every line in order, so a retry matches it
+ * exactly, whichever source (API or CSV) stored the basket first:
+ *
+ *   md5(store | terminal | txn | epoch seconds (6 decimals) | member id | gtin:qty:price:discount,…)
+ *
+ * with qty to 3 decimals and an empty price when there is none. This is exactly the text the
+ * earlier SQL computed (`concat_ws('|', …, extract(epoch from ts)::text, …, string_agg(…))`), so
+ * hashes stored before stay valid; test/ingest/content-hash.test.ts recomputes it in SQL.
+ */
+export function contentHash(rows: BasketRows, i: number, memberId: number): string {
+  const h = rows.heads[i]!;
+  const at = parseInstant(h.ts);
+  if (!at) throw new Error(`basket ${h.txnId}: unreadable instant ${h.ts}`);
+  let body = '';
+  for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) {
+    const price = rows.priceCents[l];
+    if (body !== '') body += ',';
+    body += `${rows.gtin[l]}:${qtyText(rows.qtyMilli[l]!)}:${price ?? ''}:${rows.discountCents[l]}`;
+  }
+  return md5Hex(`${h.storeId ?? ''}|${h.terminalId}|${h.txnId}|${epochText(at)}|${memberId}|${body}`);
+}
+
+/** Thousandths as numeric(12, 3) prints them: `2.000`, `0.250`, `-1.500`. */
+export function qtyText(milli: number): string {
+  const abs = Math.abs(milli);
+  const units = Math.floor(abs / 1000);
+  const frac = abs - units * 1000;
+  return `${milli < 0 ? '-' : ''}${units}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+/** round(qty × price) as numeric rounds it (half away from zero), from qty in thousandths × cents. */
+function roundThousandths(milliCents: number): number {
+  return milliCents < 0 ? -Math.floor((500 - milliCents) / 1000) : Math.floor((milliCents + 500) / 1000);
+}
+
+// Code-unit order; PostgreSQL's order of the same texts may differ, which only matters for lock
+// order, and every writer uses this same order.
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function resolveReferences(
+  tx: Tx,
+  refs: { terminals: [number, string][]; cards: string[]; numbers: string[]; gtins: string[] },
+): Promise<References> {
+  const memberIds = new Map<string, number>();
+  const known = new Map<string, boolean>();
+  const terminals = refs.terminals.map(([store, id]) => `${store}\u0000${id}`);
+  if (terminals.length + refs.cards.length + refs.numbers.length + refs.gtins.length === 0) {
+    return { memberIds, known, terminals };
+  }
+  const take = (r: { k: string; ref: string; id: string | number | null; known: boolean }) => {
+    if (r.k === 'g') known.set(r.ref, r.known);
+    else memberIds.set(refKey(r.k === 'c' ? 'card' : 'number', r.ref), Number(r.id));
+  };
+  const { rows: found } = await sql<{ k: string; ref: string; id: string | number | null; known: boolean }>`
+    with t as (
+      insert into terminals (store_id, id)
+      select * from unnest(${textArray(refs.terminals.map((t) => t[0]))}::int[], ${textArray(refs.terminals.map((t) => t[1]))}::text[])
+      on conflict do nothing
+    ), c as (
+      insert into members (card_number, status)
+      select unnest(${textArray(refs.cards)}::text[]), 'unregistered'
+      on conflict (card_number) do nothing
+      returning id, card_number
+    ), n as (
+      insert into members (member_number, status)
+      select unnest(${textArray(refs.numbers)}::text[]), 'unregistered'
+      on conflict (member_number) do nothing
+      returning id, member_number
+    ), p as (
+      insert into products (gtin, known)
+      select unnest(${textArray(refs.gtins)}::text[]), false
+      on conflict (gtin) do nothing
+      returning gtin
+    )
+    select 'c' as k, card_number as ref, id, false as known from c
+    union all select 'c', card_number, id, false from members where card_number = any(${textArray(refs.cards)}::text[])
+    union all select 'n', member_number, id, false from n
+    union all select 'n', member_number, id, false from members where member_number = any(${textArray(refs.numbers)}::text[])
+    union all select 'g', gtin, null, false from p
+    union all select 'g', gtin, null, known from products where gtin = any(${textArray(refs.gtins)}::text[])
+  `.execute(tx);
+  for (const r of found) take(r);
+  // What a concurrent writer committed while our inserts waited is not in that statement's
+  // snapshot: read it now.
+  const missingCards = refs.cards.filter((c) => !memberIds.has(refKey('card', c)));
+  const missingNumbers = refs.numbers.filter((c) => !memberIds.has(refKey('number', c)));
+  const missingGtins = refs.gtins.filter((g) => !known.has(g));
+  if (missingCards.length + missingNumbers.length + missingGtins.length > 0) {
+    const { rows: late } = await sql<{ k: string; ref: string; id: string | number | null; known: boolean }>`
+      select 'c' as k, card_number as ref, id, false as known from members where card_number = any(${textArray(missingCards)}::text[])
+      union all select 'n', member_number, id, false from members where member_number = any(${textArray(missingNumbers)}::text[])
+      union all select 'g', gtin, null, known from products where gtin = any(${textArray(missingGtins)}::text[])
+    `.execute(tx);
+    for (const r of late) take(r);
+    if (
+      missingCards.some((c) => !memberIds.has(refKey('card', c))) ||
+      missingNumbers.some((c) => !memberIds.has(refKey('number', c))) ||
+      missingGtins.some((g) => !known.has(g))
+    ) {
+      throw new Error('basket references neither inserted nor found');
+    }
+  }
+  return { memberIds, known, terminals };
+}
+
+async function insertLines(tx: Tx, copyIn: CopyIn | null, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
+  if (copyIn) {
+    // GTINs are digits, quantities and cents numbers: nothing to quote.
+    const parts: string[] = [];
+    for (const { i, id, member } of created) {
+      const prefix = `${member},${id},`;
+      for (let l = rows.lineStart[i]!, end = rows.lineEnd(i), no = 1; l < end; l++, no++) {
+        parts.push(`${prefix}${no},${rows.gtin[l]},${qtyText(rows.qtyMilli[l]!)},${rows.priceCents[l] ?? ''},${rows.discountCents[l]}\n`);
+      }
+    }
+    await copyIn('basket_lines', LINE_COLUMNS, parts.join(''));
+    return;
+  }
+  const cols = { member: [] as number[], basket: [] as number[], no: [] as number[], gtin: [] as string[], qty: [] as string[], price: [] as (number | null)[], discount: [] as number[] };
+  for (const { i, id, member } of created) {
+    for (let l = rows.lineStart[i]!, end = rows.lineEnd(i), no = 1; l < end; l++, no++) {
+      cols.member.push(member);
+      cols.basket.push(id);
+      cols.no.push(no);
+      cols.gtin.push(rows.gtin[l]!);
+      cols.qty.push(qtyText(rows.qtyMilli[l]!));
+      cols.price.push(rows.priceCents[l] ?? null);
+      cols.discount.push(rows.discountCents[l]!);
+    }
+  }
+  await sql`
+    insert into basket_lines (member_id, basket_id, line_no, gtin, qty, unit_price_cents, line_discount_cents)
+    select * from unnest(${textArray(cols.member)}::bigint[], ${textArray(cols.basket)}::bigint[], ${textArray(cols.no)}::int[],
+                         ${textArray(cols.gtin)}::char(14)[], ${textArray(cols.qty)}::numeric[], ${textArray(cols.price)}::int[],
+                         ${textArray(cols.discount)}::int[])`.execute(tx);
+}
+
+/** The stored id and hash of each head's key, by position in `heads`. */
+async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, { id: number; hash: string }>> {
+  const { rows } = await sql<{ k: number; id: string | number; content_hash: string }>`
+    with k as (
+      select * from unnest(${textArray(heads.map((h) => h.storeId))}::int[], ${textArray(heads.map((h) => h.terminalId))}::text[],
+                           ${textArray(heads.map((h) => h.txnId))}::text[]) with ordinality as k(store_id, terminal_id, txn_id, k)
+    )
+    select k.k::int - 1 as k, b.id, b.content_hash from k join baskets b
+      on b.store_id = k.store_id and b.terminal_id = k.terminal_id and b.txn_id = k.txn_id
+    union all
+    select k.k::int - 1, b.id, b.content_hash from k join baskets b
+      on k.store_id is null and b.store_id is null and b.terminal_id = k.terminal_id and b.txn_id = k.txn_id
+  `.execute(tx);
+  return new Map(rows.map((r) => [Number(r.k), { id: Number(r.id), hash: r.content_hash }]));
+}
