@@ -387,33 +387,56 @@ async function resolveReferences(
     if (r.k === 'g') known.set(r.ref, r.known);
     else memberIds.set(refKey(r.k === 'c' ? 'card' : 'number', r.ref), Number(r.id));
   };
+  // Existing rows are found first and only the missing ones inserted: an `insert … on conflict do
+  // nothing` of a row that exists costs a speculative insertion, several times an index probe.
+  // Arrays are joined (`unnest($1) join …`), never filtered with `= any($1)`: postgres.js
+  // prepares statements, and in the generic plan PostgreSQL switches to after five runs `= any` of a
+  // parameter is a linear search of the array for every row of the table (0.6 ms → 53 ms a batch).
+  const cards = textArray(refs.cards);
+  const numbers = textArray(refs.numbers);
+  const gtins = sql`${textArray(refs.gtins)}::char(14)[]`; // char(14)[], or the key index is not used
   const { rows: found } = await sql<{ k: string; ref: string; id: string | number | null; known: boolean }>`
     with t as (
       insert into terminals (store_id, id)
-      select * from unnest(${textArray(refs.terminals.map((t) => t[0]))}::int[], ${textArray(refs.terminals.map((t) => t[1]))}::text[])
+      select s.store_id, s.id
+      from unnest(${textArray(refs.terminals.map((t) => t[0]))}::int[], ${textArray(refs.terminals.map((t) => t[1]))}::text[]) as s(store_id, id)
+      where not exists (select 1 from terminals x where x.store_id = s.store_id and x.id = s.id)
+      order by 1, 2
       on conflict do nothing
+    ), cf as (
+      select m.id, w.ref from unnest(${cards}) as w(ref) join members m on m.card_number = w.ref
     ), c as (
       insert into members (card_number, status)
-      select unnest(${textArray(refs.cards)}::text[]), 'unregistered'
+      select w.ref, 'unregistered' from unnest(${cards}) as w(ref)
+      where not exists (select 1 from members x where x.card_number = w.ref)
+      order by 1
       on conflict (card_number) do nothing
-      returning id, card_number
+      returning id, card_number as ref
+    ), nf as (
+      select m.id, w.ref from unnest(${numbers}) as w(ref) join members m on m.member_number = w.ref
     ), n as (
       insert into members (member_number, status)
-      select unnest(${textArray(refs.numbers)}::text[]), 'unregistered'
+      select w.ref, 'unregistered' from unnest(${numbers}) as w(ref)
+      where not exists (select 1 from members x where x.member_number = w.ref)
+      order by 1
       on conflict (member_number) do nothing
-      returning id, member_number
+      returning id, member_number as ref
+    ), pf as (
+      select p.gtin, p.known from unnest(${gtins}) as w(gtin) join products p on p.gtin = w.gtin
     ), p as (
       insert into products (gtin, known)
-      select unnest(${textArray(refs.gtins)}::text[]), false
+      select w.gtin, false from unnest(${gtins}) as w(gtin)
+      where not exists (select 1 from products x where x.gtin = w.gtin)
+      order by 1
       on conflict (gtin) do nothing
       returning gtin
     )
-    select 'c' as k, card_number as ref, id, false as known from c
-    union all select 'c', card_number, id, false from members where card_number = any(${textArray(refs.cards)}::text[])
-    union all select 'n', member_number, id, false from n
-    union all select 'n', member_number, id, false from members where member_number = any(${textArray(refs.numbers)}::text[])
+    select 'c' as k, ref, id, false as known from cf
+    union all select 'c', ref, id, false from c
+    union all select 'n', ref, id, false from nf
+    union all select 'n', ref, id, false from n
+    union all select 'g', gtin, null, known from pf
     union all select 'g', gtin, null, false from p
-    union all select 'g', gtin, null, known from products where gtin = any(${textArray(refs.gtins)}::text[])
   `.execute(tx);
   for (const r of found) take(r);
   // What a concurrent writer committed while our inserts waited is not in that statement's
@@ -425,7 +448,7 @@ async function resolveReferences(
     const { rows: late } = await sql<{ k: string; ref: string; id: string | number | null; known: boolean }>`
       select 'c' as k, card_number as ref, id, false as known from members where card_number = any(${textArray(missingCards)}::text[])
       union all select 'n', member_number, id, false from members where member_number = any(${textArray(missingNumbers)}::text[])
-      union all select 'g', gtin, null, known from products where gtin = any(${textArray(missingGtins)}::text[])
+      union all select 'g', gtin, null, known from products where gtin = any(${textArray(missingGtins)}::char(14)[])
     `.execute(tx);
     for (const r of late) take(r);
     if (

@@ -97,7 +97,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
   const due = row.content.dueSoon ?? [];
   const products = due.length
     ? (await sql<{ gtin: string; name: string | null; size: string | null; price_cents: number | null; category_id: string | null }>`
-        select gtin, name, size, price_cents, category_id from products where gtin = any(${due.map((d) => d.gtin)}::text[])`.execute(db)).rows
+        select gtin, name, size, price_cents, category_id from products where gtin = any(${due.map((d) => d.gtin)}::text[]::char(14)[])`.execute(db)).rows
     : [];
   const byGtin = new Map(products.map((p) => [p.gtin, p]));
   const traits = (await sql<{ trait: string }>`select trait from member_traits where member_id = ${row.member_id} order by trait`.execute(db)).rows;
