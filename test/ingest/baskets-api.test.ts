@@ -105,6 +105,7 @@ describe('POST /v1/baskets, bad input stores nothing', () => {
   const cases: [string, unknown, number, string][] = [
     ['a bad check digit', basket({ lines: [{ gtin: '4006381333932', qty: 1, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].gtin'],
     ['a timestamp without offset', basket({ ts: '2026-11-20T10:15:00' }), 422, 'ts'],
+    ['a date that does not exist', basket({ ts: '2026-02-30T10:15:00-05:00' }), 422, 'ts'],
     ['a wrong type', { ...basket(), storeId: 'one' }, 422, 'storeId'],
     ['a missing field', (() => { const { txnId: _, ...rest } = basket(); return rest; })(), 422, 'txnId'],
     ['an unknown field', { ...basket(), coupon: 'X' }, 422, '(body)'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseGtin, gtinCheckDigit } from '../../src/lib/gtin.ts';
-import { localToInstant } from '../../src/lib/time.ts';
+import { epochText, localToInstant, parseInstant } from '../../src/lib/time.ts';
 import { readCsv, csvLine } from '../../src/ingest/csv.ts';
 
 describe('GTIN', () => {
@@ -49,5 +49,34 @@ describe('CSV reader', () => {
     const records = [];
     for await (const r of readCsv([line])) records.push(r);
     expect(records[0]!.fields).toEqual(['plain', 'with,comma', 'with "quote"', '', '3']);
+  });
+});
+
+describe('instants with an offset', () => {
+  it('reads every accepted shape to the microsecond, before and after 1970', () => {
+    expect(parseInstant('2026-11-24T10:15:00-05:00')).toEqual({ seconds: Date.parse('2026-11-24T15:15:00Z') / 1000, micros: 0 });
+    expect(parseInstant('2026-11-24T10:15+0530')).toEqual({ seconds: Date.parse('2026-11-24T04:45:00Z') / 1000, micros: 0 });
+    expect(parseInstant('2026-11-24T10:15:00.25Z')).toEqual({ seconds: Date.parse('2026-11-24T10:15:00Z') / 1000, micros: 250_000 });
+    expect(parseInstant('0050-01-01T00:00:00Z')!.seconds).toBe(new Date('0050-01-01T00:00:00Z').getTime() / 1000);
+    expect(epochText(parseInstant('1970-01-01T00:00:01.000001Z')!)).toBe('1.000001');
+    expect(epochText(parseInstant('1969-12-31T23:59:59.5Z')!)).toBe('-0.500000');
+    expect(epochText(parseInstant('1969-12-31T23:59:50Z')!)).toBe('-10.000000');
+  });
+
+  it('refuses what is not a real date, time or offset', () => {
+    for (const bad of [
+      '2025-02-30T10:00:00Z', // Date.parse rolls it into March
+      '2025-02-29T10:00:00Z',
+      '2025-01-01T24:00:00Z',
+      '2025-01-01T10:60:00Z',
+      '2025-01-01T10:00:60Z',
+      '2025-01-01T10:00:00+16:00',
+      '2025-01-01T10:00:00+05:60',
+      '2025-01-01T10:00:00.1234567Z',
+      '2025-01-01 10:00:00Z',
+      '2025-01-01T10:00:00',
+    ]) {
+      expect(parseInstant(bad), bad).toBeNull();
+    }
   });
 });
