@@ -12,6 +12,10 @@
  * Targets: import ≥ 0.5× the \copy rate, HTTP ≥ 0.3×. Every method must land every line: the
  * bench fails when basket_lines disagrees with the CSV.
  *
+ * Beside wall time it prints CPU seconds: of the client (psql, the import CLI, the HTTP server) and
+ * of the PostgreSQL server (when it runs on this machine), read from /proc. On a busy machine wall
+ * times swing by half; CPU seconds barely move, and tell which side bounds a method.
+ *
  *   npm run bench -- ingest [--lines N] [--only copy,lines,import,http] [--batch 100] [--clients 4]
  *                           [--retries 0] [--keep]
  *
@@ -24,7 +28,7 @@
  * Without DATABASE_URL it re-runs itself under `.ci/with-postgres` (a throwaway server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -300,7 +304,74 @@ interface Measure {
   method: string;
   lines: number;
   seconds: number;
+  /** CPU seconds of the client side (psql, the CLI, the HTTP server) and of PostgreSQL. */
+  cpu?: { client: number; postgres: number | null };
   note?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU seconds from /proc (Linux): a process's own and its waited-for children's.
+
+const TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** utime, stime, cutime, cstime of a process in seconds, or null when it is gone. */
+function procCpu(pid: number | 'self'): { own: number; children: number; ppid: number } | null {
+  try {
+    // fields after the `(comm)`: state ppid … utime(14) stime(15) cutime(16) cstime(17), 1-based
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { own: (Number(f[11]) + Number(f[12])) / TICKS, children: (Number(f[13]) + Number(f[14])) / TICKS, ppid: Number(f[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU of this bench's finished children (psql, the CLI): grows when one exits. */
+const finishedChildrenCpu = () => procCpu('self')!.children;
+
+/** CPU of a live process and all its live descendants. */
+function treeCpu(root: number): number {
+  const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  const info = new Map(all.map((pid) => [pid, procCpu(pid)]));
+  let total = 0;
+  for (const [pid, c] of info) {
+    if (!c) continue;
+    for (let p: number | undefined = pid, depth = 0; p && depth < 20; p = info.get(p)?.ppid, depth++) {
+      if (p === root) {
+        total += c.own;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * CPU of a PostgreSQL server on this machine: the postmaster, its live backends and those that
+ * exited (the postmaster's children times). null for a server elsewhere.
+ */
+async function postgresCpuReader(adminUrl: string): Promise<(() => number) | null> {
+  try {
+    const dir = await psql(adminUrl, `select current_setting('data_directory')`);
+    const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!procCpu(pid)) return null;
+    return () => {
+      // exited backends are in the postmaster's children times; treeCpu counts it and the live ones
+      return procCpu(pid)!.children + treeCpu(pid);
+    };
+  } catch {
+    return null;
+  }
+}
+
+let pgCpu: (() => number) | null = null;
+
+/** CPU spent by PostgreSQL and by this bench's finished children while `fn` ran. */
+async function withCpu<T>(fn: () => Promise<T>): Promise<{ value: T; client: number; postgres: number | null }> {
+  const c0 = finishedChildrenCpu();
+  const p0 = pgCpu?.() ?? null;
+  const value = await fn();
+  await new Promise((r) => setTimeout(r, 200)); // backends of a finished client exit
+  return { value, client: finishedChildrenCpu() - c0, postgres: p0 === null ? null : pgCpu!() - p0 };
 }
 
 async function benchCopy(adminUrl: string, file: string, lines: number): Promise<Measure> {
@@ -312,18 +383,12 @@ async function benchCopy(adminUrl: string, file: string, lines: number): Promise
        line_discount_cents integer not null)`,
   );
   const path = file.replaceAll("'", "''");
-  const r = await mustRun('psql \\copy', 'psql', [
-    url,
-    '-X',
-    '-q',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-c',
-    `\\copy bench_raw (${HEADER}) from '${path}' with (format csv, header true)`,
-  ]);
+  const { value: r, client, postgres } = await withCpu(() =>
+    mustRun('psql \\copy', 'psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy bench_raw (${HEADER}) from '${path}' with (format csv, header true)`]),
+  );
   const n = await count(url, 'bench_raw');
   if (n !== lines) fail(`\\copy loaded ${n} rows, the CSV has ${lines}`);
-  return { method: '\\copy (baseline)', lines, seconds: r.seconds };
+  return { method: '\\copy (baseline)', lines, seconds: r.seconds, cpu: { client, postgres } };
 }
 
 /** The CSV's lines as basket_lines rows: cards numbered in order of appearance (0 = no card). */
@@ -366,21 +431,16 @@ async function benchLines(adminUrl: string, file: string, lines: number): Promis
        gtin char(14) not null, qty numeric(12, 3) not null, unit_price_cents integer,
        line_discount_cents integer not null default 0, primary key (member_id, basket_id, line_no))`,
   );
-  const r = await mustRun('psql \\copy (lines)', 'psql', [
-    url,
-    '-X',
-    '-q',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-c',
-    `\\copy bench_lines from '${final.replaceAll("'", "''")}' with (format csv)`,
-  ]);
+  const { value: r, client, postgres } = await withCpu(() =>
+    mustRun('psql \\copy (lines)', 'psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy bench_lines from '${final.replaceAll("'", "''")}' with (format csv)`]),
+  );
   const n = await count(url, 'bench_lines');
   if (n !== lines) fail(`\\copy (lines) loaded ${n} rows, the CSV has ${lines}`);
   return {
     method: '\\copy into basket_lines (PK)',
     lines,
     seconds: r.seconds,
+    cpu: { client, postgres },
     note: 'reference, not a target: the final rows (ids resolved) into a table of basket_lines\' shape with its primary key',
   };
 }
@@ -404,9 +464,10 @@ async function preparedDatabase(adminUrl: string, name: string): Promise<string>
 async function benchImport(adminUrl: string, file: string, lines: number): Promise<Measure[]> {
   const url = await preparedDatabase(adminUrl, 'bench_import');
   const env = { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' };
-  const noop = await mustRun('cli migrate', 'npx', ['tsx', 'src/cli.ts', 'migrate'], env);
+  const noopCpu = await withCpu(() => mustRun('cli migrate', 'npx', ['tsx', 'src/cli.ts', 'migrate'], env));
+  const noop = noopCpu.value;
   console.error(`  cli import running…`);
-  const r = await runChild('npx', ['tsx', ...nodeFlags, 'src/cli.ts', 'import', 'baskets', file], { env, echo: true });
+  const { value: r, client, postgres } = await withCpu(() => runChild('npx', ['tsx', ...nodeFlags, 'src/cli.ts', 'import', 'baskets', file], { env, echo: true }));
   if (r.code !== 0) fail(`cadence import exited with ${r.code} (2 = rows rejected, see ${file.replace(/\.csv$/, '.errors.csv')})\n${r.stdout}${r.stderr}`);
   const summary = r.stdout.match(/(\d+) rows, (\d+) imported, (\d+) rejected/);
   if (!summary) fail(`cadence import printed no summary:\n${r.stdout}${r.stderr}`);
@@ -418,8 +479,14 @@ async function benchImport(adminUrl: string, file: string, lines: number): Promi
   const stored = await count(url, 'basket_lines');
   if (stored !== lines) fail(`after the import basket_lines holds ${stored} rows, the CSV has ${lines}`);
   return [
-    { method: 'cadence import (CLI)', lines, seconds: r.seconds },
-    { method: '  of which CLI start', lines: 0, seconds: noop.seconds, note: '`npx tsx src/cli.ts migrate` (no-op) on the same database' },
+    { method: 'cadence import (CLI)', lines, seconds: r.seconds, cpu: { client, postgres } },
+    {
+      method: '  of which CLI start',
+      lines: 0,
+      seconds: noop.seconds,
+      cpu: { client: noopCpu.client, postgres: noopCpu.postgres },
+      note: '`npx tsx src/cli.ts migrate` (no-op) on the same database; npx alone takes about half of it',
+    },
   ];
 }
 
@@ -563,7 +630,9 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
       }
     };
     const start = performance.now();
-    await Promise.all(Array.from({ length: clients }, client));
+    const serverCpu0 = treeCpu(server.child.pid!);
+    const { client: _, postgres } = await withCpu(() => Promise.all(Array.from({ length: clients }, client)));
+    const serverCpu = treeCpu(server.child.pid!) - serverCpu0;
     const seconds = (performance.now() - start) / 1000;
     if (problems.length) fail(`POST /v1/baskets failed:\n  ${problems.join('\n  ')}\nserver log:\n${server.log().slice(-4000)}`);
     if (created !== baskets) fail(`the server created ${created} baskets, ${baskets} were posted`);
@@ -575,6 +644,7 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
       method: `POST /v1/baskets (${batch}/req, ${clients} clients)`,
       lines,
       seconds,
+      cpu: { client: serverCpu, postgres },
       note: `${bodies.length} requests${retried.length ? ` (${retried.length} retried after a 5xx: ${[...new Set(retried.map((r) => r.replace(/^request \d+: /, '')))].join('; ')})` : ''}, latency p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, max ${pct(1)} ms`,
     };
   } finally {
@@ -589,9 +659,18 @@ function printTable(results: Measure[], copySeconds: number | null) {
   const rows = results.map((m) => {
     const rate = m.lines > 0 ? m.lines / m.seconds : null;
     const ratio = rate !== null && copySeconds !== null ? copySeconds / m.seconds : null;
-    return [m.method, m.lines ? fmt(m.lines) : '', m.seconds.toFixed(2), rate === null ? '' : fmt(rate), ratio === null ? '' : `${ratio.toFixed(2)}×`];
+    const cpu = (v: number | null | undefined) => (v === null || v === undefined ? '' : v.toFixed(2));
+    return [
+      m.method,
+      m.lines ? fmt(m.lines) : '',
+      m.seconds.toFixed(2),
+      rate === null ? '' : fmt(rate),
+      ratio === null ? '' : `${ratio.toFixed(2)}×`,
+      cpu(m.cpu?.client),
+      cpu(m.cpu?.postgres),
+    ];
   });
-  const head = ['method', 'lines', 'seconds', 'lines/s', 'vs \\copy'];
+  const head = ['method', 'lines', 'seconds', 'lines/s', 'vs \\copy', 'client CPU s', 'PostgreSQL CPU s'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
@@ -642,6 +721,7 @@ export async function run(args: string[]): Promise<void> {
     console.error(`bench: wrote ${file}: ${lines.toLocaleString('en-US')} lines, ${baskets.toLocaleString('en-US')} baskets (${((performance.now() - t) / 1000).toFixed(1)} s)`);
   }
 
+  pgCpu = await postgresCpuReader(adminUrl);
   const server = await psql(adminUrl, `select current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit') || ', shared_buffers=' || current_setting('shared_buffers')`);
   const results: Measure[] = [];
   let copySeconds: number | null = null;
@@ -695,6 +775,7 @@ export async function run(args: string[]): Promise<void> {
     }
   } else console.log('targets: not evaluated (run with the copy baseline)');
   console.log('note: absolute times drift between machines and runs; the ratios compare methods measured in the same run on the same server.');
+  console.log(`note: client CPU is psql's, the import CLI's (its start included) or the HTTP server's (not the bench's clients); PostgreSQL CPU ${pgCpu ? 'is the whole server\'s, all its processes' : 'is not known (the server is not on this machine)'}.`);
 
   if (failure) {
     console.log('FAILED: the table lacks the method that failed; see below.');
