@@ -17,12 +17,7 @@ function toInput(b: Basket): BasketInput {
     txnId: b.txnId,
     ts: b.ts,
     member: b.cardNumber ? { kind: 'card', ref: b.cardNumber } : null,
-    lines: b.lines.map((l) => ({
-      gtin: l.gtin,
-      qty: l.qty,
-      unitPriceCents: l.unitPriceCents,
-      lineDiscountCents: l.lineDiscountCents,
-    })),
+    lines: b.lines, // the parsed lines have exactly BasketInput's fields: no copy per line
   };
 }
 

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { textArray, withTx, type BasketSource, type CopyIn, type Db, type Tx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { md5Hex } from '../lib/md5.ts';
@@ -403,24 +403,8 @@ async function resolveReferences(
       where not exists (select 1 from terminals x where x.store_id = s.store_id and x.id = s.id)
       order by 1, 2
       on conflict do nothing
-    ), cf as (
-      select m.id, w.ref from unnest(${cards}) as w(ref) join members m on m.card_number = w.ref
-    ), c as (
-      insert into members (card_number, status)
-      select w.ref, 'unregistered' from unnest(${cards}) as w(ref)
-      where not exists (select 1 from members x where x.card_number = w.ref)
-      order by 1
-      on conflict (card_number) do nothing
-      returning id, card_number as ref
-    ), nf as (
-      select m.id, w.ref from unnest(${numbers}) as w(ref) join members m on m.member_number = w.ref
-    ), n as (
-      insert into members (member_number, status)
-      select w.ref, 'unregistered' from unnest(${numbers}) as w(ref)
-      where not exists (select 1 from members x where x.member_number = w.ref)
-      order by 1
-      on conflict (member_number) do nothing
-      returning id, member_number as ref
+    ), ${memberCtes('cf', 'c', 'card_number', cards)}
+    ), ${memberCtes('nf', 'n', 'member_number', numbers)}
     ), pf as (
       select p.gtin, p.known from unnest(${gtins}) as w(gtin) join products p on p.gtin = w.gtin
     ), p as (
@@ -460,6 +444,20 @@ async function resolveReferences(
     }
   }
   return { memberIds, known, terminals };
+}
+
+/** Members found by card or member number (`found`), and those inserted as unregistered (`inserted`). */
+function memberCtes(found: string, inserted: string, column: 'card_number' | 'member_number', refs: RawBuilder<unknown>) {
+  const col = sql.ref(column);
+  return sql`${sql.raw(found)} as (
+      select m.id, w.ref from unnest(${refs}) as w(ref) join members m on m.${col} = w.ref
+    ), ${sql.raw(inserted)} as (
+      insert into members (${col}, status)
+      select w.ref, 'unregistered' from unnest(${refs}) as w(ref)
+      where not exists (select 1 from members x where x.${col} = w.ref)
+      order by 1
+      on conflict (${col}) do nothing
+      returning id, ${col} as ref`;
 }
 
 async function insertLines(tx: Tx, copyIn: CopyIn | null, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
