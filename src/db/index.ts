@@ -25,6 +25,13 @@ export interface CopyTx {
   <T>(fn: (tx: Tx, copyIn: CopyIn) => Promise<T>): Promise<T>;
   /** The database it writes to: deps built by spreading others with another `db` must not use it. */
   readonly db: Db;
+  /**
+   * Whether COPY straight into a table with indexes is the fast way in. PostgreSQL: yes (a million
+   * basket lines in 20,000-line transactions: 1.65 s of server CPU, 2.0 s through a temp table).
+   * PGlite: no, COPY into a table with a primary key ran at half the speed of COPY into a temp
+   * table plus `INSERT … SELECT` (11.7 s vs 5.3 s).
+   */
+  readonly copyIntoIndexed: boolean;
 }
 
 export interface Database {

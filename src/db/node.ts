@@ -47,7 +47,7 @@ export async function openPostgres(url: string, max = 10): Promise<Database> {
       reserved.release();
     }
   };
-  const copyTx: CopyTx = Object.assign(inTx, { db });
+  const copyTx: CopyTx = Object.assign(inTx, { db, copyIntoIndexed: true });
   return { kind: 'postgres', db, copyIn: copyVia(client), copyTx, close: () => db.destroy() };
 }
 
@@ -124,6 +124,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
       }),
     );
   };
-  const copyTx: CopyTx = Object.assign(inTx, { db });
+  const copyTx: CopyTx = Object.assign(inTx, { db, copyIntoIndexed: false });
   return { kind: 'pglite', db, copyIn: copyVia(pglite), copyTx, close: () => db.destroy() };
 }

@@ -155,7 +155,7 @@ export async function writeBaskets(
   const inTx = !copyTx && deps.db.isTransaction;
   const { result, resolved } = await retryOnDeadlock(() =>
     copyTx
-      ? copyTx((tx, copyIn) => write(tx, copyIn, rows, source, opts))
+      ? copyTx((tx, copyIn) => write(tx, { copyIn, direct: copyTx.copyIntoIndexed }, rows, source, opts))
       : withTx(deps.db, (tx) => write(tx, null, rows, source, opts)),
   );
   // Committed now (a caller's transaction is not: its refs are not cached).
@@ -178,9 +178,12 @@ export async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Pr
 const keyOf = (h: BasketHead) => `${h.storeId ?? ''}\u0000${h.terminalId}\u0000${h.txnId}`;
 const refKey = (kind: 'card' | 'number', ref: string) => `${kind}\u0000${ref}`;
 
+/** How lines get in: COPY straight into basket_lines, COPY through a temp table, or (null) unnest. */
+type LineCopy = { copyIn: CopyIn; direct: boolean } | null;
+
 async function write(
   tx: Tx,
-  copyIn: CopyIn | null,
+  copyIn: LineCopy,
   rows: BasketRows,
   source: BasketSource,
   opts: WriteOptions,
@@ -460,8 +463,8 @@ function memberCtes(found: string, inserted: string, column: 'card_number' | 'me
       returning id, ${col} as ref`;
 }
 
-async function insertLines(tx: Tx, copyIn: CopyIn | null, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
-  if (copyIn) {
+async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
+  if (copy) {
     // GTINs are digits, quantities and cents numbers: nothing to quote.
     const parts: string[] = [];
     for (const { i, id, member } of created) {
@@ -470,7 +473,14 @@ async function insertLines(tx: Tx, copyIn: CopyIn | null, rows: BasketRows, crea
         parts.push(`${prefix}${no},${rows.gtin[l]},${qtyText(rows.qtyMilli[l]!)},${rows.priceCents[l] ?? ''},${rows.discountCents[l]}\n`);
       }
     }
-    await copyIn('basket_lines', LINE_COLUMNS, parts.join(''));
+    if (copy.direct) {
+      await copy.copyIn('basket_lines', LINE_COLUMNS, parts.join(''));
+      return;
+    }
+    // emptied at commit: no WAL, no dead rows
+    await sql`create temp table if not exists ingest_lines (like basket_lines including defaults) on commit delete rows`.execute(tx);
+    await copy.copyIn('ingest_lines', LINE_COLUMNS, parts.join(''));
+    await sql`insert into basket_lines select * from ingest_lines`.execute(tx);
     return;
   }
   const cols = { member: [] as number[], basket: [] as number[], no: [] as number[], gtin: [] as string[], qty: [] as string[], price: [] as (number | null)[], discount: [] as number[] };

@@ -268,3 +268,15 @@ describe('POST /v1/baskets, roles and scope', () => {
     expect((await api.call('POST', '/v1/baskets', api.keys.pos2, b)).status).toBe(201);
   });
 });
+
+describe('stored baskets (run last)', () => {
+  it('name members and stores that exist: the writer keeps what foreign keys would', async () => {
+    const { rows } = await sql<{ baskets: number; orphans: number }>`
+      select count(*)::int as baskets,
+             count(*) filter (where not exists (select 1 from members m where m.id = b.member_id)
+                               or (b.store_id is not null and not exists (select 1 from stores s where s.id = b.store_id)))::int as orphans
+      from baskets b`.execute(getDeps().db);
+    expect(rows[0]!.baskets).toBeGreaterThan(20);
+    expect(rows[0]!.orphans).toBe(0);
+  });
+});
