@@ -14,7 +14,7 @@ export type Tx = Transaction<DB>;
  * PGlite `COPY … FROM '/dev/blob'`). `csv` is RFC 4180 CSV without a header.
  * Bulk paths fall back to `INSERT … SELECT FROM unnest(…)` where it is absent (Workers).
  */
-export type CopyIn = (table: string, columns: readonly string[], csv: string) => Promise<void>;
+export type CopyIn = (table: string, columns: readonly string[], csv: string | Uint8Array) => Promise<void>;
 
 /**
  * A transaction on one connection, with a `copyIn` that loads into that same transaction (so it

@@ -465,21 +465,35 @@ function memberCtes(found: string, inserted: string, column: 'card_number' | 'me
 
 async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
   if (copy) {
-    // GTINs are digits, quantities and cents numbers: nothing to quote.
-    const parts: string[] = [];
+    // GTINs are digits, quantities and cents numbers: nothing to quote, all ASCII. Written as
+    // bytes: a million template strings, joined and then encoded, were a sixth of an import's CPU.
+    const csv = new AsciiBuffer(rows.lineCount * 48);
     for (const { i, id, member } of created) {
-      const prefix = `${member},${id},`;
       for (let l = rows.lineStart[i]!, end = rows.lineEnd(i), no = 1; l < end; l++, no++) {
-        parts.push(`${prefix}${no},${rows.gtin[l]},${qtyText(rows.qtyMilli[l]!)},${rows.priceCents[l] ?? ''},${rows.discountCents[l]}\n`);
+        csv.int(member);
+        csv.byte(COMMA);
+        csv.int(id);
+        csv.byte(COMMA);
+        csv.int(no);
+        csv.byte(COMMA);
+        csv.ascii(rows.gtin[l]!);
+        csv.byte(COMMA);
+        csv.milli(rows.qtyMilli[l]!);
+        csv.byte(COMMA);
+        const price = rows.priceCents[l];
+        if (price !== null && price !== undefined) csv.int(price);
+        csv.byte(COMMA);
+        csv.int(rows.discountCents[l]!);
+        csv.byte(NEWLINE);
       }
     }
     if (copy.direct) {
-      await copy.copyIn('basket_lines', LINE_COLUMNS, parts.join(''));
+      await copy.copyIn('basket_lines', LINE_COLUMNS, csv.view());
       return;
     }
     // emptied at commit: no WAL, no dead rows
     await sql`create temp table if not exists ingest_lines (like basket_lines including defaults) on commit delete rows`.execute(tx);
-    await copy.copyIn('ingest_lines', LINE_COLUMNS, parts.join(''));
+    await copy.copyIn('ingest_lines', LINE_COLUMNS, csv.view());
     await sql`insert into basket_lines select * from ingest_lines`.execute(tx);
     return;
   }
@@ -500,6 +514,73 @@ async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { 
     select * from unnest(${textArray(cols.member)}::bigint[], ${textArray(cols.basket)}::bigint[], ${textArray(cols.no)}::int[],
                          ${textArray(cols.gtin)}::char(14)[], ${textArray(cols.qty)}::numeric[], ${textArray(cols.price)}::int[],
                          ${textArray(cols.discount)}::int[])`.execute(tx);
+}
+
+const COMMA = 44;
+const NEWLINE = 10;
+
+/** ASCII text written straight into bytes (numbers without a string per number). */
+export class AsciiBuffer {
+  private bytes: Uint8Array;
+  private length = 0;
+
+  constructor(capacity = 1024) {
+    this.bytes = new Uint8Array(Math.max(64, capacity));
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  byte(code: number): void {
+    this.room(1);
+    this.bytes[this.length++] = code;
+  }
+
+  /** Characters below 128 only (digits, here). */
+  ascii(text: string): void {
+    this.room(text.length);
+    for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
+  }
+
+  /** A safe integer in decimal. */
+  int(n: number): void {
+    this.room(17);
+    if (n < 0) {
+      this.bytes[this.length++] = 45; // '-'
+      n = -n;
+    }
+    let digits = 1;
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+    let p = this.length + digits;
+    this.length = p;
+    do {
+      const q = Math.floor(n / 10);
+      this.bytes[--p] = 48 + (n - q * 10);
+      n = q;
+    } while (n > 0);
+  }
+
+  /** Thousandths as `qtyText` prints them (`2.000`, `-0.250`). */
+  milli(milli: number): void {
+    if (milli < 0) this.byte(45);
+    const abs = Math.abs(milli);
+    const units = Math.floor(abs / 1000);
+    const frac = abs - units * 1000;
+    this.int(units);
+    this.room(4);
+    this.bytes[this.length++] = 46; // '.'
+    this.bytes[this.length++] = 48 + Math.floor(frac / 100);
+    this.bytes[this.length++] = 48 + (Math.floor(frac / 10) % 10);
+    this.bytes[this.length++] = 48 + (frac % 10);
+  }
+
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
 }
 
 /** The stored id and hash of each head's key, by position in `heads`. */

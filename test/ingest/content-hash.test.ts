@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestBaskets, type BasketInput } from '../../src/ingest/index.ts';
 import { importBaskets } from '../../src/ingest/import-csv.ts';
+import { AsciiBuffer, qtyText } from '../../src/ingest/write-baskets.ts';
 import { useTestDeps } from '../support/db.ts';
 import { gtin13, seedCatalogue } from '../support/factories.ts';
 
@@ -104,5 +105,35 @@ describe('basket content hash', () => {
     expect(retry).toMatchObject({ status: 'duplicate', basketId: first!.basketId });
     const [changed] = await ingestBaskets(getDeps(), [{ ...b, ts: '2025-06-01T09:00:00.76+02:00' }], 'pos');
     expect(changed!.status).toBe('conflict');
+  });
+});
+
+describe('AsciiBuffer (the COPY text of basket lines)', () => {
+  it('writes integers and thousandths as String and qtyText do', () => {
+    const ints = [0, 1, 9, 10, 99, 100, 12345, -1, -10, -907, 2 ** 31, 2 ** 53 - 1, -(2 ** 53 - 1)];
+    const millis = [0, 1, 10, 100, 999, 1000, 1001, 2500, 100_000_000, -1, -250, -1500];
+    let seed = 11;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 48271) % 2_147_483_647; // exact in doubles
+      ints.push(seed % 2 === 0 ? seed : -seed);
+      millis.push(seed % 100_000_000);
+    }
+    const buf = new AsciiBuffer(8); // grows on the way
+    let expected = '';
+    for (const n of ints) {
+      buf.int(n);
+      buf.byte(44);
+      expected += `${n},`;
+    }
+    for (const m of millis) {
+      buf.milli(m);
+      buf.byte(10);
+      expected += `${qtyText(m)}\n`;
+    }
+    buf.ascii('00012345678905');
+    expected += '00012345678905';
+    const written = new TextDecoder().decode(buf.view()).split(/[,\n]/);
+    expect(written.length).toBe(expected.split(/[,\n]/).length);
+    expect(written.filter((w, i) => w !== expected.split(/[,\n]/)[i])).toEqual([]);
   });
 });
