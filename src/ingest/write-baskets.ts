@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { textArray, withTx, type BasketSource, type CopyIn, type Db, type Tx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
-import { md5Hex } from '../lib/md5.ts';
+import { md5HexBytes } from '../lib/md5.ts';
 import { epochText, parseInstant } from '../lib/time.ts';
 import type { IngestOutcome } from './ingest-baskets.ts';
 
@@ -350,13 +350,31 @@ export function contentHash(rows: BasketRows, i: number, memberId: number): stri
   const h = rows.heads[i]!;
   const at = parseInstant(h.ts);
   if (!at) throw new Error(`basket ${h.txnId}: unreadable instant ${h.ts}`);
-  let body = '';
-  for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) {
+  // Written as bytes into one reused buffer: no string per line (see AsciiBuffer).
+  const b = hashInput;
+  b.reset();
+  if (h.storeId !== null) b.int(h.storeId);
+  b.byte(PIPE);
+  b.utf8(h.terminalId);
+  b.byte(PIPE);
+  b.utf8(h.txnId);
+  b.byte(PIPE);
+  b.ascii(epochText(at));
+  b.byte(PIPE);
+  b.int(memberId);
+  b.byte(PIPE);
+  for (let l = rows.lineStart[i]!, start = l, end = rows.lineEnd(i); l < end; l++) {
+    if (l > start) b.byte(COMMA);
+    b.ascii(rows.gtin[l]!);
+    b.byte(COLON);
+    b.milli(rows.qtyMilli[l]!);
+    b.byte(COLON);
     const price = rows.priceCents[l];
-    if (body !== '') body += ',';
-    body += `${rows.gtin[l]}:${qtyText(rows.qtyMilli[l]!)}:${price ?? ''}:${rows.discountCents[l]}`;
+    if (price !== null && price !== undefined) b.int(price);
+    b.byte(COLON);
+    b.int(rows.discountCents[l]!);
   }
-  return md5Hex(`${h.storeId ?? ''}|${h.terminalId}|${h.txnId}|${epochText(at)}|${memberId}|${body}`);
+  return md5HexBytes(b.view());
 }
 
 /** Thousandths as numeric(12, 3) prints them: `2.000`, `0.250`, `-1.500`. */
@@ -518,6 +536,9 @@ async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { 
 
 const COMMA = 44;
 const NEWLINE = 10;
+const PIPE = 124;
+const COLON = 58;
+const encoder = new TextEncoder();
 
 /** ASCII text written straight into bytes (numbers without a string per number). */
 export class AsciiBuffer {
@@ -578,10 +599,22 @@ export class AsciiBuffer {
     this.bytes[this.length++] = 48 + (frac % 10);
   }
 
+  /** Any text, as UTF-8. */
+  utf8(text: string): void {
+    this.room(text.length * 3);
+    this.length += encoder.encodeInto(text, this.bytes.subarray(this.length)).written;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
   view(): Uint8Array {
     return this.bytes.subarray(0, this.length);
   }
 }
+
+const hashInput = new AsciiBuffer(1024);
 
 /** The stored id and hash of each head's key, by position in `heads`. */
 async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, { id: number; hash: string }>> {

@@ -31,9 +31,24 @@ let buffer = new Uint8Array(1024);
 
 export function md5Hex(text: string): string {
   // Room for the UTF-8 bytes (≤ 3 per UTF-16 unit), the 0x80 marker, padding and the length.
-  const room = text.length * 3 + 72;
+  ensure(text.length * 3);
+  return digest(encoder.encodeInto(text, buffer).written);
+}
+
+/** The same for bytes already encoded (a caller that wrote UTF-8 text into a byte buffer). */
+export function md5HexBytes(bytes: Uint8Array): string {
+  ensure(bytes.length);
+  buffer.set(bytes);
+  return digest(bytes.length);
+}
+
+function ensure(bytes: number): void {
+  const room = bytes + 72;
   if (buffer.length < room) buffer = new Uint8Array(Math.max(room, buffer.length * 2));
-  const n = encoder.encodeInto(text, buffer).written;
+}
+
+/** MD5 of the first `n` bytes of `buffer` (which has room for the padding after them). */
+function digest(n: number): string {
   const blocks = ((n + 8) >>> 6) + 1;
   const end = blocks * 64;
   buffer[n] = 0x80;
