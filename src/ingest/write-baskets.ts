@@ -230,16 +230,13 @@ async function write(
     if (h.member && !cache?.members.has(refKey(h.member.kind, h.member.ref))) {
       (h.member.kind === 'card' ? cards : numbers).add(h.member.ref);
     }
-    for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) {
-      const g = rows.gtin[l]!;
-      if (!cache?.gtins.has(g)) gtins.add(g);
-    }
+    for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) gtins.add(rows.gtin[l]!);
   }
   const resolved = await resolveReferences(tx, {
     terminals: [...terminals.values()].sort((a, b) => a[0] - b[0] || compare(a[1], b[1])),
     cards: [...cards].sort(compare),
     numbers: [...numbers].sort(compare),
-    gtins: [...gtins].sort(compare),
+    gtins: [...gtins].filter((g) => !cache?.gtins.has(g)).sort(compare),
   });
 
   const memberId = (key: string) => resolved.memberIds.get(key) ?? cache!.members.get(key)!;
@@ -322,6 +319,11 @@ async function write(
   // Unknown GTINs: those of stored baskets, not of conflicting ones (nothing of theirs is stored).
   const unknown = new Set<string>();
   const perBasket = opts.unknownGtins === 'per-basket';
+  if (!perBasket && conflicts.size === 0) {
+    // every line of the batch is stored: its distinct GTINs are the ones to look at
+    for (const g of gtins) if (!isKnown(g)) unknown.add(g);
+    return { result: { outcomes, unknownGtins: [...unknown] }, resolved };
+  }
   for (const i of live) {
     if (conflicts.has(i)) continue;
     let mine: Set<string> | null = null;

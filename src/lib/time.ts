@@ -90,11 +90,14 @@ export interface Instant {
 export function parseInstant(text: string): Instant | null {
   const m = instantPattern.exec(text);
   if (!m) return null;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as number[];
-  if (hour! > 23 || minute! > 59 || second! > 59) return null;
-  const d = new Date(0);
-  d.setUTCFullYear(year!, month! - 1, day!); // not Date.UTC: it reads years 0–99 as 1900–1999
-  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month! - 1 || d.getUTCDate() !== day) return null;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] ? Number(m[6]) : 0;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
   let offset = 0;
   if (m[8]) {
     const oh = Number(m[9]);
@@ -102,8 +105,26 @@ export function parseInstant(text: string): Instant | null {
     if (oh > 15 || om > 59) return null;
     offset = (m[8] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
   }
-  const seconds = d.getTime() / 1000 + hour! * 3600 + minute! * 60 + second! - offset;
+  const seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
   return { seconds, micros: m[7] ? Number(m[7].padEnd(6, '0')) : 0 };
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level
+ * date algorithms"): integer arithmetic, where a Date object per basket was a tenth of the hash.
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 /** The instant as PostgreSQL prints `extract(epoch from ts)::text` (PostgreSQL 14+: 6 decimals). */

@@ -63,6 +63,18 @@ describe('instants with an offset', () => {
     expect(epochText(parseInstant('1969-12-31T23:59:50Z')!)).toBe('-10.000000');
   });
 
+  it('agrees with Date on every kind of day from 1600 to 2400 (leap years, centuries)', () => {
+    const mismatches: string[] = [];
+    for (let t = Date.parse('1600-01-01T00:00:00Z'); t < Date.parse('2400-12-31T00:00:00Z'); t += 17 * 86_400_000 + 5 * 3_600_000 + 61_000) {
+      const iso = new Date(t).toISOString().replace('.000Z', 'Z');
+      if (parseInstant(iso)?.seconds !== t / 1000) mismatches.push(iso);
+    }
+    expect(mismatches).toEqual([]);
+    expect(parseInstant('2000-02-29T00:00:00Z')).not.toBeNull();
+    expect(parseInstant('1900-02-29T00:00:00Z')).toBeNull();
+    expect(parseInstant('2100-02-29T00:00:00Z')).toBeNull();
+  });
+
   it('refuses what is not a real date, time or offset', () => {
     for (const bad of [
       '2025-02-30T10:00:00Z', // Date.parse rolls it into March
@@ -75,6 +87,10 @@ describe('instants with an offset', () => {
       '2025-01-01T10:00:00.1234567Z',
       '2025-01-01 10:00:00Z',
       '2025-01-01T10:00:00',
+      '2025-13-01T10:00:00Z',
+      '2025-00-10T10:00:00Z',
+      '2025-04-31T10:00:00Z',
+      '2025-04-00T10:00:00Z',
     ]) {
       expect(parseInstant(bad), bad).toBeNull();
     }
