@@ -7,6 +7,7 @@ import * as offersLists from './20261124_05_offers_lists.ts';
 import * as checkout from './20261124_06_checkout.ts';
 import * as simLoop from './20261124_07_sim_loop.ts';
 import * as basketsWithoutForeignKeys from './20261125_08_baskets_without_foreign_keys.ts';
+import * as dropImportStagingLines from './20261125_09_drop_import_staging_lines.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '20261124_06_checkout': checkout,
   '20261124_07_sim_loop': simLoop,
   '20261125_08_baskets_without_foreign_keys': basketsWithoutForeignKeys,
+  '20261125_09_drop_import_staging_lines': dropImportStagingLines,
 };

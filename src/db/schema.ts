@@ -119,21 +119,6 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
-export interface ImportStagingLinesTable {
-  batch_id: string;
-  line_no: Int8;
-  member_ref: string | null;
-  member_ref_kind: 'card' | 'number' | null;
-  store_id: number | null;
-  terminal_id: string;
-  txn_id: string;
-  ts: string;
-  gtin: string;
-  qty: Numeric;
-  unit_price_cents: number | null;
-  line_discount_cents: number;
-}
-
 export interface SimRunsTable {
   id: Serial;
   seed: number;
@@ -454,7 +439,6 @@ export interface DB {
   baskets: BasketsTable;
   basket_lines: BasketLinesTable;
   api_keys: ApiKeysTable;
-  import_staging_lines: ImportStagingLinesTable;
   sim_runs: SimRunsTable;
   sim_member_truth: SimMemberTruthTable;
   sim_member_category_truth: SimMemberCategoryTruthTable;

@@ -136,7 +136,7 @@ export async function importBaskets(
   let batchLines = 0;
   let batchKeys = new Set<string>();
   // Up to two batches are written at once (each in its own transaction; their lock order is
-  // sorted, see staged-baskets.ts) while the next is parsed.
+  // sorted, see write-baskets.ts) while the next is parsed.
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | null = null;
 
