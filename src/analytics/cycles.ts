@@ -340,16 +340,24 @@ async function computeCategoryCycles(
   p: { today: RawBuilder<unknown>; decay: RawBuilder<unknown> },
 ): Promise<void> {
   const { minPriorPairs, fallbackMeanGapDays } = CYCLE_DEFAULTS;
-  // No window function here (gaps are not needed one by one), and one aggregate: a day's weight
-  // is a one-to-one function of the day, so the distinct weights are the distinct days' weights.
+  // No window function here (gaps are not needed one by one). The category's days are made
+  // distinct by one sort, from which both groupings stream; count(distinct) and sum(distinct)
+  // sorted every group apart again. The weights still add up in day order, the order sum(distinct)
+  // added them in (a day's weight grows with the day), so the sums are the same to the bit.
+  await sql`set local enable_hashagg = off`.execute(tx);
   await sql`
     create temp table cycles_category_pairs on commit drop as
     select member_id, category_id,
-      count(distinct day)::int as n, min(day) as first_day, max(day) as last_day,
-      sum(distinct exp((day - ${p.today})::float8 * ${p.decay})) as weight
-    from cycles_days
-    where category_id is not null
+      count(*)::int as n, min(day) as first_day, max(day) as last_day,
+      sum(exp((day - ${p.today})::float8 * ${p.decay})) as weight
+    from (
+      select member_id, category_id, day
+      from cycles_days
+      where category_id is not null
+      group by member_id, category_id, day
+    ) d
     group by member_id, category_id`.execute(tx);
+  await sql`set local enable_hashagg to default`.execute(tx);
 
   // μ₀ per category pooled over its members as above; the shape is its products' (cycles_priors).
   await sql`
