@@ -108,7 +108,7 @@ export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsS
       with seen as (${observedWeeksSql({ seenFrom, from, asOf: at, minWeeks: 1 })}),
       lines as (
         select member_id, category_id, brand_type, qty_milli, day, spend_cents
-        from ${lines.table}
+        from ${lines.table} l
         where ts >= ${from}::timestamptz and category_id is not null
       ),
       totals as (

@@ -136,7 +136,7 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
     await sql`
       create temp table cycles_days on commit drop as
       select member_id, gtin, category_id, day
-      from ${lines.table}
+      from ${lines.table} l
       group by member_id, gtin, day, category_id
       having sum(qty_milli) > 0
       -- stored in the window's order below, whose sort then finds its input sorted (one pass)
