@@ -37,7 +37,7 @@ async function memberIds(db: Db) {
 }
 
 describe(`replaceRows on ${dbKind}`, () => {
-  it('replaces the rows and rebuilds the same keys and indexes, which hold afterwards', async () => {
+  it('replaces the rows and rebuilds the same keys and indexes, enforced again', async () => {
     const { db } = getDeps();
     const table = 'member_product_scores';
     const before = await definitions(db, table);
