@@ -11,8 +11,9 @@ import type { Db } from '../db/index.ts';
  * less than one descent and unique check per inserted row; for the nightly tables of 176k–248k
  * rows the write phase took about a third less (measured on PostgreSQL 15). Readers see nothing
  * new: `truncate` already holds the table's exclusive lock until commit, and a rollback restores
- * the old rows and indexes together. Tables that other tables reference by foreign key cannot be
- * rewritten this way (the drop fails, loudly); the analytics tables have none.
+ * the old rows and indexes together. Tables that other tables reference by foreign key, or whose
+ * key a view relies on, cannot be rewritten this way (the drop fails, loudly), and comments on
+ * their indexes would be lost; the analytics tables have none of these.
  */
 export async function replaceRows<T>(
   tx: Db,
