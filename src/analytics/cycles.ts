@@ -378,6 +378,11 @@ async function computeCategoryCycles(
     left join cycles_priors pr on pr.scope = 'category' and pr.key = c.category_id::text
     cross join (select gap_shape from cycles_priors where scope = 'global') gp
     where c.category_id is not null`.execute(tx);
+  // Sizes for the insert's plan: without them the planner takes these small tables for big ones
+  // and sorts the member × category pairs twice for merge joins instead of hashing the small
+  // sides. (Analysed only now: the back-test rows, whose order the calibration's ties follow,
+  // were written from a plan that did not know them.)
+  await sql`analyze cycles_category_priors, cycles_members`.execute(tx);
 }
 
 /**
