@@ -47,7 +47,7 @@ export async function computeAssociations(
         -- one row per basket: its distinct categories, sorted (pairs come from the array, not from
         -- a self-join, which the planner may turn into a nested loop over a CTE scan)
         select member_id, basket_id, array_agg(distinct category_id order by category_id) as cats
-        from ${lines.table}
+        from ${lines.table} l
         where ts >= ${from}::timestamptz and category_id is not null and qty_milli > 0
         group by member_id, basket_id
       ),

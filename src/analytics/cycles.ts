@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { withTx, type Db } from '../db/index.ts';
 import { purchaseLinesFor, type PurchaseLines } from './purchase-lines.ts';
+import { replaceRows } from './replace-rows.ts';
 
 /**
  * Repurchase cycles: a gamma renewal model per member × product and per member × category.
@@ -135,7 +136,7 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
     await sql`
       create temp table cycles_days on commit drop as
       select member_id, gtin, category_id, day
-      from ${lines.table}
+      from ${lines.table} l
       group by member_id, gtin, day, category_id
       having sum(qty_milli) > 0
       -- stored in the window's order below, whose sort then finds its input sorted (one pass)
@@ -228,7 +229,8 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
     // Write phase: every table replaced from the temp tables in quick succession. TRUNCATE rather
     // than DELETE: a third faster (no dead rows for the new ones' unique checks to visit, no bloat
     // for the next run), at the price of readers of these tables waiting for this commit (about a
-    // second per million scan lines) instead of reading the previous rows meanwhile.
+    // second per million scan lines) instead of reading the previous rows meanwhile. The big
+    // tables' indexes are built once after their insert (replace-rows.ts).
     let memberProducts = 0;
     let memberCategories = 0;
     if (opts.current) {
@@ -239,47 +241,50 @@ async function runCyclePass(db: Db, opts: PassOptions): Promise<CycleSummary> {
         from cycles_priors p cross join (select gap_shape from cycles_priors where scope = 'global') g
         where p.mean_gap_days is not null`.execute(tx);
 
-      await sql`truncate member_product_cycles`.execute(tx);
-      const products = await sql`
-        insert into member_product_cycles (member_id, gtin, category_id, purchase_days,
-          first_purchase_date, last_purchase_date, observed_mean_gap_days, prior_mean_gap_days,
-          mean_gap_days, gap_shape, next_expected_date, basket_share, as_of)
-        select member_id, gtin, category_id, n, first_day, last_day,
-          (last_day - first_day)::float8 / nullif(n - 1, 0), prior_mean_gap, mean_gap, shape,
-          last_day + round(mean_gap)::int, share, ${asOf}
-        from cycles_estimates`.execute(tx);
+      const products = await replaceRows(tx, 'member_product_cycles', () =>
+        sql`
+          insert into member_product_cycles (member_id, gtin, category_id, purchase_days,
+            first_purchase_date, last_purchase_date, observed_mean_gap_days, prior_mean_gap_days,
+            mean_gap_days, gap_shape, next_expected_date, basket_share, as_of)
+          select member_id, gtin, category_id, n, first_day, last_day,
+            (last_day - first_day)::float8 / nullif(n - 1, 0), prior_mean_gap, mean_gap, shape,
+            last_day + round(mean_gap)::int, share, ${asOf}
+          from cycles_estimates`.execute(tx),
+      );
       memberProducts = Number(products.numAffectedRows ?? 0);
 
-      await sql`truncate member_category_cycles`.execute(tx);
-      const categories = await sql`
-        insert into member_category_cycles (member_id, category_id, purchase_days, first_purchase_date,
-          last_purchase_date, observed_mean_gap_days, prior_mean_gap_days, mean_gap_days, gap_shape,
-          next_expected_date, basket_share, as_of)
-        select c.member_id, c.category_id, c.n, c.first_day, c.last_day,
-          (c.last_day - c.first_day)::float8 / nullif(c.n - 1, 0),
-          pr.mean_gap_days, e.mean_gap, pr.gap_shape,
-          c.last_day + round(e.mean_gap)::int,
-          least(1, c.weight / m.weight), ${asOf}
-        from cycles_category_pairs c
-        join cycles_category_priors pr on pr.category_id = c.category_id
-        join cycles_members m on m.member_id = c.member_id
-        cross join lateral (select (${k0}::float8 * pr.mean_gap_days + (c.last_day - c.first_day))
-          / (${k0}::float8 + c.n - 1) as mean_gap) e`
-        .execute(tx);
+      const categories = await replaceRows(tx, 'member_category_cycles', () =>
+        sql`
+          insert into member_category_cycles (member_id, category_id, purchase_days,
+            first_purchase_date, last_purchase_date, observed_mean_gap_days, prior_mean_gap_days,
+            mean_gap_days, gap_shape, next_expected_date, basket_share, as_of)
+          select c.member_id, c.category_id, c.n, c.first_day, c.last_day,
+            (c.last_day - c.first_day)::float8 / nullif(c.n - 1, 0),
+            pr.mean_gap_days, e.mean_gap, pr.gap_shape,
+            c.last_day + round(e.mean_gap)::int,
+            least(1, c.weight / m.weight), ${asOf}
+          from cycles_category_pairs c
+          join cycles_category_priors pr on pr.category_id = c.category_id
+          join cycles_members m on m.member_id = c.member_id
+          cross join lateral (select (${k0}::float8 * pr.mean_gap_days + (c.last_day - c.first_day))
+            / (${k0}::float8 + c.n - 1) as mean_gap) e`.execute(tx),
+      );
       memberCategories = Number(categories.numAffectedRows ?? 0);
     }
 
     let backtestPairs = 0;
     if (backtestDays > 0) {
-      await sql`truncate member_product_backtest`.execute(tx);
-      const backtest = await sql`
-        insert into member_product_backtest (member_id, gtin, purchase_days, elapsed_days,
-          mean_gap_days, gap_shape, basket_share, raw_prob, bought, cutoff_date, window_days, as_of)
-        select member_id, gtin, bt_n, bt_elapsed, bt_mean_gap, bt_shape, bt_share,
-          cadence_window_prob(bt_elapsed, 0, ${backtestDays}, bt_mean_gap, bt_shape),
-          bt_bought, ${cutoff}, ${backtestDays}, ${asOf}
-        from cycles_estimates
-        where bt_n > 0`.execute(tx);
+      const backtest = await replaceRows(tx, 'member_product_backtest', () =>
+        sql`
+          insert into member_product_backtest (member_id, gtin, purchase_days, elapsed_days,
+            mean_gap_days, gap_shape, basket_share, raw_prob, bought, cutoff_date, window_days,
+            as_of)
+          select member_id, gtin, bt_n, bt_elapsed, bt_mean_gap, bt_shape, bt_share,
+            cadence_window_prob(bt_elapsed, 0, ${backtestDays}, bt_mean_gap, bt_shape),
+            bt_bought, ${cutoff}, ${backtestDays}, ${asOf}
+          from cycles_estimates
+          where bt_n > 0`.execute(tx),
+      );
       backtestPairs = Number(backtest.numAffectedRows ?? 0);
     }
 
@@ -335,16 +340,24 @@ async function computeCategoryCycles(
   p: { today: RawBuilder<unknown>; decay: RawBuilder<unknown> },
 ): Promise<void> {
   const { minPriorPairs, fallbackMeanGapDays } = CYCLE_DEFAULTS;
-  // No window function here (gaps are not needed one by one), and one aggregate: a day's weight
-  // is a one-to-one function of the day, so the distinct weights are the distinct days' weights.
+  // No window function here (gaps are not needed one by one). The category's days are made
+  // distinct by one sort, from which both groupings stream; count(distinct) and sum(distinct)
+  // sorted every group apart again. The weights still add up in day order, the order sum(distinct)
+  // added them in (a day's weight grows with the day), so the sums are the same to the bit.
+  await sql`set local enable_hashagg = off`.execute(tx);
   await sql`
     create temp table cycles_category_pairs on commit drop as
     select member_id, category_id,
-      count(distinct day)::int as n, min(day) as first_day, max(day) as last_day,
-      sum(distinct exp((day - ${p.today})::float8 * ${p.decay})) as weight
-    from cycles_days
-    where category_id is not null
+      count(*)::int as n, min(day) as first_day, max(day) as last_day,
+      sum(exp((day - ${p.today})::float8 * ${p.decay})) as weight
+    from (
+      select member_id, category_id, day
+      from cycles_days
+      where category_id is not null
+      group by member_id, category_id, day
+    ) d
     group by member_id, category_id`.execute(tx);
+  await sql`set local enable_hashagg to default`.execute(tx);
 
   // μ₀ per category pooled over its members as above; the shape is its products' (cycles_priors).
   await sql`
@@ -365,6 +378,11 @@ async function computeCategoryCycles(
     left join cycles_priors pr on pr.scope = 'category' and pr.key = c.category_id::text
     cross join (select gap_shape from cycles_priors where scope = 'global') gp
     where c.category_id is not null`.execute(tx);
+  // Sizes for the insert's plan: without them the planner takes these small tables for big ones
+  // and sorts the member × category pairs twice for merge joins instead of hashing the small
+  // sides. (Analysed only now: the back-test rows, whose order the calibration's ties follow,
+  // were written from a plan that did not know them.)
+  await sql`analyze cycles_category_priors, cycles_members`.execute(tx);
 }
 
 /**

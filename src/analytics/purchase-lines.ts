@@ -18,11 +18,15 @@ import type { Db } from '../db/index.ts';
  * Anonymous baskets (member 0) are left out. Text is compared bytewise ("C"): GTINs are digits and
  * category ids are keys, and the steps' sorts cost twice as much under a locale's collation.
  *
- * `runAnalyse` prepares the table once per run on one connection (`scope: 'session'`) and passes
- * the handle to every step; a step called alone builds its own for its transaction.
+ * `runAnalyse` prepares the table once per connection (`scope: 'session'`) and passes the handle to
+ * every step; a step called alone builds its own for its transaction. With `inline`, only the
+ * visits are stored and `table` is the query itself: for a caller that reads the lines once (the
+ * prediction steps: cycles' purchase days), which then groups them straight from basket_lines
+ * instead of writing them out and reading them back (0.8 s less for 0.9M lines, measured on
+ * PostgreSQL 15).
  */
 export interface PurchaseLines {
-  /** The lines, for `from ${lines.table}`. */
+  /** The lines, for `from ${lines.table} alias` (always give it an alias: it may be a subquery). */
   table: RawBuilder<unknown>;
   /** The members' baskets before `asOf`: member_id, basket_id, ts, day. */
   visits: RawBuilder<unknown>;
@@ -39,7 +43,7 @@ const LOCAL_TABLE = 'analyse_purchase_lines_tx';
  */
 export async function preparePurchaseLines(
   db: Db,
-  opts: { asOf: Date; timeZone: string; scope: 'session' | 'transaction' },
+  opts: { asOf: Date; timeZone: string; scope: 'session' | 'transaction'; inline?: boolean },
 ): Promise<PurchaseLines> {
   const name = opts.scope === 'session' ? SESSION_TABLE : LOCAL_TABLE;
   const visits = `${name}_visits`;
@@ -54,19 +58,21 @@ export async function preparePurchaseLines(
     from baskets b left join stores s on s.id = b.store_id
     where b.ts < ${asOf} and b.member_id <> 0`.execute(db);
   await sql`analyze ${sql.table(visits)}`.execute(db);
-  await sql`
-    create temp table ${sql.table(name)} ${scope} as
+  const lines = sql`
     select l.member_id, l.basket_id, v.ts, v.day, l.gtin collate "C" as gtin,
            p.category_id collate "C" as category_id, p.brand_type, (l.qty * 1000)::int8 as qty_milli,
            (coalesce(round(l.qty * l.unit_price_cents), 0) - l.line_discount_cents)::int8 as spend_cents
     from basket_lines l
     join ${sql.table(visits)} v on v.member_id = l.member_id and v.basket_id = l.basket_id
     left join products p on p.gtin = l.gtin
-    where l.member_id <> 0`.execute(db);
-  // Temp tables get no statistics from autovacuum; the steps' plans need them.
-  await sql`analyze ${sql.table(name)}`.execute(db);
+    where l.member_id <> 0`;
+  if (!opts.inline) {
+    await sql`create temp table ${sql.table(name)} ${scope} as ${lines}`.execute(db);
+    // Temp tables get no statistics from autovacuum; the steps' plans need them.
+    await sql`analyze ${sql.table(name)}`.execute(db);
+  }
   return {
-    table: sql.table(name),
+    table: opts.inline ? sql`(${lines})` : sql.table(name),
     visits: sql.table(visits),
     asOf: opts.asOf,
     timeZone: opts.timeZone,

@@ -3,6 +3,7 @@ import { withTx, type Db } from '../db/index.ts';
 import { ConflictError } from '../lib/errors.ts';
 import { calibrate, calibrationSql } from './calibrate.ts';
 import { computeCycles, tuneSession } from './cycles.ts';
+import { replaceRows } from './replace-rows.ts';
 
 /**
  * Next-basket ranking: which of the products a member has bought they will buy in the next list
@@ -87,8 +88,8 @@ export async function scoreNextBasket(db: Db, opts: ScoreOptions): Promise<Score
       select distinct window_days from prediction_calibration`.execute(tx);
     const calibrated = windows.rows.length === 1 && windows.rows[0]!.window_days === periodDays;
 
-    // TRUNCATE, as computeCycles does (readers wait for the commit rather than see old rows).
-    await sql`truncate member_product_scores`.execute(tx);
+    // Replaced as computeCycles replaces its tables (readers wait for the commit rather than see
+    // old rows; the indexes are built after the insert: replace-rows.ts).
     // Inputs of the inlined probability functions materialised first: they repeat their arguments.
     const cal = calibrationSql({
       raw: sql`r.raw`,
@@ -96,7 +97,7 @@ export async function scoreNextBasket(db: Db, opts: ScoreOptions): Promise<Score
       elapsedDays: sql`r.elapsed`,
       meanGapDays: sql`r.mean_gap_days`,
     });
-    const res = await sql`
+    const res = await replaceRows(tx, 'member_product_scores', () => sql`
       with base as materialized (
         select c.member_id, c.gtin, c.last_purchase_date, c.purchase_days, c.basket_share,
           c.mean_gap_days, c.gap_shape, (${today} - c.last_purchase_date)::float8 as elapsed
@@ -123,7 +124,7 @@ export async function scoreNextBasket(db: Db, opts: ScoreOptions): Promise<Score
           partition by s.member_id order by s.score desc, s.last_purchase_date desc, s.gtin) as rank
         from scored s
       ) ranked
-      where rank <= ${keep}`.execute(tx);
+      where rank <= ${keep}`.execute(tx));
     const members = await sql<{ n: number }>`
       select count(distinct member_id)::int as n from member_product_scores`.execute(tx);
     return { members: members.rows[0]!.n, rows: Number(res.numAffectedRows ?? 0), calibrated };

@@ -8,7 +8,11 @@ import { computeCycles, type CycleSummary } from '../analytics/cycles.ts';
 import { computeMemberScores, type MemberScoresSummary } from '../analytics/members.ts';
 import { scoreNextBasket, type ScoreSummary } from '../analytics/rank.ts';
 import { computeTraits, type TraitsSummary } from '../analytics/traits.ts';
-import { dropPurchaseLines, preparePurchaseLines } from '../analytics/purchase-lines.ts';
+import {
+  dropPurchaseLines,
+  preparePurchaseLines,
+  type PurchaseLines,
+} from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 
 export interface AnalyseJobOptions {
@@ -20,6 +24,13 @@ export interface AnalyseJobOptions {
   periodDays?: number;
   /** Monotonic milliseconds, for the step timings (performance.now on every runtime). */
   now?: () => number;
+  /**
+   * Connections the job runs on. 2: the member steps beside the prediction steps, each chain on
+   * a connection of its own with its own prepared lines; 1: one after the other on one
+   * connection, sharing one prepared-lines table. Default: 2 where the database has more than
+   * one connection (PostgreSQL), 1 on PGlite (two would only queue, and prepare the lines twice).
+   */
+  connections?: 1 | 2;
 }
 
 export interface AnalyseSummary {
@@ -31,95 +42,197 @@ export interface AnalyseSummary {
   cycles: CycleSummary;
   calibration: CalibrationSummary;
   scores: ScoreSummary;
-  /** Milliseconds per step, in the order run. */
+  /**
+   * Milliseconds per step, in the job's order. On two connections the chains' steps overlap, so
+   * they add up to more than the whole, and a step both chains run (lines, statistics) counts the
+   * longer of its two runs.
+   */
   timingsMs: Record<string, number>;
 }
 
+const STEPS = [
+  'lines',
+  'cells',
+  'memberScores',
+  'traits',
+  'associations',
+  'cycles',
+  'calibration',
+  'scores',
+  'statistics',
+] as const;
+type Step = (typeof STEPS)[number];
+
+interface Job {
+  asOf: Date;
+  timeZone: string;
+  rules: RuleSet;
+  periodDays: number;
+  step: <T>(name: Step, run: () => Promise<T>) => Promise<T>;
+}
+
 /**
- * The nightly analytics, in dependency order: the members' scan lines prepared once (joined to
- * their basket's local day and their product's category and brand: purchase-lines.ts) → 9-cells
- * → member scores (need the cells) → traits → associations; repurchase cycles (with the back-test
- * snapshot) → calibration → next-basket scores. Every step replaces its tables in one
- * transaction, so a rerun with the same `asOf` gives the same rows, and a failure halfway leaves
- * each table either as before or fully recomputed. The prepared lines are a temp table: nothing
- * of them outlives the run's connection.
+ * The nightly analytics, in two chains of dependent steps that share nothing but the base tables:
+ *   members      9-cells → member scores (need the cells) → traits → associations;
+ *   predictions  repurchase cycles (+ back-test snapshot) → calibration → next-basket scores.
+ * On PostgreSQL the two chains run at once, each on a connection of its own (the job is bound by
+ * one core per connection: its plans are single-process, as temp tables are not read by
+ * parallel workers); on PGlite one after the other. The steps read the members' scan lines
+ * prepared once per connection (joined to their basket's local day and their product's category
+ * and brand: purchase-lines.ts), temp tables that do not outlive the connection; the prediction
+ * chain, which reads them once, groups them straight from basket_lines instead. Each chain ends
+ * by analysing the tables it rewrote. Every step replaces its tables in one transaction, so a
+ * rerun with the same `asOf` gives the same rows, and a failure halfway leaves each table either
+ * as before or fully recomputed (when one chain fails the other still finishes; the job then
+ * fails with the first error).
  */
 export async function runAnalyse(
   deps: { db: Db; logger: Logger },
   opts: AnalyseJobOptions,
 ): Promise<AnalyseSummary> {
-  // One connection for the whole run: the steps share a temp table of the prepared scan lines.
-  return deps.db.connection().execute((db) => analyseOn({ db, logger: deps.logger }, opts));
+  const { db, logger } = deps;
+  const now = opts.now ?? (() => performance.now());
+  const started = now();
+  const timings: Partial<Record<Step, number>> = {};
+  const connections =
+    opts.connections ?? (db.getExecutor().adapter.supportsMultipleConnections === false ? 1 : 2);
+  const job: Job = {
+    asOf: opts.asOf,
+    timeZone: opts.timeZone,
+    rules: opts.rules,
+    periodDays: opts.periodDays ?? 14,
+    async step(name, run) {
+      const t0 = now();
+      const result = await run();
+      const ms = Math.round(now() - t0);
+      // A step run by both chains (lines, statistics): their sum on one connection, the longer
+      // of the two on two, where they overlap or run beside other steps.
+      const before = timings[name] ?? 0;
+      timings[name] = connections === 1 ? before + ms : Math.max(before, ms);
+      logger.debug('analyse step done', { step: name, ms });
+      return result;
+    },
+  };
+  let members: MemberResults;
+  let predictions: PredictionResults;
+  if (connections === 1) {
+    ({ members, predictions } = await db.connection().execute(async (c) => {
+      const [m, cycles] = await withLines(c, job, async (lines) => [
+        await memberSteps(c, job, lines),
+        await job.step('cycles', () => cycleStep(c, job, lines)),
+      ] as const);
+      return { members: m, predictions: { cycles, ...(await predictionSteps(c, job)) } };
+    }));
+  } else {
+    [members, predictions] = await settled(
+      db.connection().execute((c) => withLines(c, job, (lines) => memberSteps(c, job, lines))),
+      db.connection().execute(async (c) => {
+        // Cycles read the lines once (their purchase days): straight from basket_lines.
+        const cycles = await withLines(
+          c,
+          job,
+          (lines) => job.step('cycles', () => cycleStep(c, job, lines)),
+          true,
+        );
+        return { cycles, ...(await predictionSteps(c, job)) };
+      }),
+    );
+  }
+  const timingsMs: Record<string, number> = {};
+  for (const name of STEPS) if (timings[name] !== undefined) timingsMs[name] = timings[name];
+  const summary = { asOf: opts.asOf.toISOString(), ...members, ...predictions, timingsMs };
+  logger.info('analyse done', {
+    asOf: summary.asOf,
+    members: members.memberScores.members,
+    qualified: members.memberScores.qualified,
+    memberProducts: predictions.cycles.memberProducts,
+    ms: Math.round(now() - started),
+  });
+  return summary;
 }
 
-async function analyseOn(
-  deps: { db: Db; logger: Logger },
-  opts: AnalyseJobOptions,
-): Promise<AnalyseSummary> {
-  const { db, logger } = deps;
-  const { asOf, timeZone, rules } = opts;
-  const periodDays = opts.periodDays ?? 14;
-  const now = opts.now ?? (() => performance.now());
-  const timingsMs: Record<string, number> = {};
-  async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
-    const t0 = now();
-    const result = await run();
-    timingsMs[name] = Math.round(now() - t0);
-    logger.debug('analyse step done', { step: name, ms: timingsMs[name] });
-    return result;
-  }
-  const lines = await step('lines', () =>
-    preparePurchaseLines(db, { asOf, timeZone, scope: 'session' }),
+interface MemberResults {
+  cells: CellsSummary;
+  memberScores: MemberScoresSummary;
+  traits: TraitsSummary;
+  associations: AssociationsSummary;
+}
+
+interface PredictionResults {
+  cycles: CycleSummary;
+  calibration: CalibrationSummary;
+  scores: ScoreSummary;
+}
+
+/**
+ * Prepares the scan lines on `db`'s connection (pinned by the caller) for `fn`, then drops them.
+ * `inline` when `fn` reads them once (purchase-lines.ts).
+ */
+async function withLines<T>(
+  db: Db,
+  job: Job,
+  fn: (lines: PurchaseLines) => Promise<T>,
+  inline = false,
+): Promise<T> {
+  const lines = await job.step('lines', () =>
+    preparePurchaseLines(db, { asOf: job.asOf, timeZone: job.timeZone, scope: 'session', inline }),
   );
-  let cells: CellsSummary;
-  let memberScores: MemberScoresSummary;
-  let traits: TraitsSummary;
-  let associations: AssociationsSummary;
-  let cycles: CycleSummary;
   try {
-    const base = { asOf, timeZone, settings: rules.settings, lines };
-    cells = await step('cells', () => computeCells(db, base));
-    memberScores = await step('memberScores', () => computeMemberScores(db, base));
-    traits = await step('traits', () =>
-      computeTraits(db, { asOf, timeZone, traits: rules.traits, lines }),
-    );
-    associations = await step('associations', () => computeAssociations(db, base));
-    cycles = await step('cycles', () =>
-      computeCycles(db, { asOf, timeZone, backtestDays: periodDays, lines }),
-    );
+    return await fn(lines);
   } finally {
     await dropPurchaseLines(db);
   }
+}
+
+async function memberSteps(db: Db, job: Job, lines: PurchaseLines): Promise<MemberResults> {
+  const { asOf, timeZone, rules, step } = job;
+  const base = { asOf, timeZone, settings: rules.settings, lines };
+  const cells = await step('cells', () => computeCells(db, base));
+  const memberScores = await step('memberScores', () => computeMemberScores(db, base));
+  const traits = await step('traits', () =>
+    computeTraits(db, { asOf, timeZone, traits: rules.traits, lines }),
+  );
+  const associations = await step('associations', () => computeAssociations(db, base));
+  await step('statistics', () =>
+    analyze(db, ['member_category_cells', 'member_scores', 'member_traits']),
+  );
+  return { cells, memberScores, traits, associations };
+}
+
+function cycleStep(db: Db, job: Job, lines: PurchaseLines): Promise<CycleSummary> {
+  const { asOf, timeZone, periodDays } = job;
+  return computeCycles(db, { asOf, timeZone, backtestDays: periodDays, lines });
+}
+
+async function predictionSteps(
+  db: Db,
+  job: Job,
+): Promise<Omit<PredictionResults, 'cycles'>> {
+  const { asOf, timeZone, periodDays, step } = job;
   const calibration = await step('calibration', () =>
     calibrate(db, { asOf, timeZone, windowDays: periodDays }),
   );
   const scores = await step('scores', () => scoreNextBasket(db, { asOf, timeZone, periodDays }));
-  // Fresh planner statistics for the tables just rewritten whole: PGlite has no autovacuum, and
-  // PostgreSQL's would come minutes later. Without them the planner takes a selective filter
-  // (stage = 'strategic') for a handful of rows and the campaign preview picks nested loops that
-  // run 20–30× slower (measured on the demo chain).
-  await step('statistics', async () => {
-    await sql`analyze member_category_cells, member_scores, member_traits, member_category_cycles`.execute(db);
-  });
-  const summary = {
-    asOf: asOf.toISOString(),
-    cells,
-    memberScores,
-    traits,
-    associations,
-    cycles,
-    calibration,
-    scores,
-    timingsMs,
-  };
-  logger.info('analyse done', {
-    asOf: summary.asOf,
-    members: memberScores.members,
-    qualified: memberScores.qualified,
-    memberProducts: cycles.memberProducts,
-    ms: Object.values(timingsMs).reduce((a, b) => a + b, 0),
-  });
-  return summary;
+  await step('statistics', () => analyze(db, ['member_category_cycles']));
+  return { calibration, scores };
+}
+
+/**
+ * Fresh planner statistics for tables just rewritten whole: PGlite has no autovacuum, and
+ * PostgreSQL's would come minutes later. Without them the planner takes a selective filter
+ * (stage = 'strategic') for a handful of rows and the campaign preview picks nested loops that
+ * run 20–30× slower (measured on the demo chain). Each chain analyses its own tables at its end.
+ */
+async function analyze(db: Db, tables: readonly string[]): Promise<void> {
+  await sql`analyze ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
+}
+
+/** Both results once both have settled (nothing left running), or the first failure. */
+async function settled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }
 
 /**

@@ -124,12 +124,16 @@ async function measure(
   console.log(`  baseline GROUP BY member_id, gtin, rows fetched   ${fmt(fetched)} s`);
   console.log(`  baseline GROUP BY member_id, gtin, server only    ${fmt(server)} s`);
   const detail: Record<string, string> = {
-    lines: 'members\' lines joined once to local day, category, brand (temp table the steps share)',
+    lines: 'members\' lines joined to local day, category, brand (a temp table per connection)',
     cells: `${summary!.cells.rows.toLocaleString('en-US')} member × categories`,
     cycles: `${cycleSummary.memberProducts.toLocaleString('en-US')} member × products, ${cycleSummary.memberCategories.toLocaleString('en-US')} member × categories (+ back-test snapshot)`,
     calibration: `${calibration.bins} bins in ${calibration.strata} strata from ${calibration.pairs.toLocaleString('en-US')} back-tested pairs`,
     associations: `${summary!.associations.pairs} category pairs`,
   };
+  const stepSum = Object.entries(steps).reduce((t, [name, xs]) => (name === 'total' ? t : t + median(xs)), 0);
+  if (stepSum > 1.05 * total) {
+    console.log(`  (two connections: the member steps ran beside cycles → calibration → scores; the steps add up to ${fmt(stepSum)} s)`);
+  }
   for (const [name, xs] of Object.entries(steps)) {
     if (name === 'total') continue;
     console.log(`  ${name.padEnd(48)}  ${fmt(median(xs))} s  ${detail[name] ?? ''}`);

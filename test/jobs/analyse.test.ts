@@ -74,6 +74,17 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     expect(await fingerprint(getDeps().db)).toEqual(before);
   }, 120_000);
 
+  it('writes the same tables on one connection as on two (two: member and prediction steps side by side)', async () => {
+    const deps = getDeps();
+    const opts = { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: staticRules().current() };
+    const two = await runAnalyse(deps, { ...opts, connections: 2 });
+    const afterTwo = await fingerprint(deps.db);
+    const one = await runAnalyse(deps, { ...opts, connections: 1 });
+    expect(await fingerprint(deps.db)).toEqual(afterTwo);
+    expect(Object.keys(two.timingsMs)).toEqual(Object.keys(one.timingsMs));
+    expect({ ...two, timingsMs: {} }).toEqual({ ...one, timingsMs: {} });
+  }, 120_000);
+
   it('serves the profile the run computed', async () => {
     const { rows } = await sql<{ member_number: string }>`
       select m.member_number from member_scores s join members m on m.id = s.member_id
