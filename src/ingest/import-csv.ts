@@ -28,6 +28,8 @@ export interface ImportOptions {
   timeZone: string;
   /** Lines per committed batch. */
   batchSize?: number;
+  /** Entries the basket import keeps of each kind of resolved reference (cards, GTINs). */
+  referenceCacheSize?: number;
   onProgress?: (rows: number) => void;
   onReject: (row: RejectedRow) => void;
 }
@@ -132,7 +134,7 @@ export async function importBaskets(
   let current: PendingBasket | null = null;
   let batch: PendingBasket[] = [];
   let rows = new BasketRows();
-  const cache = new ReferenceCache();
+  const cache = new ReferenceCache(opts.referenceCacheSize);
   let batchLines = 0;
   let batchKeys = new Set<string>();
   // Up to two batches are written at once (each in its own transaction; their lock order is

@@ -220,27 +220,40 @@ async function write(
   const cards = new Set<string>();
   const numbers = new Set<string>();
   const gtins = new Set<string>();
+  // What the cache knows is copied now: another write of the same import may add to it (and
+  // clear it, at its size limit) while this one waits on the database.
   const cache = opts.cache;
+  const cachedMembers = new Map<string, number>();
+  const cachedKnown = new Map<string, boolean>();
   for (const i of live) {
     const h = rows.heads[i]!;
     if (h.storeId !== null && h.terminalId !== '') {
       const t = `${h.storeId}\u0000${h.terminalId}`;
       if (!cache?.terminals.has(t)) terminals.set(t, [h.storeId, h.terminalId]);
     }
-    if (h.member && !cache?.members.has(refKey(h.member.kind, h.member.ref))) {
-      (h.member.kind === 'card' ? cards : numbers).add(h.member.ref);
+    if (h.member) {
+      const key = refKey(h.member.kind, h.member.ref);
+      const id = cache?.members.get(key);
+      if (id !== undefined) cachedMembers.set(key, id);
+      else (h.member.kind === 'card' ? cards : numbers).add(h.member.ref);
     }
     for (let l = rows.lineStart[i]!, end = rows.lineEnd(i); l < end; l++) gtins.add(rows.gtin[l]!);
+  }
+  const uncachedGtins: string[] = [];
+  for (const g of gtins) {
+    const known = cache?.gtins.get(g);
+    if (known === undefined) uncachedGtins.push(g);
+    else cachedKnown.set(g, known);
   }
   const resolved = await resolveReferences(tx, {
     terminals: [...terminals.values()].sort((a, b) => a[0] - b[0] || compare(a[1], b[1])),
     cards: [...cards].sort(compare),
     numbers: [...numbers].sort(compare),
-    gtins: [...gtins].filter((g) => !cache?.gtins.has(g)).sort(compare),
+    gtins: uncachedGtins.sort(compare),
   });
 
-  const memberId = (key: string) => resolved.memberIds.get(key) ?? cache!.members.get(key)!;
-  const isKnown = (gtin: string) => resolved.known.get(gtin) ?? cache?.gtins.get(gtin) ?? false;
+  const memberId = (key: string) => resolved.memberIds.get(key) ?? cachedMembers.get(key)!;
+  const isKnown = (gtin: string) => resolved.known.get(gtin) ?? cachedKnown.get(gtin) ?? false;
 
   // 3. Content hashes and totals.
   const memberOf = (h: BasketHead) => (h.member ? memberId(refKey(h.member.kind, h.member.ref)) : 0);

@@ -15,7 +15,7 @@ function* chunked(text: string, size = 7) {
 async function run(
   kind: 'baskets' | 'products' | 'members',
   csv: string,
-  opts: { batchSize?: number } = {},
+  opts: { batchSize?: number; referenceCacheSize?: number } = {},
 ) {
   const rejected: RejectedRow[] = [];
   const importer = { baskets: importBaskets, products: importProducts, members: importMembers }[kind];
@@ -146,6 +146,28 @@ describe('import baskets', () => {
     const after = await counts();
     expect(after.lines - before.lines).toBe(lines.length - 1);
     expect((await run('baskets', lines.join('\n'), { batchSize: 1000 })).summary).toMatchObject({ duplicates: 40 });
+  });
+});
+
+describe('import baskets with a reference cache that keeps starting over', () => {
+  it('gives every basket its own card\'s member and reports unknown GTINs, batch after batch', async () => {
+    const lines = ['card,txn,ts,store_id,terminal_id,gtin,qty,unit_price_cents'];
+    const unknown = gtin13(777);
+    for (let b = 0; b < 60; b++) {
+      const card = `6100000000${String(b % 23).padStart(2, '0')}`;
+      lines.push(`${card},rc${b},2026-04-02T10:00:00Z,2,T01,${b % 5 === 0 ? unknown : A},1,100`);
+      lines.push(`${card},rc${b},2026-04-02T10:00:00Z,2,T01,${M},2,50`);
+    }
+    // two lines a batch, at most 3 cached entries of a kind: the cache is cleared again and again
+    // while other batches of the same import are in flight
+    const { summary, rejected } = await run('baskets', lines.join('\n'), { batchSize: 2, referenceCacheSize: 3 });
+    expect(rejected.slice(0, 2)).toEqual([]);
+    expect(summary).toMatchObject({ created: 60, rejected: 0, unknownGtins: 1 });
+    const { rows } = await sql<{ mismatched: number; baskets: number }>`
+      select count(*) filter (where m.card_number <> '6100000000' || lpad(((substr(b.txn_id, 3)::int) % 23)::text, 2, '0'))::int as mismatched,
+             count(*)::int as baskets
+      from baskets b join members m on m.id = b.member_id where b.txn_id like 'rc%'`.execute(getDeps().db);
+    expect(rows[0]).toEqual({ mismatched: 0, baskets: 60 });
   });
 });
 
