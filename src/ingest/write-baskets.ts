@@ -183,7 +183,7 @@ type LineCopy = { copyIn: CopyIn; direct: boolean } | null;
 
 async function write(
   tx: Tx,
-  copyIn: LineCopy,
+  copy: LineCopy,
   rows: BasketRows,
   source: BasketSource,
   opts: WriteOptions,
@@ -306,7 +306,7 @@ async function write(
       outcomes[i] = { status: 'created', basketId: id, unknownGtins: [], issues: [] };
     }
   }
-  if (created.length > 0) await insertLines(tx, copyIn, rows, created);
+  if (created.length > 0) await insertLines(tx, copy, rows, created);
 
   // 6. Keys already taken: a duplicate (same hash) or a conflict.
   const conflicts = new Set<number>();
