@@ -1,6 +1,7 @@
 import type { BasketSource } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import type { FieldIssue } from '../lib/errors.ts';
+import { parseInstant } from '../lib/time.ts';
 import { BasketRows, writeBaskets } from './write-baskets.ts';
 
 export { retryOnDeadlock } from './write-baskets.ts';
@@ -31,8 +32,9 @@ export interface IngestOutcome {
 }
 
 const keyOf = (b: BasketInput) => `${b.storeId ?? ''}\u0000${b.terminalId}\u0000${b.txnId}`;
+// the instant to the microsecond, as stored (Date.parse stops at milliseconds)
 const contentOf = (b: BasketInput) =>
-  JSON.stringify([Date.parse(b.ts), b.member, b.lines.map((l) => [l.gtin, l.qty, l.unitPriceCents, l.lineDiscountCents])]);
+  JSON.stringify([parseInstant(b.ts), b.member, b.lines.map((l) => [l.gtin, l.qty, l.unitPriceCents, l.lineDiscountCents])]);
 
 /**
  * Stores baskets, each whole or not at all, idempotently on (store, terminal, txn).

@@ -361,7 +361,7 @@ async function write(
  * earlier SQL computed (`concat_ws('|', …, extract(epoch from ts)::text, …, string_agg(…))`), so
  * hashes stored before stay valid; test/ingest/content-hash.test.ts recomputes it in SQL.
  */
-export function contentHash(rows: BasketRows, i: number, memberId: number): string {
+function contentHash(rows: BasketRows, i: number, memberId: number): string {
   const h = rows.heads[i]!;
   const at = parseInstant(h.ts);
   if (!at) throw new Error(`basket ${h.txnId}: unreadable instant ${h.ts}`);

@@ -238,6 +238,21 @@ describe('ingestBaskets, direct callers', () => {
     const stored = await getDeps().db.selectFrom('baskets').select('id').where('txn_id', '=', 'empty-1').execute();
     expect(stored).toEqual([]);
   });
+
+  it('tells a repeat within one call from a conflict to the microsecond', async () => {
+    const b: BasketInput = {
+      storeId: 1,
+      terminalId: 'T09',
+      txnId: 'repeat-us',
+      ts: '2026-11-20T10:00:00.000001Z',
+      member: null,
+      lines: [{ gtin: gtin13(1), qty: 1, unitPriceCents: 100, lineDiscountCents: 0 }],
+    };
+    const [first, repeat, later] = await ingestBaskets(getDeps(), [b, { ...b }, { ...b, ts: '2026-11-20T10:00:00.000002Z' }], 'pos');
+    expect(first!.status).toBe('created');
+    expect(repeat).toMatchObject({ status: 'duplicate', basketId: first!.basketId });
+    expect(later).toMatchObject({ status: 'conflict', basketId: first!.basketId });
+  });
 });
 
 describe('POST /v1/baskets, roles and scope', () => {
