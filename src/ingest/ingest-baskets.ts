@@ -2,7 +2,7 @@ import type { BasketSource } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import type { FieldIssue } from '../lib/errors.ts';
 import { parseInstant } from '../lib/time.ts';
-import { BasketRows, writeBaskets } from './write-baskets.ts';
+import { basketKey, BasketRows, writeBaskets } from './write-baskets.ts';
 
 export { retryOnDeadlock } from './write-baskets.ts';
 
@@ -31,7 +31,7 @@ export interface IngestOutcome {
   issues: FieldIssue[];
 }
 
-const keyOf = (b: BasketInput) => `${b.storeId ?? ''}\u0000${b.terminalId}\u0000${b.txnId}`;
+const keyOf = (b: BasketInput) => basketKey(b.storeId, b.terminalId, b.txnId);
 // the instant to the microsecond, as stored (Date.parse stops at milliseconds)
 const contentOf = (b: BasketInput) =>
   JSON.stringify([parseInstant(b.ts), b.member, b.lines.map((l) => [l.gtin, l.qty, l.unitPriceCents, l.lineDiscountCents])]);

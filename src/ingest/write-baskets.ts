@@ -175,7 +175,10 @@ export async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Pr
   }
 }
 
-const keyOf = (h: BasketHead) => `${h.storeId ?? ''}\u0000${h.terminalId}\u0000${h.txnId}`;
+/** A basket's idempotency key (store, terminal, txn) as one string. */
+export const basketKey = (storeId: number | null, terminalId: string, txnId: string) => `${storeId ?? ''}\u0000${terminalId}\u0000${txnId}`;
+const keyOf = (h: BasketHead) => basketKey(h.storeId, h.terminalId, h.txnId);
+const terminalKey = (storeId: number, terminalId: string) => `${storeId}\u0000${terminalId}`;
 const refKey = (kind: 'card' | 'number', ref: string) => `${kind}\u0000${ref}`;
 
 /** How lines get in: COPY straight into basket_lines, COPY through a temp table, or (null) unnest. */
@@ -228,7 +231,7 @@ async function write(
   for (const i of live) {
     const h = rows.heads[i]!;
     if (h.storeId !== null && h.terminalId !== '') {
-      const t = `${h.storeId}\u0000${h.terminalId}`;
+      const t = terminalKey(h.storeId, h.terminalId);
       if (!cache?.terminals.has(t)) terminals.set(t, [h.storeId, h.terminalId]);
     }
     if (h.member) {
@@ -282,7 +285,7 @@ async function write(
   }
 
   // 4. Baskets, in key order (the lock order of concurrent writers).
-  const { rows: inserted } = await sql<{ id: string | number; member_id: string | number; store_id: number | null; terminal_id: string; txn_id: string }>`
+  const { rows: inserted } = await sql<{ id: string | number; store_id: number | null; terminal_id: string; txn_id: string }>`
     insert into baskets (member_id, store_id, terminal_id, txn_id, ts, total_cents, line_count, content_hash, source)
     select s.member_id, s.store_id, s.terminal_id, s.txn_id, s.ts, s.total_cents, s.line_count, s.content_hash, ${source}
     from unnest(${textArray(ins.member)}::bigint[], ${textArray(ins.store)}::int[], ${textArray(ins.terminal)}::text[],
@@ -291,9 +294,9 @@ async function write(
       as s(member_id, store_id, terminal_id, txn_id, ts, total_cents, line_count, content_hash)
     order by s.store_id, s.terminal_id, s.txn_id
     on conflict (store_id, terminal_id, txn_id) do nothing
-    returning id, member_id, store_id, terminal_id, txn_id`.execute(tx);
+    returning id, store_id, terminal_id, txn_id`.execute(tx);
   const createdByKey = new Map<string, number>();
-  for (const r of inserted) createdByKey.set(`${r.store_id ?? ''}\u0000${r.terminal_id}\u0000${r.txn_id}`, Number(r.id));
+  for (const r of inserted) createdByKey.set(basketKey(r.store_id, r.terminal_id, r.txn_id), Number(r.id));
 
   // 5. Lines of the created baskets.
   const created: { i: number; id: number; member: number }[] = [];
@@ -415,7 +418,7 @@ async function resolveReferences(
 ): Promise<References> {
   const memberIds = new Map<string, number>();
   const known = new Map<string, boolean>();
-  const terminals = refs.terminals.map(([store, id]) => `${store}\u0000${id}`);
+  const terminals = refs.terminals.map(([store, id]) => terminalKey(store, id));
   if (terminals.length + refs.cards.length + refs.numbers.length + refs.gtins.length === 0) {
     return { memberIds, known, terminals };
   }
@@ -466,9 +469,12 @@ async function resolveReferences(
   const missingGtins = refs.gtins.filter((g) => !known.has(g));
   if (missingCards.length + missingNumbers.length + missingGtins.length > 0) {
     const { rows: late } = await sql<{ k: string; ref: string; id: string | number | null; known: boolean }>`
-      select 'c' as k, card_number as ref, id, false as known from members where card_number = any(${textArray(missingCards)}::text[])
-      union all select 'n', member_number, id, false from members where member_number = any(${textArray(missingNumbers)}::text[])
-      union all select 'g', gtin, null, known from products where gtin = any(${textArray(missingGtins)}::char(14)[])
+      select 'c' as k, w.ref, m.id, false as known
+      from unnest(${textArray(missingCards)}::text[]) as w(ref) join members m on m.card_number = w.ref
+      union all select 'n', w.ref, m.id, false
+      from unnest(${textArray(missingNumbers)}::text[]) as w(ref) join members m on m.member_number = w.ref
+      union all select 'g', p.gtin, null, p.known
+      from unnest(${textArray(missingGtins)}::char(14)[]) as w(gtin) join products p on p.gtin = w.gtin
     `.execute(tx);
     for (const r of late) take(r);
     if (
