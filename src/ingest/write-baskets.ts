@@ -395,14 +395,6 @@ function contentHash(rows: BasketRows, i: number, memberId: number): string {
   return md5HexBytes(b.view());
 }
 
-/** Thousandths as numeric(12, 3) prints them: `2.000`, `0.250`, `-1.500`. */
-export function qtyText(milli: number): string {
-  const abs = Math.abs(milli);
-  const units = Math.floor(abs / 1000);
-  const frac = abs - units * 1000;
-  return `${milli < 0 ? '-' : ''}${units}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
-}
-
 /** round(qty × price) as numeric rounds it (half away from zero), from qty in thousandths × cents. */
 function roundThousandths(milliCents: number): number {
   return milliCents < 0 ? -Math.floor((500 - milliCents) / 1000) : Math.floor((milliCents + 500) / 1000);
@@ -536,23 +528,25 @@ async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { 
     await sql`insert into basket_lines select * from ingest_lines`.execute(tx);
     return;
   }
-  const cols = { member: [] as number[], basket: [] as number[], no: [] as number[], gtin: [] as string[], qty: [] as string[], price: [] as (number | null)[], discount: [] as number[] };
+  const cols = { member: [] as number[], basket: [] as number[], no: [] as number[], gtin: [] as string[], qtyMilli: [] as number[], price: [] as (number | null)[], discount: [] as number[] };
   for (const { i, id, member } of created) {
     for (let l = rows.lineStart[i]!, end = rows.lineEnd(i), no = 1; l < end; l++, no++) {
       cols.member.push(member);
       cols.basket.push(id);
       cols.no.push(no);
       cols.gtin.push(rows.gtin[l]!);
-      cols.qty.push(qtyText(rows.qtyMilli[l]!));
+      cols.qtyMilli.push(rows.qtyMilli[l]!);
       cols.price.push(rows.priceCents[l] ?? null);
       cols.discount.push(rows.discountCents[l]!);
     }
   }
+  // quantities travel as integer thousandths and are divided in SQL: exact, and one way to print them
   await sql`
     insert into basket_lines (member_id, basket_id, line_no, gtin, qty, unit_price_cents, line_discount_cents)
-    select * from unnest(${textArray(cols.member)}::bigint[], ${textArray(cols.basket)}::bigint[], ${textArray(cols.no)}::int[],
-                         ${textArray(cols.gtin)}::char(14)[], ${textArray(cols.qty)}::numeric[], ${textArray(cols.price)}::int[],
-                         ${textArray(cols.discount)}::int[])`.execute(tx);
+    select s.member_id, s.basket_id, s.line_no, s.gtin, s.qty_milli / 1000.0, s.price, s.discount
+    from unnest(${textArray(cols.member)}::bigint[], ${textArray(cols.basket)}::bigint[], ${textArray(cols.no)}::int[],
+                ${textArray(cols.gtin)}::char(14)[], ${textArray(cols.qtyMilli)}::bigint[], ${textArray(cols.price)}::int[],
+                ${textArray(cols.discount)}::int[]) as s(member_id, basket_id, line_no, gtin, qty_milli, price, discount)`.execute(tx);
 }
 
 const COMMA = 44;
@@ -606,7 +600,7 @@ export class AsciiBuffer {
     } while (n > 0);
   }
 
-  /** Thousandths as `qtyText` prints them (`2.000`, `-0.250`). */
+  /** Thousandths as numeric(12, 3) prints them (`2.000`, `-0.250`). */
   milli(milli: number): void {
     if (milli < 0) this.byte(45);
     const abs = Math.abs(milli);
