@@ -134,7 +134,7 @@ export async function importBaskets(
   let current: PendingBasket | null = null;
   let batch: PendingBasket[] = [];
   let rows = new BasketRows();
-  const cache = new ReferenceCache(opts.referenceCacheSize);
+  const cache = ReferenceCache.forRun(opts.referenceCacheSize);
   let batchLines = 0;
   let batchKeys = new Set<string>();
   // Up to two batches are written at once (each in its own transaction; their lock order is

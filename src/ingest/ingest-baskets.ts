@@ -2,7 +2,7 @@ import type { BasketSource } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import type { FieldIssue } from '../lib/errors.ts';
 import { parseInstant } from '../lib/time.ts';
-import { basketKey, BasketRows, writeBaskets } from './write-baskets.ts';
+import { basketKey, BasketRows, writeBaskets, type ReferenceCache } from './write-baskets.ts';
 
 export { retryOnDeadlock } from './write-baskets.ts';
 
@@ -44,11 +44,13 @@ const contentOf = (b: BasketInput) =>
  * Unknown cards create unregistered members; unknown GTINs create placeholder products
  * (`known = false`) and are reported, never dropped. Baskets naming an unknown store are
  * `rejected`. All writes are set-based: a handful of statements per call, whatever its size.
+ * `cache`: what earlier calls resolved (see ReferenceCache; the POS API keeps a lasting one).
  */
 export async function ingestBaskets(
   deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'copyTx'>>,
   baskets: BasketInput[],
   source: BasketSource,
+  cache?: ReferenceCache,
 ): Promise<IngestOutcome[]> {
   const outcomes: (IngestOutcome | undefined)[] = new Array(baskets.length);
   // Within one call, a repeated key is resolved against its first occurrence.
@@ -67,7 +69,10 @@ export async function ingestBaskets(
   });
 
   if (fresh.length > 0) {
-    const { outcomes: written } = await writeBaskets(deps, basketRows(fresh.map((i) => baskets[i]!)), source);
+    const { outcomes: written } = await writeBaskets(deps, basketRows(fresh.map((i) => baskets[i]!)), source, {
+      unknownGtins: 'per-basket',
+      cache,
+    });
     fresh.forEach((i, n) => (outcomes[i] = written[n]));
   }
   baskets.forEach((b, i) => {

@@ -6,6 +6,7 @@ import { zodIssues } from '../http/problem.ts';
 import { newRouter } from '../http/router.ts';
 import { BadRequestError, ConflictError, ValidationError } from '../lib/errors.ts';
 import { ingestBaskets, type BasketInput } from './ingest-baskets.ts';
+import { ReferenceCache } from './write-baskets.ts';
 import { Basket, BasketBatch, BasketOutcome, BatchResult, parseBasket } from './schemas.ts';
 
 type Parsed = { ok: true; basket: Basket } | { ok: false; issues: { path: string; message: string }[] };
@@ -24,6 +25,8 @@ function toInput(b: Basket): BasketInput {
 export function ingestRoutes(deps: Deps) {
   const app = newRouter();
   app.openAPIRegistry.register('Basket', Basket);
+  // Terminals and described GTINs once seen, for the life of this app (only what never changes).
+  const references = ReferenceCache.lasting();
 
   app.openapi(
     createRoute({
@@ -74,7 +77,7 @@ export function ingestRoutes(deps: Deps) {
           throw new ValidationError('the basket does not match the schema', zodIssues(parsed.error));
         }
         assertStoreScope(principal, parsed.data.storeId, 'storeId');
-        const [outcome] = await ingestBaskets(deps, [toInput(parsed.data)], 'pos');
+        const [outcome] = await ingestBaskets(deps, [toInput(parsed.data)], 'pos', references);
         const result = { index: 0, ...keyOf(parsed.data), ...outcome! };
         if (outcome!.status === 'conflict') throw new ConflictError(`basket ${parsed.data.txnId} conflicts with a stored basket`, outcome!.issues);
         if (outcome!.status === 'rejected') throw new ValidationError('the basket was rejected', outcome!.issues);
@@ -93,7 +96,7 @@ export function ingestRoutes(deps: Deps) {
         if (p.ok) assertStoreScope(principal, p.basket.storeId, `baskets[${i}].storeId`);
       });
       const valid = parsed.flatMap((p) => (p.ok ? [p.basket] : []));
-      const written = await ingestBaskets(deps, valid.map(toInput), 'pos');
+      const written = await ingestBaskets(deps, valid.map(toInput), 'pos', references);
       let next = 0;
       const results = parsed.map((p, index): BasketOutcome => {
         if (!p.ok) {

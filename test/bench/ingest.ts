@@ -98,6 +98,10 @@ function products(random: () => number): BenchProduct[] {
   });
 }
 
+/** The products as the chain's catalogue describes them (the CSV draws them first from the same seed). */
+const benchCatalogue = () =>
+  products(rng(0xcade2025)).map((p, k) => ({ gtin: p.gtin, name: `Bench product ${k + 1}`, priceCents: p.priceCents }));
+
 const cardOf = (m: number) => `6034${String(m + 1).padStart(8, '0')}`;
 
 /** `2025-03-09T14:05:12-04:00` for an instant, in the store's zone (DST-correct). */
@@ -445,16 +449,20 @@ async function benchLines(adminUrl: string, file: string, lines: number): Promis
   };
 }
 
-/** A migrated database with the bench's stores, set up in-process through the app's own code. */
+/**
+ * A migrated database with the bench's stores and product catalogue (as a chain has before its
+ * terminals post), set up in-process through the app's own code.
+ */
 async function preparedDatabase(adminUrl: string, name: string): Promise<string> {
   const url = await freshDatabase(adminUrl, name);
   const { openPostgres } = await import('../../src/db/node.ts');
   const { migrateToLatest } = await import('../../src/db/index.ts');
-  const { upsertStores } = await import('../../src/catalogue/index.ts');
+  const { upsertProducts, upsertStores } = await import('../../src/catalogue/index.ts');
   const database = await openPostgres(url, 2);
   try {
     await migrateToLatest(database.db);
     await upsertStores({ db: database.db }, STORES);
+    await upsertProducts({ db: database.db }, benchCatalogue());
   } finally {
     await database.close();
   }
@@ -590,6 +598,9 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
     const storesRes = await fetch(`${server.base}/v1/stores`, { method: 'PUT', headers, body: JSON.stringify({ stores: STORES }) });
     if (storesRes.status !== 200) fail(`PUT /v1/stores answered ${storesRes.status}: ${await storesRes.text()}`);
     await storesRes.arrayBuffer().catch(() => {});
+    const productsRes = await fetch(`${server.base}/v1/products`, { method: 'PUT', headers, body: JSON.stringify({ products: benchCatalogue() }) });
+    if (productsRes.status !== 200) fail(`PUT /v1/products answered ${productsRes.status}: ${await productsRes.text()}`);
+    await productsRes.arrayBuffer().catch(() => {});
 
     const t0 = performance.now();
     const { bodies, baskets, lines: bodyLines } = requestBodies(file, batch);

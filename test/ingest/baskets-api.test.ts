@@ -82,6 +82,44 @@ describe('POST /v1/baskets, one basket', () => {
     expect(product.known).toBe(false);
   });
 
+  it('reports a GTIN unknown until the catalogue describes it, then known (the API remembers only described GTINs)', async () => {
+    const later = gtin13(778, '201');
+    const post = async () => {
+      const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({
+        lines: [
+          { gtin: later, qty: 1, unitPriceCents: 250, lineDiscountCents: 0 },
+          { gtin: gtin13(1), qty: 1, unitPriceCents: 899, lineDiscountCents: 0 },
+        ],
+      }));
+      expect(res.status).toBe(201);
+      const { basketId, unknownGtins } = await res.json();
+      const lines = await getDeps().db.selectFrom('basket_lines').select('gtin').where('basket_id', '=', basketId).orderBy('line_no').execute();
+      expect(lines.map((l) => l.gtin)).toEqual([gtin14(later), gtin14(gtin13(1))]);
+      return unknownGtins;
+    };
+    expect(await post()).toEqual([gtin14(later)]);
+    expect(await post()).toEqual([gtin14(later)]); // still unknown: not remembered as unknown
+    const described = await api.call('PUT', '/v1/products', api.keys.admin, { products: [{ gtin: later, name: 'Described later' }] });
+    expect(described.status).toBe(200);
+    expect(await post()).toEqual([]);
+    expect(await post()).toEqual([]); // remembered as described
+  });
+
+  it('resolves a card to its member on every post (the API does not remember cards)', async () => {
+    const card = '499900000077';
+    const post = async () => {
+      const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ cardNumber: card }));
+      const { basketId } = await res.json();
+      return (await getDeps().db.selectFrom('baskets').select('member_id').where('id', '=', basketId).executeTakeFirstOrThrow()).member_id;
+    };
+    const first = await post();
+    // The card moves to another member (as a card re-issue would do).
+    await sql`update members set member_number = 'M-OLD-77', card_number = null where id = ${first}`.execute(getDeps().db);
+    const other = await sql<{ id: number }>`
+      insert into members (member_number, card_number, status) values ('M-CARD-77', ${card}, 'registered') returning id`.execute(getDeps().db);
+    expect(await post()).toBe(Number(other.rows[0]!.id));
+  });
+
   it('accepts GTIN-8, -12 and -14 and stores them as 14 digits', async () => {
     const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({
       lines: [
