@@ -9,7 +9,7 @@
  *
  * and the quality of what they predict on the 14 held-out days:
  *   - next basket: Recall@10 and NDCG@10 of the ranking against P-TopFreq, on each member's first
- *     basket after the cutoff (target ≥ 1.10× P-TopFreq);
+ *     basket after the cutoff (target ≥ 1.10× P-TopFreq), and against TIFU-KNN (tifu-knn.ts);
  *   - timing: MAE in days of our next expected date against the truth-known oracle (the same
  *     renewal formula with the simulator's true mean gap / share of wallet and shape), and of both
  *     against the day the product was really bought next.
@@ -31,11 +31,13 @@ import { evaluateNextBasket, heldOutBasketSql } from '../../src/analytics/rank-e
 import { textArray, type Db } from '../../src/db/index.ts';
 import { generateChain, parseDate, type SimOptions } from '../../src/sim/index.ts';
 import { benchChainArgs, benchChainOptions, rerunUnderPostgres, withBenchChain } from './support.ts';
+import { loadHistories, rankingTable, TIFU_KNN_GRID, tunedTifuKnn } from './tifu-knn.ts';
 
 const DATABASE = 'bench_analytics';
 const TZ = 'America/New_York';
 const TARGETS = { timeRatio: 3, recallRatio: 1.1 } as const;
 const HOLDOUT_DAYS = 14;
+const TIFU = 'TIFU-KNN';
 
 const seconds = (start: number) => (performance.now() - start) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -102,13 +104,22 @@ async function measure(
   const cycleSummary = summary!.cycles;
   const calibration = summary!.calibration;
 
+  // TIFU-KNN, the other baseline the issue names, on the same histories (parameters tuned on each
+  // member's last basket before the cutoff).
+  const tifuStart = performance.now();
+  const histories = await loadHistories(db, sql`select id as member_id, ${asOf.toISOString()}::timestamptz as cutoff from members where id <> 0`);
+  const tifu = tunedTifuKnn(histories, 10, TIFU_KNN_GRID);
+  const tifuSeconds = seconds(tifuStart);
   const nb = await evaluateNextBasket(db, {
     asOf,
     k: 10,
     horizonDays: HOLDOUT_DAYS,
-    references: await truthReferences(db, opts, asOf, cycleSummary.asOfDate),
+    references: {
+      [TIFU]: await rankingTable(db, 'bench_tifu_knn', tifu.rankings),
+      ...(await truthReferences(db, opts, asOf, cycleSummary.asOfDate)),
+    },
   });
-  await sql`drop table if exists bench_latent_due`.execute(db);
+  await sql`drop table if exists bench_latent_due, bench_tifu_knn`.execute(db);
   const timing = await timingErrors(db, asOf);
 
   const total = median(steps.total!);
@@ -151,10 +162,15 @@ async function measure(
   console.log(`next basket (${nb.members.toLocaleString('en-US')} members; mean basket ${fmt(nb.basketSize, 1)} products, ${fmt(100 * nb.seenBefore, 1)}% bought before):`);
   console.log(`  Recall@10  model ${fmt(nb.model.recall, 4)}  P-TopFreq ${fmt(nb.topFreq.recall, 4)}  ratio ${fmt(nb.model.recall / nb.topFreq.recall)}`);
   console.log(`  NDCG@10    model ${fmt(nb.model.ndcg, 4)}  P-TopFreq ${fmt(nb.topFreq.ndcg, 4)}  ratio ${fmt(nb.model.ndcg / nb.topFreq.ndcg)}`);
+  const t = nb.references[TIFU]!;
+  const p = tifu.params;
+  console.log(`  TIFU-KNN   Recall@10 ${fmt(t.recall, 4)}  NDCG@10 ${fmt(t.ndcg, 4)}; model / TIFU-KNN: Recall ${fmt(nb.model.recall / t.recall)}, NDCG ${fmt(nb.model.ndcg / t.ndcg)}`);
+  console.log(`    (Hu et al. 2020; tuned on each member's last basket before the cutoff over ${TIFU_KNN_GRID.length} settings, best: group ${p.groupSize}, r_b ${p.withinDecay}, r_g ${p.groupDecay}, K ${p.neighbours}, α ${p.alpha}, validation Recall@10 ${fmt(tifu.validationRecall, 4)}; ${fmt(tifuSeconds, 1)} s)`);
   const d = nb.disagreement;
   console.log(`  where they differ: ${d.slots.toLocaleString('en-US')} of the model's top-10 slots (${fmt(100 * d.shareOfSlots, 1)}%) hold another product; bought: model's ${fmt(100 * d.modelHitRate, 1)}%, P-TopFreq's ${fmt(100 * d.topFreqHitRate, 1)}%`);
   console.log(`  upper references, fitted on the held-out baskets themselves with the simulator's truth (not models):`);
   for (const [name, r] of Object.entries(nb.references)) {
+    if (name === TIFU) continue;
     console.log(`    ${name.padEnd(62)} Recall@10 ${fmt(r.recall, 4)} (${fmt(r.recall / nb.topFreq.recall)}×)  NDCG@10 ${fmt(r.ndcg, 4)} (${fmt(r.ndcg / nb.topFreq.ndcg)}×)`);
   }
   const recallRatio = nb.model.recall / nb.topFreq.recall;
