@@ -308,8 +308,11 @@ interface Measure {
   method: string;
   lines: number;
   seconds: number;
-  /** CPU seconds of the client side (psql, the CLI, the HTTP server) and of PostgreSQL. */
-  cpu?: { client: number; postgres: number | null };
+  /**
+   * CPU seconds of the client side (psql, the CLI, the HTTP server) and of PostgreSQL; `load`: the
+   * bench's own HTTP clients, which share the machine's cores.
+   */
+  cpu?: { client: number; postgres: number | null; load?: number };
   note?: string;
 }
 
@@ -642,8 +645,10 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
     };
     const start = performance.now();
     const serverCpu0 = treeCpu(server.child.pid!);
+    const loadCpu0 = process.cpuUsage();
     const { client: _, postgres } = await withCpu(() => Promise.all(Array.from({ length: clients }, client)));
     const serverCpu = treeCpu(server.child.pid!) - serverCpu0;
+    const loadCpu = process.cpuUsage(loadCpu0);
     const seconds = (performance.now() - start) / 1000;
     if (problems.length) fail(`POST /v1/baskets failed:\n  ${problems.join('\n  ')}\nserver log:\n${server.log().slice(-4000)}`);
     if (created !== baskets) fail(`the server created ${created} baskets, ${baskets} were posted`);
@@ -655,7 +660,7 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
       method: `POST /v1/baskets (${batch}/req, ${clients} clients)`,
       lines,
       seconds,
-      cpu: { client: serverCpu, postgres },
+      cpu: { client: serverCpu, postgres, load: (loadCpu.user + loadCpu.system) / 1e6 },
       note: `${bodies.length} requests${retried.length ? ` (${retried.length} retried after a 5xx: ${[...new Set(retried.map((r) => r.replace(/^request \d+: /, '')))].join('; ')})` : ''}, latency p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, max ${pct(1)} ms`,
     };
   } finally {
@@ -665,11 +670,22 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The shortest wall time the CPU a method used allows on this machine: no process can finish
+ * before its own CPU seconds, nor all of them before their sum spread over every core.
+ */
+function cpuBoundSeconds(m: Measure): number | null {
+  if (!m.cpu || m.cpu.postgres === null) return null;
+  const { client, postgres, load = 0 } = m.cpu;
+  return Math.max(client, postgres, (client + postgres + load) / cpus().length);
+}
+
 function printTable(results: Measure[], copySeconds: number | null) {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const rows = results.map((m) => {
     const rate = m.lines > 0 ? m.lines / m.seconds : null;
     const ratio = rate !== null && copySeconds !== null ? copySeconds / m.seconds : null;
+    const bound = cpuBoundSeconds(m);
     const cpu = (v: number | null | undefined) => (v === null || v === undefined ? '' : v.toFixed(2));
     return [
       m.method,
@@ -679,15 +695,18 @@ function printTable(results: Measure[], copySeconds: number | null) {
       ratio === null ? '' : `${ratio.toFixed(2)}×`,
       cpu(m.cpu?.client),
       cpu(m.cpu?.postgres),
+      cpu(m.cpu?.load),
+      bound !== null && copySeconds !== null && m.lines > 0 ? `${(copySeconds / bound).toFixed(2)}×` : '',
     ];
   });
-  const head = ['method', 'lines', 'seconds', 'lines/s', 'vs \\copy', 'client CPU s', 'PostgreSQL CPU s'];
+  const head = ['method', 'lines', 'seconds', 'lines/s', 'vs \\copy', 'client CPU s', 'PostgreSQL CPU s', 'load CPU s', 'CPU-bound best'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
   for (const m of results) if (m.note) console.log(`  ${m.method.trim()}: ${m.note}`);
+  console.log(`  CPU-bound best: the best ratio to \\copy the CPU seconds used allow on ${cpus().length} cores, max(client, PostgreSQL, all of it incl. the bench's HTTP clients / cores); a method cannot beat it without using less CPU`);
 }
 
 export async function run(args: string[]): Promise<void> {
