@@ -45,12 +45,17 @@ export interface ScoreOptions {
   keep?: number;
   /** α, the weight of the window probability against the basket share. Default 1/3. */
   probWeight?: number;
+  /** False: rank by the raw window probability even when a calibration exists (comparisons). */
+  calibrated?: boolean;
 }
 
 export interface ScoreSummary {
   members: number;
   rows: number;
-  /** False when no calibration for this period's length exists: probabilities are then raw. */
+  /**
+   * False when the probabilities are raw: no calibration for this period's length exists, or
+   * `calibrated: false` was asked for.
+   */
   calibrated: boolean;
 }
 
@@ -86,7 +91,8 @@ export async function scoreNextBasket(db: Db, opts: ScoreOptions): Promise<Score
     }
     const windows = await sql<{ window_days: number }>`
       select distinct window_days from prediction_calibration`.execute(tx);
-    const calibrated = windows.rows.length === 1 && windows.rows[0]!.window_days === periodDays;
+    const calibrated =
+      opts.calibrated !== false && windows.rows.length === 1 && windows.rows[0]!.window_days === periodDays;
 
     // Replaced as computeCycles replaces its tables (readers wait for the commit rather than see
     // old rows; the indexes are built after the insert: replace-rows.ts).
