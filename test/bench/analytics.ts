@@ -8,8 +8,12 @@
  *             snapshot), calibration, next-basket scores — as of 14 days before the end of the history
  *
  * and the quality of what they predict on the 14 held-out days:
- *   - next basket: Recall@10 and NDCG@10 of the ranking against P-TopFreq, on each member's first
- *     basket after the cutoff (target ≥ 1.10× P-TopFreq), and against TIFU-KNN (tifu-knn.ts);
+ *   - next basket (the issue's measure): Recall@10 and NDCG@10 of the ranking against P-TopFreq on
+ *     each member's LAST basket, ranked from the history strictly before its day (evaluateLastBaskets:
+ *     the prediction chain once per day of the final 14), for members whose last basket falls in
+ *     those days (target ≥ 1.10× P-TopFreq), and against TIFU-KNN (tifu-knn.ts) on the same baskets;
+ *     also, as before, on each member's first basket after the common cutoff, where the model does
+ *     not know the basket's day;
  *   - timing: MAE in days of our next expected date against the truth-known oracle (the same
  *     renewal formula with the simulator's true mean gap / share of wallet and shape), and of both
  *     against the day the product was really bought next.
@@ -27,11 +31,17 @@ import { sql } from 'kysely';
 import { runAnalyse, type AnalyseSummary } from '../../src/jobs/analyse.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
-import { evaluateNextBasket, heldOutBasketSql } from '../../src/analytics/rank-evaluation.ts';
+import {
+  evaluateLastBaskets,
+  evaluateNextBasket,
+  heldOutBasketSql,
+  lastBasketSql,
+  type NextBasketEvaluation,
+} from '../../src/analytics/rank-evaluation.ts';
 import { textArray, type Db } from '../../src/db/index.ts';
 import { generateChain, parseDate, type SimOptions } from '../../src/sim/index.ts';
 import { benchChainArgs, benchChainOptions, rerunUnderPostgres, withBenchChain } from './support.ts';
-import { loadHistories, rankingTable, TIFU_KNN_GRID, tunedTifuKnn } from './tifu-knn.ts';
+import { loadHistories, rankingTable, TIFU_KNN_GRID, tunedTifuKnn, type TunedTifuKnn } from './tifu-knn.ts';
 
 const DATABASE = 'bench_analytics';
 const TZ = 'America/New_York';
@@ -104,23 +114,40 @@ async function measure(
   const cycleSummary = summary!.cycles;
   const calibration = summary!.calibration;
 
-  // TIFU-KNN, the other baseline the issue names, on the same histories (parameters tuned on each
-  // member's last basket before the cutoff).
-  const tifuStart = performance.now();
-  const histories = await loadHistories(db, sql`select id as member_id, ${asOf.toISOString()}::timestamptz as cutoff from members where id <> 0`);
-  const tifu = tunedTifuKnn(histories, 10, TIFU_KNN_GRID);
-  const tifuSeconds = seconds(tifuStart);
   const nb = await evaluateNextBasket(db, {
     asOf,
     k: 10,
     horizonDays: HOLDOUT_DAYS,
+    references: await truthReferences(db, opts, { kind: 'cutoff', asOf, asOfDate: cycleSummary.asOfDate }),
+  });
+  const timing = await timingErrors(db, asOf);
+  // The issue's evaluation: each member's last basket, predicted as of its own day.
+  const endRow = await sql<{ end: Date }>`
+    select ((${opts.endDate}::date + 1)::timestamp at time zone ${TZ}) as end`.execute(db);
+  const to = new Date(endRow.rows[0]!.end);
+  // TIFU-KNN, the other baseline the issue names: each member's history before the day of their
+  // last basket, as the model's (neighbours' histories too, each to its own day: a few days more
+  // than the member predicted may know, which can only help the baseline); parameters tuned on
+  // each member's basket before the held-out one.
+  const tifuStart = performance.now();
+  const histories = await loadHistories(db, sql`
+    select member_id, (day::timestamp at time zone ${TZ}) as cutoff from (${lastBasketSql(to, TZ)}) l`);
+  const tifu = tunedTifuKnn(histories, 10, TIFU_KNN_GRID);
+  const tifuSeconds = seconds(tifuStart);
+  const t1 = performance.now();
+  const last = await evaluateLastBaskets(db, {
+    from: asOf,
+    to,
+    timeZone: TZ,
+    k: 10,
+    score: { periodDays: HOLDOUT_DAYS },
     references: {
       [TIFU]: await rankingTable(db, 'bench_tifu_knn', tifu.rankings),
-      ...(await truthReferences(db, opts, asOf, cycleSummary.asOfDate)),
+      ...(await truthReferences(db, opts, { kind: 'last', from: asOf, to })),
     },
   });
+  const lastSeconds = seconds(t1);
   await sql`drop table if exists bench_latent_due, bench_tifu_knn`.execute(db);
-  const timing = await timingErrors(db, asOf);
 
   const total = median(steps.total!);
   const fetched = median(baselineFetched);
@@ -159,28 +186,46 @@ async function measure(
   console.log(`calibration back-test: mean raw probability ${fmt(calibration.meanRawProb)} vs observed ${fmt(calibration.observedRate)}; Brier ${fmt(calibration.brierRaw)} raw → ${fmt(calibration.brierCalibrated)} calibrated (in-sample)`);
   console.log(`held-out calibration (next ${HOLDOUT_DAYS} days, by decile of calibrated probability): max |predicted − observed| ${fmt(timing.calibrationMaxError)}`);
   console.log('');
-  console.log(`next basket (${nb.members.toLocaleString('en-US')} members; mean basket ${fmt(nb.basketSize, 1)} products, ${fmt(100 * nb.seenBefore, 1)}% bought before):`);
-  console.log(`  Recall@10  model ${fmt(nb.model.recall, 4)}  P-TopFreq ${fmt(nb.topFreq.recall, 4)}  ratio ${fmt(nb.model.recall / nb.topFreq.recall)}`);
-  console.log(`  NDCG@10    model ${fmt(nb.model.ndcg, 4)}  P-TopFreq ${fmt(nb.topFreq.ndcg, 4)}  ratio ${fmt(nb.model.ndcg / nb.topFreq.ndcg)}`);
-  const t = nb.references[TIFU]!;
-  const p = tifu.params;
-  console.log(`  TIFU-KNN   Recall@10 ${fmt(t.recall, 4)}  NDCG@10 ${fmt(t.ndcg, 4)}; model / TIFU-KNN: Recall ${fmt(nb.model.recall / t.recall)}, NDCG ${fmt(nb.model.ndcg / t.ndcg)}`);
-  console.log(`    (Hu et al. 2020; tuned on each member's last basket before the cutoff over ${TIFU_KNN_GRID.length} settings, best: group ${p.groupSize}, r_b ${p.withinDecay}, r_g ${p.groupDecay}, K ${p.neighbours}, α ${p.alpha}, validation Recall@10 ${fmt(tifu.validationRecall, 4)}; ${fmt(tifuSeconds, 1)} s)`);
-  const d = nb.disagreement;
-  console.log(`  where they differ: ${d.slots.toLocaleString('en-US')} of the model's top-10 slots (${fmt(100 * d.shareOfSlots, 1)}%) hold another product; bought: model's ${fmt(100 * d.modelHitRate, 1)}%, P-TopFreq's ${fmt(100 * d.topFreqHitRate, 1)}%`);
-  console.log(`  upper references, fitted on the held-out baskets themselves with the simulator's truth (not models):`);
-  for (const [name, r] of Object.entries(nb.references)) {
-    if (name === TIFU) continue;
-    console.log(`    ${name.padEnd(62)} Recall@10 ${fmt(r.recall, 4)} (${fmt(r.recall / nb.topFreq.recall)}×)  NDCG@10 ${fmt(r.ndcg, 4)} (${fmt(r.ndcg / nb.topFreq.ndcg)}×)`);
-  }
-  const recallRatio = nb.model.recall / nb.topFreq.recall;
+  console.log(`next basket = each member's LAST basket, ranked from the history before its day (the issue's measure):`);
+  console.log(`  ${last.membersInWindow.toLocaleString('en-US')} of ${last.membersWithBaskets.toLocaleString('en-US')} members have their last basket in the final ${HOLDOUT_DAYS} days (the others, lapsed, are not evaluated); ${last.days} days, one prediction chain as of each day's midnight (${fmt(lastSeconds, 1)} s${last.calibrated ? '' : ', NOT calibrated'}); baskets earlier on the same day are not in the history`);
+  printRanking(last, { tifu, seconds: tifuSeconds });
+  const recallRatio = last.model.recall / last.topFreq.recall;
   console.log(`target: Recall@10 ≥ ${TARGETS.recallRatio}× P-TopFreq: ${fmt(recallRatio, 3)}×  ${recallRatio >= TARGETS.recallRatio ? 'PASS' : 'MISS'}`);
+  console.log('');
+  console.log(`for comparison, each member's FIRST basket after the common cutoff (ranked as of the cutoff, the basket's day unknown):`);
+  printRanking(nb);
   console.log('');
   console.log(`timing (member × products in the truth, members not churning, products not given up):`);
   console.log(`  next_expected_date vs the oracle's (last + true mean / share of wallet), ${timing.pairs.toLocaleString('en-US')} pairs: MAE ${fmt(timing.expectedVsOracle, 2)} days, median ${fmt(timing.expectedVsOracleMedian, 1)} (vs last + true mean: MAE ${fmt(timing.expectedVsTruthMean, 2)})`);
   console.log(`  predicted date vs the day really bought next, ${timing.boughtPairs.toLocaleString('en-US')} pairs bought in the held-out days: MAE model ${fmt(timing.modelVsActual, 2)} days, oracle ${fmt(timing.oracleVsActual, 2)} days`);
   console.log('note: absolute times drift between machines and runs; ratios compare work measured in the same run on the same server.');
 }
+
+function printRanking(nb: NextBasketEvaluation, baseline?: { tifu: TunedTifuKnn; seconds: number }): void {
+  console.log(`  ${nb.members.toLocaleString('en-US')} members evaluated (with a history); mean basket ${fmt(nb.basketSize, 1)} products, ${fmt(100 * nb.seenBefore, 1)}% bought before`);
+  console.log(`  Recall@10  model ${fmt(nb.model.recall, 4)}  P-TopFreq ${fmt(nb.topFreq.recall, 4)}  ratio ${fmt(nb.model.recall / nb.topFreq.recall)}`);
+  console.log(`  NDCG@10    model ${fmt(nb.model.ndcg, 4)}  P-TopFreq ${fmt(nb.topFreq.ndcg, 4)}  ratio ${fmt(nb.model.ndcg / nb.topFreq.ndcg)}`);
+  const t = nb.references[TIFU];
+  if (baseline && t) {
+    const p = baseline.tifu.params;
+    console.log(`  TIFU-KNN   Recall@10 ${fmt(t.recall, 4)}  NDCG@10 ${fmt(t.ndcg, 4)}; model / TIFU-KNN: Recall ${fmt(nb.model.recall / t.recall)}, NDCG ${fmt(nb.model.ndcg / t.ndcg)}`);
+    console.log(`    (Hu et al. 2020, tuned over ${TIFU_KNN_GRID.length} settings on each member's basket before the held-out one; best: group ${p.groupSize}, r_b ${p.withinDecay}, r_g ${p.groupDecay}, K ${p.neighbours}, α ${p.alpha}, validation Recall@10 ${fmt(baseline.tifu.validationRecall, 4)}; ${fmt(baseline.seconds, 1)} s)`);
+  }
+  const d = nb.disagreement;
+  console.log(`  where they differ: ${d.slots.toLocaleString('en-US')} of the model's top-10 slots (${fmt(100 * d.shareOfSlots, 1)}%) hold another product; bought: model's ${fmt(100 * d.modelHitRate, 1)}%, P-TopFreq's ${fmt(100 * d.topFreqHitRate, 1)}%`);
+  const variants = 'variants' in nb ? Object.entries(nb.variants as Record<string, { recall: number; ndcg: number }>) : [];
+  for (const [name, r] of variants) {
+    console.log(`    ${name.padEnd(62)} Recall@10 ${fmt(r.recall, 4)} (${fmt(r.recall / nb.topFreq.recall)}×)  NDCG@10 ${fmt(r.ndcg, 4)} (${fmt(r.ndcg / nb.topFreq.ndcg)}×)`);
+  }
+  console.log(`  upper references, fitted on the held-out baskets themselves with the simulator's truth (not models):`);
+  for (const [name, r] of Object.entries(nb.references)) {
+    if (name === TIFU) continue;
+    console.log(`    ${name.padEnd(62)} Recall@10 ${fmt(r.recall, 4)} (${fmt(r.recall / nb.topFreq.recall)}×)  NDCG@10 ${fmt(r.ndcg, 4)} (${fmt(r.ndcg / nb.topFreq.ndcg)}×)`);
+  }
+}
+
+/** Where the held-out baskets are: the common cutoff, or each member's last basket in [from, to). */
+type HeldOut = { kind: 'cutoff'; asOf: Date; asOfDate: string } | { kind: 'last'; from: Date; to: Date };
 
 /**
  * How far could any ranking of a member's own products go on these baskets? Two references that
@@ -190,17 +235,29 @@ async function measure(
  *     × share of wallet — every parameter of the member's rhythm, known exactly;
  *   - latent due dates: basket share × staple × given up × (next due day − today) / trip gap ×
  *     share of wallet — when each staple really falls due, which no basket shows (the simulator's
- *     state at the cutoff, from a replay of the members' trips up to it).
+ *     state on the day predicted, from a replay of the member's trips before it).
  * The first bounds what better estimates of the cycle could add; the gap between the two is the
- * renewal noise that the history cannot reveal.
+ * renewal noise that the history cannot reveal. "Today" is the common cutoff, or for last baskets
+ * the member's own day (their cycles as of it: evaluateLastBaskets' eval_cycles and eval_last).
  */
 async function truthReferences(
   db: Db,
   opts: SimOptions,
-  asOf: Date,
-  asOfDate: string,
+  heldOut: HeldOut,
 ): Promise<Record<string, ReturnType<typeof sql>>> {
-  const today = parseDate(asOfDate);
+  // Each member's "today": the cutoff's, or the day of their last basket.
+  let todayOf: (memberNumber: string) => number | undefined;
+  if (heldOut.kind === 'cutoff') {
+    const today = parseDate(heldOut.asOfDate);
+    todayOf = () => today;
+  } else {
+    const { rows } = await sql<{ member_number: string; day: string }>`
+      select m.member_number, e.day::text as day
+      from (${lastBasketSql(heldOut.to, TZ)}) e join members m on m.id = e.member_id
+      where e.ts >= ${heldOut.from.toISOString()}::timestamptz`.execute(db);
+    const days = new Map(rows.map((r) => [r.member_number, parseDate(r.day)]));
+    todayOf = (memberNumber) => days.get(memberNumber);
+  }
   const chain = generateChain(opts);
   const member: string[] = [];
   const gtin: string[] = [];
@@ -208,9 +265,11 @@ async function truthReferences(
   const tripDays: number[] = [];
   const givenUp: boolean[] = [];
   for (const m of chain.members()) {
+    const today = todayOf(m.memberNumber);
+    if (today === undefined) continue;
     const sim = chain.simulator(m);
     while (sim.nextVisitInto(today - 1) !== null) {
-      // trips before the cutoff
+      // trips before the member's day
     }
     for (const p of sim.dueDays()) {
       member.push(m.memberNumber);
@@ -230,11 +289,25 @@ async function truthReferences(
     join members m on m.member_number = u.member_number`.execute(db);
   await sql`analyze bench_latent_due`.execute(db);
 
+  // The held-out products, the members' cycles and their "today", for either evaluation.
+  const src =
+    heldOut.kind === 'cutoff'
+      ? {
+          with: sql`with held as (${heldOutBasketSql(heldOut.asOf, HOLDOUT_DAYS)})`,
+          cycles: sql`member_product_cycles c`,
+          today: sql`${heldOut.asOfDate}::date`,
+        }
+      : {
+          with: sql`with held as (select * from eval_held)`,
+          cycles: sql`eval_cycles c join eval_last e on e.member_id = c.member_id`,
+          today: sql`e.day`,
+        };
   const shareBin = sql`width_bucket(c.basket_share, array[0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2,
     0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]::float8[])`;
   const sowBin = sql`width_bucket(t.share_of_wallet, array[0.4, 0.6, 0.8]::float8[])`;
-  const elapsed = sql`(${asOfDate}::date - c.last_purchase_date)::float8`;
+  const elapsed = sql`(${src.today} - c.last_purchase_date)::float8`;
   const byCell = (cell: ReturnType<typeof sql>) => sql`
+    ${src.with}
     select member_id, gtin, row_number() over (
       partition by member_id order by p desc, basket_share desc, last_purchase_date desc, gtin) as rank
     from (
@@ -242,7 +315,7 @@ async function truthReferences(
       from (
         select c.member_id, c.gtin, c.basket_share, c.last_purchase_date,
           (h.gtin is not null)::int as y, ${cell} as cell
-        from member_product_cycles c
+        from ${src.cycles}
         join sim_member_truth t on t.member_id = c.member_id
         left join sim_member_product_truth pt on pt.member_id = c.member_id and pt.gtin = c.gtin
         left join bench_latent_due ld on ld.member_id = c.member_id and ld.gtin = c.gtin
@@ -250,16 +323,15 @@ async function truthReferences(
         where c.member_id in (select member_id from held)
       ) f
     ) g`;
-  const held = sql`with held as (${heldOutBasketSql(asOf, HOLDOUT_DAYS)})`;
   return {
-    'truth parameters (staple, true gap, elapsed / gap, wallet)': sql`${held} ${byCell(sql`concat_ws('/',
+    'truth parameters (staple, true gap, elapsed / gap, wallet)': byCell(sql`concat_ws('/',
       ${shareBin}, pt.gtin is not null, width_bucket(coalesce(pt.mean_gap_days, 0), array[8, 12, 16, 24, 32, 48]::float8[]),
       width_bucket(${elapsed} / coalesce(pt.mean_gap_days, c.mean_gap_days), array[0.25, 0.5, 0.75, 1, 1.5, 2]::float8[]),
-      ${sowBin})`)}`,
-    'latent due dates (when each staple falls due; unobservable)': sql`${held} ${byCell(sql`concat_ws('/',
+      ${sowBin})`),
+    'latent due dates (when each staple falls due; unobservable)': byCell(sql`concat_ws('/',
       ${shareBin}, ld.gtin is not null, coalesce(ld.given_up, false),
       width_bucket(coalesce(ld.due_in / ld.trip_days, 99), array[-1, 0, 0.5, 1, 1.5, 2, 3, 4]::float8[]),
-      ${sowBin})`)}`,
+      ${sowBin})`),
   };
 }
 
