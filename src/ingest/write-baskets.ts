@@ -172,8 +172,10 @@ export async function writeBaskets(
   source: BasketSource,
   opts: WriteOptions = { unknownGtins: 'per-basket' },
 ): Promise<WriteResult> {
-  // COPY only outside a caller's transaction, and only into the database it belongs to.
-  const copyTx = deps.copyTx && deps.copyTx.db === deps.db ? deps.copyTx : null;
+  // COPY only outside a caller's transaction, only into the database it belongs to, and only for
+  // enough lines to pay for its extra round trip (see COPY_MIN_LINES).
+  const copyTx =
+    deps.copyTx && deps.copyTx.db === deps.db && rows.gtin.length >= COPY_MIN_LINES ? deps.copyTx : null;
   const inTx = !copyTx && deps.db.isTransaction;
   const { result, resolved } = await retryOnDeadlock(() =>
     copyTx
@@ -184,6 +186,13 @@ export async function writeBaskets(
   if (opts.cache && !inTx) opts.cache.add(resolved);
   return result;
 }
+
+/**
+ * Below this many lines a write inserts its lines from arrays in one statement rather than by COPY:
+ * COPY takes two round trips and three writes to the server (the statement, the data, its end)
+ * against one and one, which for a POS posting one basket of a dozen lines was the larger cost.
+ */
+export const COPY_MIN_LINES = 200;
 
 /** Runs `fn` again when PostgreSQL aborted it as deadlocked or unserializable. */
 export async function retryOnDeadlock<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestBaskets, type BasketInput } from '../../src/ingest/index.ts';
 import { importBaskets } from '../../src/ingest/import-csv.ts';
-import { AsciiBuffer } from '../../src/ingest/write-baskets.ts';
+import { AsciiBuffer, COPY_MIN_LINES } from '../../src/ingest/write-baskets.ts';
 import { useTestDeps } from '../support/db.ts';
 import { gtin13, seedCatalogue } from '../support/factories.ts';
 
@@ -56,9 +56,13 @@ describe('basket content hash', () => {
         { gtin: gtin13(900 + k), qty: 0.001, unitPriceCents: 1, lineDiscountCents: 0 },
         { gtin: gtin13(3), qty: 100_000, unitPriceCents: 0, lineDiscountCents: 0 },
         { gtin: gtin13(4), qty: 0.125, unitPriceCents: 4, lineDiscountCents: 0 },
+        // enough lines for the first five baskets, and the last four, to go by COPY
+        ...Array.from({ length: 50 }, (_, i) => ({ gtin: gtin13(1000 + i), qty: 1 + i / 8, unitPriceCents: 10 * i, lineDiscountCents: i % 3 })),
       ],
     }));
     const deps = getDeps();
+    expect(baskets.slice(0, 5).flatMap((b) => b.lines).length).toBeGreaterThanOrEqual(COPY_MIN_LINES);
+    expect(baskets.slice(5).flatMap((b) => b.lines).length).toBeGreaterThanOrEqual(COPY_MIN_LINES);
     const viaCopy = await ingestBaskets(deps, baskets.slice(0, 5), 'pos');
     const viaUnnest = await ingestBaskets({ db: deps.db }, baskets.slice(5), 'pos');
     const ids = [...viaCopy, ...viaUnnest].map((o) => {
