@@ -105,6 +105,16 @@ describe('POST /v1/baskets, one basket', () => {
     expect(await post()).toEqual([]); // remembered as described
   });
 
+  it('accepts a store as soon as it is set up, after rejecting it while unknown (no store is remembered as missing)', async () => {
+    const post = () => api.call('POST', '/v1/baskets', api.keys.admin, basket({ storeId: 77 }));
+    const before = await count('baskets');
+    expect((await post()).status).toBe(422);
+    expect(await count('baskets')).toBe(before);
+    const store = await api.call('PUT', '/v1/stores', api.keys.admin, { stores: [{ id: 77, name: 'Opened later', timeZone: 'America/New_York' }] });
+    expect(store.status).toBe(200);
+    expect((await post()).status).toBe(201);
+  });
+
   it('resolves a card to its member on every post (the API does not remember cards)', async () => {
     const card = '499900000077';
     const post = async () => {
