@@ -12,6 +12,7 @@ import { authenticate } from './http/auth.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorHandler, problemResponse } from './http/problem.ts';
 import { newRouter } from './http/router.ts';
+import { storableText } from './http/text.ts';
 import { analyticsRoutes } from './analytics/routes.ts';
 import { ingestRoutes } from './ingest/index.ts';
 import { jobRoutes } from './jobs/routes.ts';
@@ -57,6 +58,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     }),
   );
   v1.use(authenticate(deps));
+  // POST /v1/baskets checks each basket of a batch itself (ingest/schemas.ts).
+  v1.use(storableText(new Set(['POST /v1/baskets'])));
   v1.route('/', authRoutes(deps));
   v1.route('/', catalogueRoutes(deps));
   v1.route('/', ingestRoutes(deps));

@@ -11,6 +11,7 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
+import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
 import { BasketRows, ReferenceCache, writeBaskets, type BasketHead } from './write-baskets.ts';
@@ -55,6 +56,19 @@ function requireColumns<K extends string>(columns: Partial<Record<K, number>>, r
       missing.map((alts) => ({ path: 'header', message: `missing column ${alts.map((k) => spec[k][0]).join(' or ')}` })),
     );
   }
+}
+
+/**
+ * The first field of a record that PostgreSQL cannot store (a NUL byte, a lone surrogate), named by
+ * its header column; null for the usual record, found by one scan of its text.
+ */
+function unstorableField(record: CsvRecord, header: readonly string[]): RowError | null {
+  if (unstorableReason(record.raw) === null) return null;
+  for (let i = 0; i < record.fields.length; i++) {
+    const reason = unstorableReason(record.fields[i]!);
+    if (reason) return new RowError(header[i] ?? `column ${i + 1}`, reason);
+  }
+  return null;
 }
 
 async function* withHeader(chunks: Chunks): AsyncGenerator<CsvRecord> {
@@ -210,6 +224,7 @@ export async function importBaskets(
 
   const ix = {} as Record<BasketColumn, number>;
   const gtins = new Map<string, string>();
+  let header: readonly string[] = [];
   for await (const records of readCsvBatches(chunks)) {
     for (let r = 0; r < records.length; r++) {
       // Parsing buffered text never waits on I/O: let the replies of the writes in flight in
@@ -221,6 +236,7 @@ export async function importBaskets(
         const mapped = mapHeader(record.fields, basketColumns);
         requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
         columns = mapped.columns;
+        header = record.fields;
         for (const k of Object.keys(basketColumns) as BasketColumn[]) ix[k] = columns[k] ?? -1;
         width = record.fields.length;
         continue;
@@ -249,6 +265,8 @@ export async function importBaskets(
       if (current.error) continue;
       try {
         if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
+        const unstorable = unstorableField(record, header);
+        if (unstorable) throw unstorable;
         if (current.lineNos.length === 1) {
           rows.addBasket(basketHead(current, opts.timeZone));
           current.added = true;
@@ -358,6 +376,7 @@ async function importRecords<K extends string, T, E = undefined>(
   const summary: ImportSummary = { rows: 0, imported: 0, rejected: 0 };
   let columns: Partial<Record<K, number>> | null = null;
   let width = 0;
+  let header: readonly string[] = [];
   let batch: { value: T; extra: E; record: CsvRecord }[] = [];
   const reject = (row: RejectedRow) => {
     summary.rejected++;
@@ -384,11 +403,17 @@ async function importRecords<K extends string, T, E = undefined>(
       requireColumns(mapped.columns, spec.required, spec.columns);
       columns = mapped.columns;
       width = record.fields.length;
+      header = record.fields;
       continue;
     }
     summary.rows++;
     if (record.fields.length !== width) {
       reject({ line: record.line, field: '(row)', reason: `expected ${width} fields, found ${record.fields.length}`, raw: record.raw });
+      continue;
+    }
+    const unstorable = unstorableField(record, header);
+    if (unstorable) {
+      reject({ line: record.line, field: unstorable.field, reason: unstorable.message, raw: record.raw });
       continue;
     }
     const get = (k: K) => {

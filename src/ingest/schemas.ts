@@ -1,8 +1,20 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
+import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
 import { Cents, Gtin, InstantWithOffset } from '../lib/validators.ts';
+
+/** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
+const storableString = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .superRefine((v, ctx) => {
+      const reason = unstorableReason(v);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    });
 
 export const BasketLine = z
   .object({
@@ -23,8 +35,8 @@ export type BasketLine = z.infer<typeof BasketLine>;
 export const Basket = z
   .object({
     storeId: z.number().int().positive().openapi({ example: 3 }),
-    terminalId: z.string().min(1).max(40).openapi({ example: 'T02' }),
-    txnId: z.string().min(1).max(80).openapi({ example: '20261124-000123' }),
+    terminalId: storableString(40).openapi({ example: 'T02' }),
+    txnId: storableString(80).openapi({ example: '20261124-000123' }),
     ts: InstantWithOffset,
     cardNumber: CardNumber.nullish().openapi({
       description: 'The member card scanned, if any; anonymous baskets count for product statistics',
@@ -53,6 +65,7 @@ export function fastBasket(item: unknown): Basket | null {
   if (typeof storeId !== 'number' || !Number.isSafeInteger(storeId) || storeId <= 0) return null;
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
+  if (unstorableReason(terminalId) !== null || unstorableReason(txnId) !== null) return null;
   if (typeof ts !== 'string' || parseInstant(ts) === null) return null;
   if (cardNumber !== undefined && cardNumber !== null && (typeof cardNumber !== 'string' || !cardPattern.test(cardNumber))) {
     return null;

@@ -208,3 +208,26 @@ describe('import products and members', () => {
     expect(contact).toMatchObject({ first_name: 'Ann', email: 'ann@example.test' });
   });
 });
+
+describe('import rows holding text the database cannot store', () => {
+  it('rejects a NUL byte or a lone surrogate with its line and column, and imports the rest', async () => {
+    const baskets = await run('baskets', [
+      'member_id,basket_id,ts,gtin,qty',
+      `NUL1,nul-ok,2026-03-08,${gtin13(1)},1`,
+      `NUL1,nul-\u0000bad,2026-03-08,${gtin13(1)},1`,
+      `NUL2,nul-lone,2026-03-08,${gtin13(2)},1`,
+      `NUL2,nul-lone,2026-03-08,${gtin13(3)}\ud800,1`,
+    ].join('\n'));
+    expect(baskets.summary).toMatchObject({ rows: 4, imported: 1, rejected: 3, created: 1 });
+    expect(baskets.rejected.map((r) => [r.line, r.field])).toEqual([[3, 'basket_id'], [4, '(basket)'], [5, 'gtin']]);
+    expect(baskets.rejected[0]!.reason).toMatch(/NUL/);
+    expect(baskets.rejected[2]!.reason).toMatch(/surrogate/);
+
+    const products = await run('products', `gtin,name\n${gtin13(60)},Fine\n${gtin13(61)},Bad\u0000name`);
+    expect(products.summary).toMatchObject({ imported: 1, rejected: 1 });
+    expect(products.rejected[0]).toMatchObject({ line: 3, field: 'name' });
+    const members = await run('members', 'member_number,first_name\nNULM1,Ann\nNULM2,B\u0000b');
+    expect(members.summary).toMatchObject({ imported: 1, rejected: 1 });
+    expect(members.rejected[0]).toMatchObject({ line: 3, field: 'first_name' });
+  });
+});
