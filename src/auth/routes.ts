@@ -49,7 +49,7 @@ export function authRoutes(deps: Deps) {
       tags: ['auth'],
       summary: 'Revoke an API key',
       middleware: [requireRole('admin')] as const,
-      request: { params: z.object({ id: z.coerce.number().int().positive() }) },
+      request: { params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }) },
       responses: {
         200: { description: 'Revoked', content: { 'application/json': { schema: ApiKeyInfo } } },
         ...problemResponses(401, 403, 404),

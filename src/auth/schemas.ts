@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { StoreId } from '../lib/validators.ts';
 
 export const Role = z.enum(['admin', 'marketer', 'vendor', 'pos']).openapi('Role');
 
@@ -6,7 +7,7 @@ export const CreateApiKey = z
   .object({
     name: z.string().min(1).max(200).openapi({ example: 'Store 3 lane terminals' }),
     role: Role,
-    storeId: z.number().int().positive().optional().openapi({ description: 'Required for pos keys' }),
+    storeId: StoreId.optional().openapi({ description: 'Required for pos keys' }),
     manufacturerId: z
       .string()
       .min(1)

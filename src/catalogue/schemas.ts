@@ -1,9 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { Cents, Code, Gtin, LocalDate, TimeZone } from '../lib/validators.ts';
+import { Cents, Code, Gtin, LocalDate, StoreId, TimeZone } from '../lib/validators.ts';
 
 export const Store = z
   .object({
-    id: z.number().int().positive().openapi({ description: "The chain's own store number", example: 3 }),
+    id: StoreId.openapi({ description: "The chain's own store number", example: 3 }),
     name: z.string().min(1).max(200),
     timeZone: TimeZone,
   })
@@ -61,7 +61,7 @@ export const Member = z
   .object({
     memberNumber: MemberNumber.openapi({ example: 'M0000042' }),
     cardNumber: CardNumber.nullish().openapi({ example: '400000000042' }),
-    homeStoreId: z.number().int().positive().nullish(),
+    homeStoreId: StoreId.nullish(),
     householdSize: z.number().int().min(1).max(20).nullish(),
     hasDog: z.boolean().nullish(),
     hasCat: z.boolean().nullish(),

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
-import { Cents, Gtin, InstantWithOffset } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, StoreId } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -35,7 +35,7 @@ export const CheckoutLineInput = z
   .openapi('CheckoutLine');
 
 const Key = {
-  storeId: z.number().int().positive().openapi({ example: 3 }),
+  storeId: StoreId.openapi({ example: 3 }),
   terminalId: z.string().min(1).max(40).openapi({ example: 'T02' }),
   txnId: z.string().min(1).max(80).openapi({ example: '20261124-000123' }),
 };

@@ -11,6 +11,7 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
+import { MAX_INT4 } from '../lib/validators.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
@@ -305,7 +306,9 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   let storeId: number | null = null;
   if (b.store) {
     storeId = Number(b.store);
-    if (!Number.isInteger(storeId) || storeId <= 0) throw new RowError('store_id', 'a positive store number');
+    if (!Number.isInteger(storeId) || storeId <= 0 || storeId > MAX_INT4) {
+      throw new RowError('store_id', `a positive store number up to ${MAX_INT4}`);
+    }
   }
   if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
   const ts = parseInstant(b.ts) ? b.ts : localToInstant(b.ts, timeZone);

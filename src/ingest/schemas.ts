@@ -3,7 +3,7 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { Cents, Gtin, InstantWithOffset } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, MAX_INT4, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>
@@ -34,7 +34,7 @@ export type BasketLine = z.infer<typeof BasketLine>;
 
 export const Basket = z
   .object({
-    storeId: z.number().int().positive().openapi({ example: 3 }),
+    storeId: StoreId.openapi({ example: 3 }),
     terminalId: storableString(40).openapi({ example: 'T02' }),
     txnId: storableString(80).openapi({ example: '20261124-000123' }),
     ts: InstantWithOffset,
@@ -62,7 +62,7 @@ export function fastBasket(item: unknown): Basket | null {
   if (!isRecord(item)) return null;
   for (const k in item) if (!basketKeys.has(k)) return null;
   const { storeId, terminalId, txnId, ts, cardNumber, lines } = item;
-  if (typeof storeId !== 'number' || !Number.isSafeInteger(storeId) || storeId <= 0) return null;
+  if (typeof storeId !== 'number' || !Number.isSafeInteger(storeId) || storeId <= 0 || storeId > MAX_INT4) return null;
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
   if (unstorableReason(terminalId) !== null || unstorableReason(txnId) !== null) return null;

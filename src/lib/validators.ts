@@ -27,6 +27,11 @@ export const TimeZone = z
 
 export const Cents = z.number().int().min(0).max(100_000_000);
 
+/** The largest value of PostgreSQL's `integer`, the type of store numbers. */
+export const MAX_INT4 = 2_147_483_647;
+/** A store number: a positive `integer` (larger ones would fail in the database, not here). */
+export const StoreId = z.number().int().positive().max(MAX_INT4);
+
 /** An ISO-8601 instant that must carry its UTC offset (or Z): POS clocks lie about zones. */
 export const InstantWithOffset = z
   .string()

@@ -61,6 +61,20 @@ describe('text that cannot be stored', () => {
     expect((await single.json()).issues[0].path).toBe('txnId');
   });
 
+  it('store numbers beyond PostgreSQL\'s integer get 422, not a 500 from the database', async () => {
+    for (const [method, path, body] of [
+      ['POST', '/v1/baskets', basket({ storeId: 2 ** 31 })],
+      ['PUT', '/v1/stores', { stores: [{ id: 2 ** 31, name: 'Too far', timeZone: 'America/New_York' }] }],
+      ['POST', '/v1/keys', { name: 'lane', role: 'pos', storeId: 2 ** 40 }],
+    ] as const) {
+      const res = await api.call(method, path, api.keys.admin, body);
+      expect(res.status, `${method} ${path}`).toBe(422);
+      expect((await res.json()).issues[0].path).toMatch(/storeId|id$/);
+    }
+    const batch = await api.call('POST', '/v1/baskets', api.keys.admin, { baskets: [basket({ storeId: 2 ** 31 }), basket()] });
+    expect((await batch.json()).results.map((r: { status: string }) => r.status)).toEqual(['rejected', 'created']);
+  });
+
   it('gets 400 in a URL', async () => {
     const res = await api.call('GET', '/v1/members/M%000001/profile', api.keys.admin);
     expect(res.status).toBe(400);

@@ -231,3 +231,15 @@ describe('import rows holding text the database cannot store', () => {
     expect(members.rejected[0]).toMatchObject({ line: 3, field: 'first_name' });
   });
 });
+
+describe('import rows with numbers beyond the database’s types', () => {
+  it('rejects a store number beyond PostgreSQL\'s integer with its line and column', async () => {
+    const { summary, rejected } = await run('baskets', [
+      'card,txn,ts,store_id,gtin,qty',
+      `400000000001,big-store,2026-03-08T10:00:00-05:00,2147483648,${gtin13(1)},1`,
+      `400000000001,fine-store,2026-03-08T10:00:00-05:00,1,${gtin13(1)},1`,
+    ].join('\n'));
+    expect(summary).toMatchObject({ rows: 2, imported: 1, rejected: 1 });
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'store_id' });
+  });
+});
