@@ -392,7 +392,12 @@ async function importRecords<K extends string, T, E = undefined>(
       batch.map((b) => b.extra),
     );
     summary.imported += outcome.upserted;
+    // A row may be refused on several counts (e.g. a key repeated in the batch and an unknown
+    // reference): it is one rejected row, reported with its first issue.
+    const seen = new Set<number>();
     for (const r of outcome.rejected) {
+      if (seen.has(r.index)) continue;
+      seen.add(r.index);
       const record = batch[r.index]!.record;
       const issue = r.issues[0]!;
       reject({ line: record.line, field: spec.fieldOf(issue.path), reason: issue.message, raw: record.raw });

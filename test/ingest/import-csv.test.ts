@@ -243,3 +243,12 @@ describe('import rows with numbers beyond the database’s types', () => {
     expect(rejected[0]).toMatchObject({ line: 2, field: 'store_id' });
   });
 });
+
+describe('import rows refused on several counts', () => {
+  it('counts and reports such a row once', async () => {
+    const g = gtin13(8100);
+    const { summary, rejected } = await run('products', `gtin,name,category_id\n${g},First,milk\n${g},Again,no-such-category`);
+    expect(summary).toMatchObject({ rows: 2, imported: 1, rejected: 1 });
+    expect(rejected.map((r) => r.line)).toEqual([3]);
+  });
+});
