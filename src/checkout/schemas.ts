@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
-import { Cents, Gtin, InstantWithOffset, StoreId } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, StoreId, StoreIdInPath } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -188,7 +188,7 @@ export const Reconciliation = z
   .openapi('Reconciliation');
 
 export const StoreIdParam = z.object({
-  id: z.coerce.number().int().positive().openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
+  id: StoreIdInPath.openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
 });
 export const SinceQuery = z.object({
   since: InstantWithOffset.optional().openapi({ description: 'Only offers changed after this instant' }),

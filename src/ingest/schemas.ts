@@ -3,7 +3,7 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { Cents, Gtin, InstantWithOffset, MAX_INT4, StoreId } from '../lib/validators.ts';
+import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>
@@ -66,7 +66,9 @@ export function fastBasket(item: unknown): Basket | null {
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
   if (unstorableReason(terminalId) !== null || unstorableReason(txnId) !== null) return null;
-  if (typeof ts !== 'string' || parseInstant(ts) === null) return null;
+  if (typeof ts !== 'string') return null;
+  const instant = parseInstant(ts);
+  if (instant === null || !inRange(instant.seconds * 1000)) return null;
   if (cardNumber !== undefined && cardNumber !== null && (typeof cardNumber !== 'string' || !cardPattern.test(cardNumber))) {
     return null;
   }

@@ -308,4 +308,17 @@ describe(`checkout on ${dbKind}`, () => {
     const q = await api.call('POST', '/v1/checkout/quote', api.keys.marketer, sale());
     expect(q.status).toBe(403);
   });
+
+  it('answers 422 naming the field for a store number beyond integer in the path, or a since out of range (was a 500)', async () => {
+    for (const path of ['/v1/stores/2147483648/offer-file', '/v1/stores/99999999999999999999/reconciliation']) {
+      const res = await api.call('GET', path, api.keys.admin);
+      expect(res.status, path).toBe(422);
+      expect((await res.json()).issues[0].path).toBe('id');
+    }
+    for (const since of ['0000-01-01T00:00:00Z', '9999-12-31T23:59:59-14:00']) {
+      const res = await api.call('GET', `/v1/stores/1/offer-file?since=${encodeURIComponent(since)}`, api.keys.admin);
+      expect(res.status, since).toBe(422);
+      expect((await res.json()).issues[0]).toEqual({ path: 'since', message: 'outside 1900-01-01 … 9999-01-01' });
+    }
+  });
 });

@@ -343,3 +343,16 @@ describe('stored baskets (run last)', () => {
     expect(rows[0]!.orphans).toBe(0);
   });
 });
+
+describe('POST /v1/baskets, instants PostgreSQL cannot hold', () => {
+  it('refuses a ts outside 1900–9999 with 422 naming it, alone or in a batch (was a 500)', async () => {
+    for (const ts of ['0000-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '9999-12-31T23:59:59-14:00']) {
+      const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ ts }));
+      expect(res.status, ts).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'ts', message: 'outside 1900-01-01 … 9999-01-01' }]);
+    }
+    const batch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [basket({ ts: '0000-01-01T00:00:00Z' }), basket()] })).json();
+    expect(batch.results.map((r: { status: string }) => r.status)).toEqual(['rejected', 'created']);
+    expect(batch.results[0].issues[0].path).toBe('baskets[0].ts');
+  });
+});
