@@ -257,6 +257,22 @@ describe(`checkout on ${dbKind}`, () => {
     expect(owners.rows.map((r) => r.member_id)).toEqual([m.id, m.id]);
   });
 
+  it('takes returns of one sale from two terminals that use the same txn id (was a 500 on the second)', async () => {
+    const body = sale();
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(201);
+    const ret = (terminalId: string) => api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId, txnId: 'R0001', ts: TS, original: { terminalId: 'T01', txnId: body.txnId },
+      lines: [{ gtin: PAIN_STORE, qty: 1 }],
+    });
+    expect((await ret('T07')).status).toBe(200);
+    const second = await ret('T08');
+    expect(second.status).toBe(200);
+    expect((await second.json()).refundCents).toBe(549);
+    const third = await ret('T09');
+    expect(third.status).toBe(422);
+    expect((await third.json()).issues[0].path).toBe('lines[0].qty');
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
