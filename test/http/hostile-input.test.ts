@@ -601,6 +601,17 @@ describe('every /v1 operation under hostile input', () => {
         }
       }
 
+      // Query parameters the document does not list, and methods the path does not take.
+      for (const extra of ['__proto__=1', 'constructor[prototype]=1', `unknown=${encodeURIComponent(long)}`, 'a%00=1']) {
+        const url = urlOf(path, pathParams, `${queryString(query) || '?'}&${extra}`);
+        problems.push(...(await probe({ ...base, url, what: `query ${clip(extra, 40)}` }, { writes })));
+      }
+      for (const other of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+        if (document.paths[path]![other.toLowerCase()]) continue;
+        const body = other === 'GET' ? undefined : base.body;
+        problems.push(...(await probe({ ...base, method: other, body, what: `method ${other}` }, { writes: other !== 'GET' })));
+      }
+
       // Query parameters from the document, one at a time, plus a repeated one.
       for (const p of op.parameters ?? []) {
         if (p.in !== 'query') continue;
