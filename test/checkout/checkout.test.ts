@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
+import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -271,6 +272,16 @@ describe(`checkout on ${dbKind}`, () => {
     const third = await ret('T09');
     expect(third.status).toBe(422);
     expect((await third.json()).issues[0].path).toBe('lines[0].qty');
+  });
+
+  it('refuses a list barcode whose serial Cadence cannot have issued with 422 naming the scan (was a 500)', async () => {
+    for (const serial of ['99999999999999999999', 'ABCDEF', '9007199254740993']) {
+      const scan = `L${serial}${mod3736CheckChar(serial)}`;
+      const res = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { scan } });
+      expect(res.status, scan).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'identity.scan', message: expect.stringContaining(`list serial ${serial} is not one Cadence issues`) }]);
+      expect((await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { scan } }))).status).toBe(422);
+    }
   });
 
   it('serves the offer file with ETag, 304, gzip and since', async () => {

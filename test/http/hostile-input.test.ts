@@ -6,6 +6,7 @@ import { upsertMembers } from '../../src/catalogue/index.ts';
 import { fixedClock } from '../../src/lib/clock.ts';
 import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger, type Logger } from '../../src/lib/logger.ts';
+import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
 import { staticRules } from '../../src/rules/rule-set.ts';
 import type { Deps } from '../../src/deps.ts';
 import { testConfig, useTestDeps } from '../support/db.ts';
@@ -142,6 +143,8 @@ const hostileValues: Labelled[] = [
   ["'9999-01-01'", '9999-01-01'],
   ["'1900-01-01T00:00:00Z'", '1900-01-01T00:00:00Z'],
   ["'9999-01-01T00:00:00Z'", '9999-01-01T00:00:00Z'],
+  ['list barcode of serial 10^20 - 1', `L${'9'.repeat(20)}${mod3736CheckChar('9'.repeat(20))}`],
+  ['list barcode of serial ABCDEF', `LABCDEF${mod3736CheckChar('ABCDEF')}`],
   ['[]', []],
   ['[1, 2]', [1, 2]],
   ['[null]', [null]],
