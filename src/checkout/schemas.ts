@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
-import { Cents, Gtin, InstantWithOffset, StoreId, StoreIdInPath } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, Quantity, StoreId, StoreIdInPath } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -23,7 +23,7 @@ export const IdentityInput = z
 export const CheckoutLineInput = z
   .object({
     gtin: Gtin,
-    qty: z.number().positive().max(100_000),
+    qty: Quantity,
     unitPriceCents: Cents,
     lineDiscountCents: Cents.default(0).openapi({ description: "The POS's own discount on this line" }),
   })
@@ -82,7 +82,7 @@ export const ReturnRequest = z
       .object({ storeId: Key.storeId.optional(), terminalId: Key.terminalId, txnId: Key.txnId })
       .strict(),
     lines: z
-      .array(z.object({ gtin: Gtin, qty: z.number().positive().max(100_000) }).strict())
+      .array(z.object({ gtin: Gtin, qty: Quantity }).strict())
       .min(1)
       .max(1000),
   })

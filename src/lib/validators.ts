@@ -27,6 +27,16 @@ export const TimeZone = z
 
 export const Cents = z.number().int().min(0).max(100_000_000);
 
+/**
+ * Units, or weight for weighed items: what basket_lines.qty (numeric(12, 3)) stores exactly. More
+ * decimals were rounded silently on the way in (0.0001 stored as a line of 0 units).
+ */
+export const Quantity = z
+  .number()
+  .positive()
+  .max(100_000)
+  .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals');
+
 /** The largest value of PostgreSQL's `integer`, the type of store numbers. */
 export const MAX_INT4 = 2_147_483_647;
 /** A store number: a positive `integer` (larger ones would fail in the database, not here). */

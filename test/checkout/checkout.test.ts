@@ -284,6 +284,21 @@ describe(`checkout on ${dbKind}`, () => {
     }
   });
 
+  it('refuses quantities with more than 3 decimals, as baskets do (0.0001 was stored as a line of 0 units)', async () => {
+    const db = getDeps().db;
+    const count = async () => (await sql<{ n: number }>`select count(*)::int as n from basket_lines`.execute(db)).rows[0]!.n;
+    const before = await count();
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ lines: [{ gtin: MILK, qty: 0.0001, unitPriceCents: 399 }] }));
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'lines[0].qty', message: 'at most 3 decimals' }]);
+    expect(await count()).toBe(before);
+    const ret = await api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: 'T01', txnId: 'r-decimals', ts: TS, original: { terminalId: 'T01', txnId: 'none' }, lines: [{ gtin: MILK, qty: 1.2345 }],
+    });
+    expect(ret.status).toBe(422);
+    expect((await ret.json()).issues[0].path).toBe('lines[0].qty');
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
