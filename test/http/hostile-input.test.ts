@@ -400,6 +400,11 @@ function objectPaths(value: unknown, prefix: Path = []): Path[] {
   if (typeof value !== 'object' || value === null) return [];
   return [prefix, ...Object.entries(value).flatMap(([k, v]) => objectPaths(v, [...prefix, k]))];
 }
+function arrayPaths(value: unknown, prefix: Path = []): Path[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const inner = Object.entries(value).flatMap(([k, v]) => arrayPaths(v, [...prefix, Array.isArray(value) ? Number(k) : k]));
+  return Array.isArray(value) ? [prefix, ...inner] : inner;
+}
 function setAt(root: unknown, path: Path, update: (parent: Record<string | number, unknown>, key: string | number) => void) {
   let parent = root as Record<string | number, unknown>;
   for (const part of path.slice(0, -1)) parent = parent[part] as Record<string | number, unknown>;
@@ -443,6 +448,13 @@ function bodyCases(key: string, base: unknown): BodyCase[] {
     const target = path.length ? (path.reduce<unknown>((o, p) => (o as Record<string | number, unknown>)[p], body) as Record<string, unknown>) : body;
     target.unknownField = 1;
     cases.push({ label: `${show(path)}.unknownField = 1`, body });
+  }
+  for (const path of arrayPaths(base)) {
+    const body = structuredClone(base);
+    const target = path.reduce<unknown>((o, p) => (o as Record<string | number, unknown>)[p], body) as unknown[];
+    if (target.length === 0) continue;
+    target.push(structuredClone(target[0]));
+    cases.push({ label: `${show(path)} with its first item twice`, body });
   }
   if (typeof base === 'object' && base !== null && !Array.isArray(base)) {
     cases.push({ label: 'the body as an array', body: [base] });
