@@ -249,8 +249,8 @@ function sample<T>(random: () => number, xs: readonly T[], n: number): T[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The database behind the app: a chain with stores, a catalogue, a member with a card, and two
-// committed sales (one to void, one to return).
+// The database behind the app: a chain with stores, a catalogue, a member with a card and a list, two
+// committed sales (one to void, one to return) and a spare API key to revoke.
 // ---------------------------------------------------------------------------------------------
 /** What the app logged for its 500s, by request id: the cause, shown in the failure message. */
 const logged = new Map<string, string>();
