@@ -8,6 +8,7 @@ import * as checkout from './20261124_06_checkout.ts';
 import * as simLoop from './20261124_07_sim_loop.ts';
 import * as basketsWithoutForeignKeys from './20261125_08_baskets_without_foreign_keys.ts';
 import * as dropImportStagingLines from './20261125_09_drop_import_staging_lines.ts';
+import * as returnedUnitsPerReturnTerminal from './20261125_10_returned_units_per_return_terminal.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '20261124_07_sim_loop': simLoop,
   '20261125_08_baskets_without_foreign_keys': basketsWithoutForeignKeys,
   '20261125_09_drop_import_staging_lines': dropImportStagingLines,
+  '20261125_10_returned_units_per_return_terminal': returnedUnitsPerReturnTerminal,
 };

@@ -40,7 +40,15 @@ export function identityFromScan(scan: string): Identity {
   if (/^(\]C0)?L/.test(text)) {
     const list = parseListBarcode(text);
     if (!list.ok) throw new ValidationError('not a valid list barcode', [{ path: 'identity.scan', message: list.reason }]);
-    return { listId: Number(list.serial) };
+    // The format allows 20 characters 0-9 A-Z; the serials Cadence issues are numbers within
+    // listId's range. Others (ABCDEF, 20 nines) reached the database as NaN or past bigint: a 500.
+    const listId = Number(list.serial);
+    if (!/^\d+$/.test(list.serial) || !Number.isSafeInteger(listId)) {
+      throw new ValidationError('not a list of this chain', [
+        { path: 'identity.scan', message: `list serial ${list.serial} is not one Cadence issues (digits, at most ${Number.MAX_SAFE_INTEGER})` },
+      ]);
+    }
+    return { listId };
   }
   // GS1: a bare element string of AI 255 / 8112 that checks out (else it may be a long card), or
   // one with a symbology identifier, in (AI) form or after FNC1, which must check out.

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
-import { Cents, Gtin, InstantWithOffset, StoreId } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, Quantity, StoreId, StoreIdInPath } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -23,7 +23,7 @@ export const IdentityInput = z
 export const CheckoutLineInput = z
   .object({
     gtin: Gtin,
-    qty: z.number().positive().max(100_000),
+    qty: Quantity,
     unitPriceCents: Cents,
     lineDiscountCents: Cents.default(0).openapi({ description: "The POS's own discount on this line" }),
   })
@@ -82,7 +82,7 @@ export const ReturnRequest = z
       .object({ storeId: Key.storeId.optional(), terminalId: Key.terminalId, txnId: Key.txnId })
       .strict(),
     lines: z
-      .array(z.object({ gtin: Gtin, qty: z.number().positive().max(100_000) }).strict())
+      .array(z.object({ gtin: Gtin, qty: Quantity }).strict())
       .min(1)
       .max(1000),
   })
@@ -188,7 +188,7 @@ export const Reconciliation = z
   .openapi('Reconciliation');
 
 export const StoreIdParam = z.object({
-  id: z.coerce.number().int().positive().openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
+  id: StoreIdInPath.openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
 });
 export const SinceQuery = z.object({
   since: InstantWithOffset.optional().openapi({ description: 'Only offers changed after this instant' }),

@@ -546,7 +546,8 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
       lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
       await tx.insertInto('returned_units').values({
         store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,
-        line_no: l.line_no, return_txn_id: req.txnId, qty: u, discount_cents: discountBack,
+        line_no: l.line_no, return_store_id: req.storeId, return_terminal_id: req.terminalId, return_txn_id: req.txnId,
+        qty: u, discount_cents: discountBack,
       }).execute();
     }
     const reversed: ReturnResult['reversed'] = [];

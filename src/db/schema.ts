@@ -400,6 +400,9 @@ export interface ReturnedUnitsTable {
   terminal_id: string;
   txn_id: string;
   line_no: number;
+  /** The return's own key (store, terminal, txn). */
+  return_store_id: number;
+  return_terminal_id: string;
   return_txn_id: string;
   qty: Numeric;
   discount_cents: number;

@@ -11,7 +11,7 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
-import { MAX_INT4 } from '../lib/validators.ts';
+import { inRange, MAX_INT4 } from '../lib/validators.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
@@ -313,6 +313,8 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
   const ts = parseInstant(b.ts) ? b.ts : localToInstant(b.ts, timeZone);
   if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
+  const at = parseInstant(ts);
+  if (!at || !inRange(at.seconds * 1000)) throw new RowError('ts', 'outside 1900-01-01 … 9999-01-01');
   let member: BasketHead['member'] = null;
   if (b.card) {
     if (!cardPattern.test(b.card)) throw new RowError('card', '4–40 letters or digits');

@@ -3,7 +3,7 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { Cents, Gtin, InstantWithOffset, MAX_INT4, StoreId } from '../lib/validators.ts';
+import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>
@@ -19,12 +19,7 @@ const storableString = (max: number) =>
 export const BasketLine = z
   .object({
     gtin: Gtin,
-    qty: z
-      .number()
-      .positive()
-      .max(100_000)
-      .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals')
-      .openapi({ example: 2, description: 'Units, or weight for weighed items (3 decimals)' }),
+    qty: Quantity.openapi({ example: 2, description: 'Units, or weight for weighed items (3 decimals)' }),
     unitPriceCents: Cents.openapi({ example: 349 }),
     lineDiscountCents: Cents.default(0).openapi({ description: 'Discount on this line, in cents' }),
   })
@@ -66,7 +61,9 @@ export function fastBasket(item: unknown): Basket | null {
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
   if (unstorableReason(terminalId) !== null || unstorableReason(txnId) !== null) return null;
-  if (typeof ts !== 'string' || parseInstant(ts) === null) return null;
+  if (typeof ts !== 'string') return null;
+  const instant = parseInstant(ts);
+  if (instant === null || !inRange(instant.seconds * 1000)) return null;
   if (cardNumber !== undefined && cardNumber !== null && (typeof cardNumber !== 'string' || !cardPattern.test(cardNumber))) {
     return null;
   }

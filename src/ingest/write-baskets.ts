@@ -177,14 +177,43 @@ export async function writeBaskets(
   const copyTx =
     deps.copyTx && deps.copyTx.db === deps.db && rows.gtin.length >= COPY_MIN_LINES ? deps.copyTx : null;
   const inTx = !copyTx && deps.db.isTransaction;
-  const { result, resolved } = await retryOnDeadlock(() =>
-    copyTx
-      ? copyTx((tx, copyIn) => write(tx, { copyIn, direct: copyTx.copyIntoIndexed }, rows, source, opts))
-      : withTx(deps.db, (tx) => write(tx, null, rows, source, opts)),
-  );
-  // Committed now (a caller's transaction is not: its refs are not cached).
-  if (opts.cache && !inTx) opts.cache.add(resolved);
-  return result;
+  // Conflicts found by a write of our own are rolled back with it and written again without them
+  // (see ConflictsFound); in a caller's transaction, the caller refuses the conflict and rolls back.
+  const conflicts: Conflicts = { known: new Map(), rollBack: !inTx };
+  for (;;) {
+    try {
+      const { result, resolved } = await retryOnDeadlock(() =>
+        copyTx
+          ? copyTx((tx, copyIn) => write(tx, { copyIn, direct: copyTx.copyIntoIndexed }, rows, source, opts, conflicts))
+          : withTx(deps.db, (tx) => write(tx, null, rows, source, opts, conflicts)),
+      );
+      // Committed now (a caller's transaction is not: its refs are not cached).
+      if (opts.cache && !inTx) opts.cache.add(resolved);
+      return result;
+    } catch (err) {
+      if (!(err instanceof ConflictsFound)) throw err;
+      // Each round leaves out more baskets, so this ends.
+      for (const [i, outcome] of err.outcomes) conflicts.known.set(i, outcome);
+    }
+  }
+}
+
+/** Baskets already known to conflict (left out of the write), and whether new ones roll it back. */
+interface Conflicts {
+  known: Map<number, IngestOutcome>;
+  rollBack: boolean;
+}
+
+/**
+ * Thrown (rolling the write back) when baskets turn out to conflict with stored ones: the
+ * terminals, cards and placeholder products resolved for them were inserted before their keys
+ * were found taken, and a refused basket must leave nothing behind. Conflicts are rare (a POS
+ * reusing a txn id for other content); the write runs again without them.
+ */
+class ConflictsFound extends Error {
+  constructor(readonly outcomes: Map<number, IngestOutcome>) {
+    super('baskets conflict with stored ones');
+  }
 }
 
 /**
@@ -221,14 +250,20 @@ async function write(
   rows: BasketRows,
   source: BasketSource,
   opts: WriteOptions,
+  known: Conflicts = { known: new Map(), rollBack: false },
 ): Promise<{ result: WriteResult; resolved: References }> {
   const nothing: References = { memberIds: new Map(), known: new Map(), terminals: [] };
   const n = rows.count;
   const outcomes: IngestOutcome[] = new Array(n);
 
-  // 1. Stores.
-  const storeIds = [...new Set(rows.heads.flatMap((h) => (h.storeId === null ? [] : [h.storeId])))];
+  // 1. Stores (of the baskets not known to conflict).
   let live = Array.from({ length: n }, (_, i) => i);
+  if (known.known.size > 0) {
+    for (const [i, outcome] of known.known) outcomes[i] = outcome;
+    live = live.filter((i) => !known.known.has(i));
+    if (live.length === 0) return { result: { outcomes, unknownGtins: [] }, resolved: nothing };
+  }
+  const storeIds = [...new Set(live.flatMap((i) => (rows.heads[i]!.storeId === null ? [] : [rows.heads[i]!.storeId!])))];
   if (storeIds.length > 0) {
     const { rows: found } = await sql<{ id: number }>`
       select id from stores where id = any(${textArray(storeIds)}::int[])`.execute(tx);
@@ -361,6 +396,10 @@ async function write(
         };
       }
     });
+  }
+
+  if (conflicts.size > 0 && known.rollBack) {
+    throw new ConflictsFound(new Map([...conflicts].map((i) => [i, outcomes[i]!])));
   }
 
   // Unknown GTINs: those of stored baskets, not of conflicting ones (nothing of theirs is stored).

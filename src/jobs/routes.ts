@@ -3,7 +3,7 @@ import type { Deps } from '../deps.ts';
 import { requireRole } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
-import { ConflictError } from '../lib/errors.ts';
+import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
 import { analyseRunnerFor } from './runners.ts';
 import { runListsJob } from './lists.ts';
@@ -12,7 +12,7 @@ import { LocalDate } from '../lib/validators.ts';
 const AnalyseRequest = z
   .object({
     asOf: InstantWithOffset.optional().openapi({
-      description: 'Analyse as of this instant (only history before it counts); default now',
+      description: 'Analyse as of this instant (only history before it counts; not after now); default now',
     }),
   })
   .strict()
@@ -60,7 +60,13 @@ export function jobRoutes(deps: Deps) {
     }),
     async (c) => {
       const body = c.req.valid('json') ?? {};
-      const asOf = body.asOf ? new Date(body.asOf) : deps.clock.now();
+      const now = deps.clock.now();
+      const asOf = body.asOf ? new Date(body.asOf) : now;
+      // History ends now: a later asOf measures nothing, and one centuries ahead overflowed the
+      // recency weights in SQL (a 500).
+      if (asOf > now) {
+        throw new ValidationError('asOf is in the future', [{ path: 'asOf', message: `after now (${now.toISOString()})` }]);
+      }
       const running = analyseRunnerFor(deps).run({
         asOf,
         timeZone: deps.config.CHAIN_TIME_ZONE,

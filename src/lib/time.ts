@@ -50,8 +50,10 @@ export function localToInstant(text: string, timeZone: string): string | null {
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(
     Number,
   ) as [number, number, number, number, number, number];
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s, Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000));
-  const check = new Date(wall);
+  // Date.UTC reads years 0–99 as 1900–1999: the year is set on its own.
+  const check = new Date(Date.UTC(2000, mo - 1, d, h, mi, s, Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000)));
+  check.setUTCFullYear(y);
+  const wall = check.getTime();
   if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
     return null;
   }

@@ -27,10 +27,35 @@ export const TimeZone = z
 
 export const Cents = z.number().int().min(0).max(100_000_000);
 
+/**
+ * Units, or weight for weighed items: what basket_lines.qty (numeric(12, 3)) stores exactly. More
+ * decimals were rounded silently on the way in (0.0001 stored as a line of 0 units).
+ */
+export const Quantity = z
+  .number()
+  .positive()
+  .max(100_000)
+  .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals');
+
 /** The largest value of PostgreSQL's `integer`, the type of store numbers. */
 export const MAX_INT4 = 2_147_483_647;
 /** A store number: a positive `integer` (larger ones would fail in the database, not here). */
 export const StoreId = z.number().int().positive().max(MAX_INT4);
+
+/** A store number in a URL path (`/stores/{id}/…`): the same range as `StoreId`. */
+export const StoreIdInPath = z.coerce.number().int().positive().max(MAX_INT4);
+
+/**
+ * The instants and dates the API takes: from 1900-01-01 to 9999-01-01 (UTC). PostgreSQL holds no
+ * year 0 and JavaScript writes years past 9999 as `+010000-…`, which it cannot read: either was a
+ * 500. The margins keep what is derived from an input (a year's look-back from an analysis date, a
+ * list period or an offer's validity after a start date) inside that range too.
+ */
+export const EARLIEST_MS = Date.UTC(1900, 0, 1);
+export const LATEST_MS = Date.UTC(9999, 0, 1);
+/** True for an epoch time in milliseconds inside the range above. */
+export const inRange = (ms: number) => ms >= EARLIEST_MS && ms <= LATEST_MS;
+const rangeMessage = 'outside 1900-01-01 … 9999-01-01';
 
 /** An ISO-8601 instant that must carry its UTC offset (or Z): POS clocks lie about zones. */
 export const InstantWithOffset = z
@@ -39,13 +64,19 @@ export const InstantWithOffset = z
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/,
     'a timestamp with a UTC offset, e.g. 2026-11-24T10:15:00-05:00',
   )
-  .refine((v) => parseInstant(v) !== null, 'not a real date and time')
+  .superRefine((v, ctx) => {
+    const instant = parseInstant(v);
+    if (instant === null) ctx.addIssue({ code: 'custom', message: 'not a real date and time' });
+    else if (!inRange(instant.seconds * 1000)) ctx.addIssue({ code: 'custom', message: rangeMessage });
+  })
   .openapi({ example: '2026-11-24T10:15:00-05:00' });
 
 export const LocalDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
-  .refine((v) => {
+  .superRefine((v, ctx) => {
     const t = Date.parse(`${v}T00:00:00Z`);
-    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === v;
-  }, 'not a real date');
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== v) {
+      ctx.addIssue({ code: 'custom', message: 'not a real date' });
+    } else if (!inRange(t)) ctx.addIssue({ code: 'custom', message: rangeMessage });
+  });

@@ -121,7 +121,15 @@ export function parseYaml<S extends z.ZodType>(
     );
   }
   const source = new SourceMap(file, doc, lineCounter);
-  const data: unknown = doc.contents === null ? {} : doc.toJS();
+  let data: unknown = {};
+  try {
+    if (doc.contents !== null) data = doc.toJS();
+  } catch (err) {
+    // Aliases expanding beyond yaml's limit (a "billion laughs" file), or nesting too deep to
+    // build: the file is refused like any other broken YAML, not a 500.
+    const message = err instanceof RangeError ? 'nested too deeply' : (err as Error).message;
+    throw new RuleFileError(file, [{ file, line: null, column: null, path: '(yaml)', message }]);
+  }
   const result = schema.safeParse(data);
   if (result.success) return { value: result.data, source };
   throw new RuleFileError(file, zodIssuesToRuleIssues(result.error, schema, data, source));

@@ -79,4 +79,10 @@ describe('catalogue upserts', () => {
     const member = await getDeps().db.selectFrom('members').selectAll().where('member_number', '=', 'C1').executeTakeFirstOrThrow();
     expect(member).toMatchObject({ card_number: '700000000001', has_dog: true, household_size: 4 });
   });
+
+  it('refuses an enrolment date PostgreSQL cannot hold with 422 naming it (was a 500)', async () => {
+    const res = await api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'Y0', enrolledOn: '0000-01-01' }] });
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'members[0].enrolledOn', message: 'outside 1900-01-01 … 9999-01-01' }]);
+  });
 });

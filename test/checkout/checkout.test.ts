@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
+import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -257,6 +258,47 @@ describe(`checkout on ${dbKind}`, () => {
     expect(owners.rows.map((r) => r.member_id)).toEqual([m.id, m.id]);
   });
 
+  it('takes returns of one sale from two terminals that use the same txn id (was a 500 on the second)', async () => {
+    const body = sale();
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(201);
+    const ret = (terminalId: string) => api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId, txnId: 'R0001', ts: TS, original: { terminalId: 'T01', txnId: body.txnId },
+      lines: [{ gtin: PAIN_STORE, qty: 1 }],
+    });
+    expect((await ret('T07')).status).toBe(200);
+    const second = await ret('T08');
+    expect(second.status).toBe(200);
+    expect((await second.json()).refundCents).toBe(549);
+    const third = await ret('T09');
+    expect(third.status).toBe(422);
+    expect((await third.json()).issues[0].path).toBe('lines[0].qty');
+  });
+
+  it('refuses a list barcode whose serial Cadence cannot have issued with 422 naming the scan (was a 500)', async () => {
+    for (const serial of ['99999999999999999999', 'ABCDEF', '9007199254740993']) {
+      const scan = `L${serial}${mod3736CheckChar(serial)}`;
+      const res = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { scan } });
+      expect(res.status, scan).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'identity.scan', message: expect.stringContaining(`list serial ${serial} is not one Cadence issues`) }]);
+      expect((await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { scan } }))).status).toBe(422);
+    }
+  });
+
+  it('refuses quantities with more than 3 decimals, as baskets do (0.0001 was stored as a line of 0 units)', async () => {
+    const db = getDeps().db;
+    const count = async () => (await sql<{ n: number }>`select count(*)::int as n from basket_lines`.execute(db)).rows[0]!.n;
+    const before = await count();
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ lines: [{ gtin: MILK, qty: 0.0001, unitPriceCents: 399 }] }));
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'lines[0].qty', message: 'at most 3 decimals' }]);
+    expect(await count()).toBe(before);
+    const ret = await api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: 'T01', txnId: 'r-decimals', ts: TS, original: { terminalId: 'T01', txnId: 'none' }, lines: [{ gtin: MILK, qty: 1.2345 }],
+    });
+    expect(ret.status).toBe(422);
+    expect((await ret.json()).issues[0].path).toBe('lines[0].qty');
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
@@ -307,5 +349,18 @@ describe(`checkout on ${dbKind}`, () => {
     expect(res.status).toBe(403);
     const q = await api.call('POST', '/v1/checkout/quote', api.keys.marketer, sale());
     expect(q.status).toBe(403);
+  });
+
+  it('answers 422 naming the field for a store number beyond integer in the path, or a since out of range (was a 500)', async () => {
+    for (const path of ['/v1/stores/2147483648/offer-file', '/v1/stores/99999999999999999999/reconciliation']) {
+      const res = await api.call('GET', path, api.keys.admin);
+      expect(res.status, path).toBe(422);
+      expect((await res.json()).issues[0].path).toBe('id');
+    }
+    for (const since of ['0000-01-01T00:00:00Z', '9999-12-31T23:59:59-14:00']) {
+      const res = await api.call('GET', `/v1/stores/1/offer-file?since=${encodeURIComponent(since)}`, api.keys.admin);
+      expect(res.status, since).toBe(422);
+      expect((await res.json()).issues[0]).toEqual({ path: 'since', message: 'outside 1900-01-01 … 9999-01-01' });
+    }
   });
 });

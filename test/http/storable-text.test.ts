@@ -80,4 +80,15 @@ describe('text that cannot be stored', () => {
     expect(res.status).toBe(400);
     expect((await res.json()).issues[0].path).toBe('url');
   });
+
+  it('finds text in a body nested 100,000 deep without overflowing the stack (was a 500)', async () => {
+    const deep = '['.repeat(100_000) + '"a\\u0000"' + ']'.repeat(100_000);
+    expect(firstUnstorableText(JSON.parse(deep))?.path).toHaveLength(100_000);
+    const res = await api.call('PUT', '/v1/stores', api.keys.admin, deep);
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues[0].path).toMatch(/^\[0\]\[0\]/);
+    const nested = await api.call('PUT', '/v1/stores', api.keys.admin, '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000));
+    expect(nested.status).toBe(422);
+    expect((await nested.json()).issues.map((i: { path: string }) => i.path)).toContain('stores');
+  });
 });

@@ -343,3 +343,37 @@ describe('stored baskets (run last)', () => {
     expect(rows[0]!.orphans).toBe(0);
   });
 });
+
+describe('POST /v1/baskets, instants PostgreSQL cannot hold', () => {
+  it('refuses a ts outside 1900–9999 with 422 naming it, alone or in a batch (was a 500)', async () => {
+    for (const ts of ['0000-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '9999-12-31T23:59:59-14:00']) {
+      const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ ts }));
+      expect(res.status, ts).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'ts', message: 'outside 1900-01-01 … 9999-01-01' }]);
+    }
+    const batch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [basket({ ts: '0000-01-01T00:00:00Z' }), basket()] })).json();
+    expect(batch.results.map((r: { status: string }) => r.status)).toEqual(['rejected', 'created']);
+    expect(batch.results[0].issues[0].path).toBe('baskets[0].ts');
+  });
+});
+
+describe('POST /v1/baskets, a conflict leaves nothing behind', () => {
+  const counts = async () =>
+    (await sql<{ m: number; t: number; p: number; b: number }>`
+      select (select count(*) from members)::int as m, (select count(*) from terminals)::int as t,
+             (select count(*) from products)::int as p, (select count(*) from baskets)::int as b`.execute(getDeps().db)).rows[0]!;
+
+  it('stores no member, terminal or placeholder product for a basket refused as a conflict (a new card was left behind)', async () => {
+    await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ txnId: 'taken-1' }));
+    const other = basket({ txnId: 'taken-1', cardNumber: '999000111222', lines: [{ gtin: gtin13(777), qty: 1, unitPriceCents: 100, lineDiscountCents: 0 }] });
+    const before = await counts();
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, other);
+    expect(res.status).toBe(409);
+    expect(await counts()).toEqual(before);
+
+    const fresh = basket({ txnId: 'fresh-1', cardNumber: '999000111333' });
+    const batch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [other, fresh] })).json();
+    expect(batch.results.map((r: { status: string }) => r.status)).toEqual(['conflict', 'created']);
+    expect(await counts()).toEqual({ ...before, m: before.m + 1, b: before.b + 1 });
+  });
+});

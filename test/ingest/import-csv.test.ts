@@ -252,3 +252,17 @@ describe('import rows refused on several counts', () => {
     expect(rejected.map((r) => r.line)).toEqual([3]);
   });
 });
+
+describe('import rows with instants the database cannot hold', () => {
+  it('rejects a ts outside 1900–9999 with its line and column (year 0 was a dead import)', async () => {
+    const { summary, rejected } = await run('baskets', [
+      'card,txn,ts,store_id,gtin,qty',
+      `400000000001,year-0,0000-01-01T00:00:00Z,1,${gtin13(1)},1`,
+      `400000000001,year-0-local,0000-06-01 10:00,1,${gtin13(1)},1`,
+      `400000000001,year-10000,9999-12-31T23:00:00-14:00,1,${gtin13(1)},1`,
+      `400000000001,fine-ts,2026-03-08T10:00:00-05:00,1,${gtin13(1)},1`,
+    ].join('\n'));
+    expect(summary).toMatchObject({ rows: 4, imported: 1, rejected: 3 });
+    expect(rejected.map((r: { line: number; field: string }) => [r.line, r.field])).toEqual([[2, 'ts'], [3, 'ts'], [4, 'ts']]);
+  });
+});

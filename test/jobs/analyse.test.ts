@@ -135,3 +135,21 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     expect((await post({ asOf: AS_OF }, null)).status).toBe(401);
   });
 });
+
+describe('POST /v1/jobs/analyse, instants PostgreSQL cannot hold', () => {
+  it('refuses an asOf outside 1900–9999 with 422 naming it (was a 500)', async () => {
+    for (const asOf of ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+14:00', '9999-12-31T23:59:59-14:00']) {
+      const res = await post({ asOf }, keys.admin);
+      expect(res.status, asOf).toBe(422);
+      expect(res.body.issues).toEqual([{ path: 'asOf', message: 'outside 1900-01-01 … 9999-01-01' }]);
+    }
+  });
+
+  it('refuses an asOf after now with 422 naming it: centuries ahead overflowed the recency weights, a 500', async () => {
+    for (const asOf of ['9999-01-01T00:00:00Z', '2026-11-24T15:00:01Z']) {
+      const res = await post({ asOf }, keys.admin);
+      expect(res.status, asOf).toBe(422);
+      expect(res.body.issues).toEqual([{ path: 'asOf', message: 'after now (2026-11-24T15:00:00.000Z)' }]);
+    }
+  });
+});

@@ -172,3 +172,13 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
     expect(first && first.ok && Number(first.serial)).toBe(some[0]);
   }, 120_000);
 });
+
+describe('POST /v1/jobs/lists, dates PostgreSQL cannot hold', () => {
+  it('refuses a periodStart outside 1900–9999 with 422 naming it (was a 500)', async () => {
+    for (const periodStart of ['0000-01-01', '9999-12-31']) {
+      const res = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart });
+      expect(res.status, periodStart).toBe(422);
+      expect(((await res.json()) as { issues: unknown }).issues).toEqual([{ path: 'periodStart', message: 'outside 1900-01-01 … 9999-01-01' }]);
+    }
+  });
+});

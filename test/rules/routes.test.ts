@@ -112,3 +112,16 @@ describe('POST /v1/rules/preview', () => {
     expect((await yaml(campaign('x'), api.keys.admin)).status).toBe(200);
   });
 });
+
+describe('POST /v1/rules/preview, hostile YAML', () => {
+  it('refuses a file whose aliases expand without bound ("billion laughs") with 422, not a 500', async () => {
+    const rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd']]) rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    rows.push(`f: [${Array(9).fill('*e').join(',')}]`);
+    const res = await yaml(`${rows.join('\n')}\n`, api.keys.marketer);
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([
+      expect.objectContaining({ path: '(yaml)', message: expect.stringMatching(/alias/i) }),
+    ]);
+  });
+});

@@ -1,0 +1,707 @@
+import { sql } from 'kysely';
+import { stringify as yamlText } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { upsertMembers } from '../../src/catalogue/index.ts';
+import { fixedClock } from '../../src/lib/clock.ts';
+import { cryptoIds } from '../../src/lib/ids.ts';
+import { silentLogger, type Logger } from '../../src/lib/logger.ts';
+import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
+import { staticRules } from '../../src/rules/rule-set.ts';
+import type { Deps } from '../../src/deps.ts';
+import { testConfig, useTestDeps } from '../support/db.ts';
+import { appWithKeys, basket, gtin13, seedCatalogue } from '../support/factories.ts';
+
+/**
+ * Every operation of the app's own OpenAPI document (paths under /v1), under hostile input:
+ * its path parameters, its query parameters and its request body, one field at a time, replaced
+ * by values of the wrong type, out of range, at the edges of what PostgreSQL can hold, holding
+ * text it cannot store, or shaped wrong; plus whole bodies that are not what the route takes.
+ * Driven by the document, so a new route is swept without anyone listing it here (a route with a
+ * body gets a valid body below, or one built from its schema).
+ *
+ * Whatever comes in: never a 5xx; a 4xx is problem+json whose `status` is the HTTP status; a 422
+ * names its fields; and a write that is refused leaves every table's row count as it was.
+ * Without an API key (or with a forged one), every operation answers 401. Values are drawn with
+ * a fixed seed per operation: a run is repeatable, and adding a route changes no other's draw.
+ * A failure lists every problem of the operation: method, URL, what was hostile, the body sent,
+ * the response and, for a 500, the error the app logged.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// The document, read at collection time so each operation is its own test. Building the app
+// touches no database; the document is the one GET /openapi.json serves.
+// ---------------------------------------------------------------------------------------------
+const docDeps = {
+  db: undefined as never,
+  clock: fixedClock('2026-11-24T15:00:00Z'),
+  ids: cryptoIds,
+  logger: silentLogger,
+  config: testConfig,
+  rules: staticRules(),
+} satisfies Deps;
+
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header' | 'cookie';
+  required?: boolean;
+  schema?: Schema;
+}
+interface Schema {
+  type?: string | string[];
+  $ref?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  example?: unknown;
+  examples?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  minLength?: number;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  format?: string;
+}
+interface Operation {
+  parameters?: Parameter[];
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
+}
+interface Document {
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, Schema> };
+}
+
+const document = (await (await createApp(docDeps).request('/openapi.json')).json()) as Document;
+const operations = Object.entries(document.paths)
+  .filter(([path]) => path.startsWith('/v1/'))
+  .flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => ['get', 'put', 'post', 'delete', 'patch'].includes(method))
+      .map(([method, op]) => ({ method: method.toUpperCase(), path, op, key: `${method.toUpperCase()} ${path}` })),
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Hostile values, each with a label for the failure message (a 5000-character string or a
+// 2000-deep object would drown it).
+// ---------------------------------------------------------------------------------------------
+type Labelled = readonly [label: string, value: unknown];
+
+const long = 'x'.repeat(5000);
+const deep = (depth: number, inner: unknown = 1): unknown => {
+  let v: unknown = inner;
+  for (let i = 0; i < depth; i++) v = { a: v };
+  return v;
+};
+const deepArray = (depth: number): unknown => {
+  let v: unknown = [];
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+};
+
+/** A JSON token written into the body text as it is (a placeholder until then). */
+const RAW = '\u0001raw:';
+const raw = (token: string) => `${RAW}${token}`;
+const withRawTokens = (json: string) => json.replace(/"\\u0001raw:([^"]*)"/g, '$1');
+
+/** For a field of a JSON (or YAML) body. */
+const hostileValues: Labelled[] = [
+  ['null', null],
+  ['true', true],
+  ['false', false],
+  ['0', 0],
+  ['-1', -1],
+  ['1.5', 1.5],
+  ['0.0001', 0.0001],
+  ['2**31-1', 2 ** 31 - 1],
+  ['2**31', 2 ** 31],
+  ['-(2**31)-1', -(2 ** 31) - 1],
+  ['2**53', 2 ** 53],
+  ['2**53+2', 2 ** 53 + 2],
+  ['2**63', 2 ** 63],
+  ['1e308', 1e308],
+  ['-1e308', -1e308],
+  ['5e-324', Number.MIN_VALUE],
+  ["''", ''],
+  ["' '", ' '],
+  ["'0'", '0'],
+  ["'-1'", '-1'],
+  ["'2147483648'", '2147483648'],
+  ["'99999999999999999999'", '99999999999999999999'],
+  ['5000 chars', long],
+  ["'a\\u0000b'", 'a\u0000b'],
+  ["'\\ud800'", '\ud800'],
+  ["'é😀'", 'é😀'],
+  ['SQL-ish', "' or 1=1 --"],
+  ["'../../etc/passwd'", '../../etc/passwd'],
+  ["'0000-01-01'", '0000-01-01'],
+  ["'2026-02-30'", '2026-02-30'],
+  ["'9999-12-31'", '9999-12-31'],
+  ["'0000-01-01T00:00:00Z'", '0000-01-01T00:00:00Z'],
+  ["'0001-01-01T00:00:00+14:00'", '0001-01-01T00:00:00+14:00'],
+  ["'9999-12-31T23:59:59-14:00'", '9999-12-31T23:59:59-14:00'],
+  ["'2026-11-24T10:15:00.999999+14:00'", '2026-11-24T10:15:00.999999+14:00'],
+  ["'1900-01-01'", '1900-01-01'],
+  ["'9999-01-01'", '9999-01-01'],
+  ["'1900-01-01T00:00:00Z'", '1900-01-01T00:00:00Z'],
+  ["'9999-01-01T00:00:00Z'", '9999-01-01T00:00:00Z'],
+  ['list barcode of serial 10^20 - 1', `L${'9'.repeat(20)}${mod3736CheckChar('9'.repeat(20))}`],
+  ['list barcode of serial ABCDEF', `LABCDEF${mod3736CheckChar('ABCDEF')}`],
+  ['[]', []],
+  ['[1, 2]', [1, 2]],
+  ['[null]', [null]],
+  ['{}', {}],
+  ['{ a: 1 }', { a: 1 }],
+  // JSON number tokens JSON.stringify cannot write, put in as they are sent (see `raw`).
+  ['1e400 (Infinity once parsed)', raw('1e400')],
+  ['-0', raw('-0')],
+  ['1.0', raw('1.0')],
+  ['30-digit integer', raw('123456789012345678901234567890')],
+  ['1e-400 (0 once parsed)', raw('1e-400')],
+  ['object 2000 deep', deep(2000)],
+  ['array 2000 deep', deepArray(2000)],
+  ['10000 numbers', Array.from({ length: 10000 }, (_, i) => i)],
+];
+
+/** For a path segment or a query value, as written in the URL (pre-encoded where it says so). */
+const hostileSegments: string[] = [
+  '',
+  ' ',
+  '0',
+  '-1',
+  '1.5',
+  '1e3',
+  '0x10',
+  '2147483647',
+  '2147483648',
+  '-2147483649',
+  '9007199254740993',
+  '99999999999999999999',
+  '1e308',
+  'NaN',
+  'Infinity',
+  'null',
+  'true',
+  '%00',
+  'a%00b',
+  '%',
+  '%zz',
+  '%ED%A0%80', // a surrogate encoded in UTF-8: not UTF-8
+  '%FF%FE',
+  encodeURIComponent(long),
+  encodeURIComponent('é😀'),
+  encodeURIComponent('../../etc/passwd'),
+  '..%2F..%2Fetc',
+  encodeURIComponent("' or 1=1 --"),
+  encodeURIComponent('0000-01-01T00:00:00Z'),
+  encodeURIComponent('9999-12-31T23:59:59-14:00'),
+  '[]',
+  '{}',
+];
+
+/** Whole JSON bodies that are not what any route takes. */
+const hostileJsonBodies: Labelled[] = [
+  ['malformed JSON', '{"a": '],
+  ['empty body', ''],
+  ['JSON null', 'null'],
+  ['JSON array', '[]'],
+  ['JSON array of objects', '[{}]'],
+  ['JSON string', '"hello"'],
+  ['JSON number', '42'],
+  ['JSON true', 'true'],
+  ['{}', '{}'],
+  ['__proto__ key', '{"__proto__": {"admin": true}, "constructor": {"prototype": {}}}'],
+  ['key holding NUL', '{"a\\u0000": 1}'],
+  ['lone surrogate', '"\\ud800"'],
+  ['array 100000 deep', '['.repeat(100_000) + ']'.repeat(100_000)],
+  ['object 20000 deep', '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000)],
+  ['trailing garbage', '{} {}'],
+  ['BOM then JSON', '\ufeff{}'],
+];
+
+// ---------------------------------------------------------------------------------------------
+// A fixed-seed generator (mulberry32), one stream per operation.
+// ---------------------------------------------------------------------------------------------
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const seedOf = (text: string) => {
+  let h = 20261125;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+};
+function sample<T>(random: () => number, xs: readonly T[], n: number): T[] {
+  const copy = [...xs];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database behind the app: a chain with stores, a catalogue, a member with a card and a list, two
+// committed sales (one to void, one to return) and a spare API key to revoke.
+// ---------------------------------------------------------------------------------------------
+/** What the app logged for its 500s, by request id: the cause, shown in the failure message. */
+const logged = new Map<string, string>();
+const recordingLogger: Logger = {
+  ...silentLogger,
+  error: (msg, fields = {}) => void logged.set(String(fields.requestId), `${msg}: ${String(fields.error)}`),
+};
+const getDeps = useTestDeps({ logger: recordingLogger });
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+let spareKeyId = 0;
+let listId = 0;
+const CARD = '400000000001';
+const MEMBER = 'M0000001';
+const TS = '2026-11-24T10:15:00-05:00';
+const sale = (txnId: string) => ({
+  storeId: 1,
+  terminalId: 'T09',
+  txnId,
+  ts: TS,
+  lines: [
+    { gtin: gtin13(2), qty: 2, unitPriceCents: 549, lineDiscountCents: 0 },
+    { gtin: gtin13(3), qty: 1, unitPriceCents: 399 },
+  ],
+});
+
+beforeAll(async () => {
+  const deps = getDeps();
+  await seedCatalogue(deps);
+  await upsertMembers(deps, [{ memberNumber: MEMBER, cardNumber: CARD, homeStoreId: 1 }]);
+  api = await appWithKeys(deps);
+  // A live list for the member, so the list routes answer 200 when their input is valid.
+  const member = await deps.db.selectFrom('members').select('id').where('member_number', '=', MEMBER).executeTakeFirstOrThrow();
+  listId = (await sql<{ id: number }>`
+    insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+    values (${member.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(deps.db)).rows[0]!.id;
+  const spare = await api.call('POST', '/v1/keys', api.keys.admin, { name: 'spare', role: 'marketer' });
+  spareKeyId = (await spare.json()).id;
+  for (const txn of ['to-void', 'to-return']) {
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.admin, { ...sale(txn), identity: { cardNumber: CARD } });
+    if (res.status !== 201) throw new Error(`setup sale ${txn}: ${res.status} ${await res.text()}`);
+  }
+});
+
+/** A valid value for each path parameter (the others stay valid while one is hostile). */
+const validPathParams = (): Record<string, Record<string, string>> => ({
+  'DELETE /v1/keys/{id}': { id: String(spareKeyId) },
+  'GET /v1/members/{memberNumber}/profile': { memberNumber: MEMBER },
+  'GET /v1/categories/{id}/cells': { id: 'milk' },
+  'GET /v1/stores/{id}/offer-file': { id: '1' },
+  'GET /v1/stores/{id}/reconciliation': { id: '1' },
+  'GET /v1/lists/{ref}': { ref: String(listId) },
+  'GET /v1/members/{memberNumber}/lists/{which}': { memberNumber: MEMBER, which: 'current' },
+});
+
+const campaignYaml = {
+  id: 'hostile-probe',
+  name: 'Store-brand pain relief',
+  description: 'A probe',
+  active: { from: '2026-11-01', to: '2026-12-31' },
+  promotes: { categories: ['analgesics'], brand_type: 'store' },
+  audience: { cells: ['national/*'] },
+  offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30 }, min_qty: 1, max_units: 2 },
+  timing: { valid_days: 14 },
+  limits: { per_member_per_period: 1, per_member_total: 3 },
+  budget: { max_offers: 1000, max_cost_cents: 100000 },
+  funding: { manufacturer: 'store', share: 0.5 },
+  holdout_percent: 10,
+  priority: 50,
+  stacking: { group: 'pain', mode: 'exclusive' },
+};
+
+/**
+ * Valid bodies for the routes we know (from each route's own tests); a route not listed here gets
+ * one built from its schema. The sweep checks each is accepted, so that a mutation of one field
+ * tests that field and not an already broken body.
+ */
+const validBodies: Record<string, () => unknown[]> = {
+  'POST /v1/keys': () => [{ name: 'lane 3', role: 'pos', storeId: 1 }, { name: 'vendor', role: 'vendor', manufacturerId: 'acme' }],
+  'PUT /v1/stores': () => [{ stores: [{ id: 1, name: 'Main Street', timeZone: 'America/New_York' }] }],
+  'PUT /v1/categories': () => [{ categories: [{ id: 'oat-milk', name: 'Oat milk', parentId: 'milk' }] }],
+  'PUT /v1/manufacturers': () => [{ manufacturers: [{ id: 'acme', name: 'Acme Foods' }] }],
+  'PUT /v1/products': () => [
+    {
+      products: [
+        { gtin: gtin13(3), name: 'Acme Milk 1gal', categoryId: 'milk', brand: 'Acme', brandType: 'national', manufacturerId: 'acme', size: '1gal', priceCents: 399 },
+      ],
+    },
+  ],
+  'PUT /v1/members': () => [
+    {
+      members: [
+        {
+          memberNumber: 'M0000002',
+          cardNumber: '400000000002',
+          homeStoreId: 1,
+          householdSize: 2,
+          hasDog: true,
+          hasCat: false,
+          hasBaby: null,
+          enrolledOn: '2025-01-15',
+          contact: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', phone: '+1 555 0100', postalCode: '10001' },
+        },
+      ],
+    },
+  ],
+  'POST /v1/baskets': () => [basket({ txnId: 'hostile-single' }), { baskets: [basket({ txnId: 'hostile-batch' })] }],
+  'POST /v1/jobs/analyse': () => [{ asOf: '2026-11-24T05:00:00Z' }],
+  'POST /v1/jobs/lists': () => [{ periodStart: '2026-11-16', regenerate: false }],
+  'POST /v1/checkout/identify': () => [{ storeId: 1, identity: { cardNumber: CARD } }, { storeId: 1, identity: { scan: CARD } }],
+  'POST /v1/checkout/quote': () => [{ ...sale('hostile-quote'), identity: { memberNumber: MEMBER } }],
+  'POST /v1/checkout/commit': () => [{ ...sale('hostile-commit'), identity: { cardNumber: CARD }, offline: false }],
+  'POST /v1/checkout/void': () => [{ storeId: 1, terminalId: 'T09', txnId: 'to-void', ts: TS }],
+  'POST /v1/checkout/return': () => [
+    { storeId: 1, terminalId: 'T09', txnId: 'hostile-return', ts: TS, original: { storeId: 1, terminalId: 'T09', txnId: 'to-return' }, lines: [{ gtin: gtin13(2), qty: 1 }] },
+  ],
+  'POST /v1/rules/preview': () => [campaignYaml],
+};
+
+/** A minimal value for a schema of the document, for routes without a valid body above. */
+function fromSchema(schema: Schema | undefined, depth = 0): unknown {
+  if (!schema || depth > 8) return null;
+  if (schema.$ref) return fromSchema(document.components?.schemas?.[schema.$ref.split('/').pop()!], depth + 1);
+  if (schema.example !== undefined) return structuredClone(schema.example);
+  if (schema.examples?.length) return structuredClone(schema.examples[0]);
+  if (schema.default !== undefined) return structuredClone(schema.default);
+  if (schema.enum?.length) return schema.enum[0];
+  const union = schema.oneOf ?? schema.anyOf;
+  if (union?.length) return fromSchema(union[0], depth + 1);
+  if (schema.allOf?.length) return Object.assign({}, ...schema.allOf.map((s) => fromSchema(s, depth + 1)));
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  switch (type) {
+    case 'object':
+      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, s]) => [k, fromSchema(s, depth + 1)]));
+    case 'array':
+      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => fromSchema(schema.items, depth + 1));
+    case 'integer':
+    case 'number':
+      return Math.max(1, schema.minimum ?? 1);
+    case 'boolean':
+      return false;
+    case 'string':
+      return schema.format === 'date' ? '2026-11-24' : schema.format === 'date-time' ? '2026-11-24T10:15:00Z' : 'a'.repeat(Math.max(1, schema.minLength ?? 1));
+    default:
+      return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutations of a body: every field (object key or array element, at any depth) replaced by a
+// sample of the hostile values, dropped, or given an unknown sibling.
+// ---------------------------------------------------------------------------------------------
+type Path = (string | number)[];
+function fieldPaths(value: unknown, prefix: Path = []): Path[] {
+  const out: Path[] = [];
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => out.push([...prefix, i], ...fieldPaths(v, [...prefix, i])));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) out.push([...prefix, k], ...fieldPaths(v, [...prefix, k]));
+  }
+  return out;
+}
+function objectPaths(value: unknown, prefix: Path = []): Path[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => objectPaths(v, [...prefix, i]));
+  if (typeof value !== 'object' || value === null) return [];
+  return [prefix, ...Object.entries(value).flatMap(([k, v]) => objectPaths(v, [...prefix, k]))];
+}
+function arrayPaths(value: unknown, prefix: Path = []): Path[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const inner = Object.entries(value).flatMap(([k, v]) => arrayPaths(v, [...prefix, Array.isArray(value) ? Number(k) : k]));
+  return Array.isArray(value) ? [prefix, ...inner] : inner;
+}
+function setAt(root: unknown, path: Path, update: (parent: Record<string | number, unknown>, key: string | number) => void) {
+  let parent = root as Record<string | number, unknown>;
+  for (const part of path.slice(0, -1)) parent = parent[part] as Record<string | number, unknown>;
+  update(parent, path[path.length - 1]!);
+}
+/** Block YAML as a marketer writes it; flow (JSON, which is YAML too) where nesting is too deep for it. */
+function asYaml(value: unknown): string {
+  try {
+    return yamlText(value);
+  } catch {
+    return JSON.stringify(value);
+  }
+}
+const show = (path: Path) => path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('') || '(body)';
+
+interface BodyCase {
+  label: string;
+  body: unknown;
+}
+/**
+ * Hostile values per field: all of them (~35 s on PGlite, ~20 s on PostgreSQL), in an order drawn
+ * with the operation's seed. Lower it to draw a sample per field if the sweep grows too slow.
+ */
+const VALUES_PER_FIELD = hostileValues.length;
+
+function bodyCases(key: string, base: unknown): BodyCase[] {
+  const random = rng(seedOf(key));
+  const cases: BodyCase[] = [];
+  for (const path of fieldPaths(base)) {
+    for (const [label, value] of sample(random, hostileValues, VALUES_PER_FIELD)) {
+      const body = structuredClone(base);
+      setAt(body, path, (parent, k) => (parent[k] = value));
+      cases.push({ label: `${show(path)} = ${label}`, body });
+    }
+    const dropped = structuredClone(base);
+    setAt(dropped, path, (parent, k) => (Array.isArray(parent) ? parent.splice(k as number, 1) : delete parent[k]));
+    cases.push({ label: `${show(path)} left out`, body: dropped });
+  }
+  for (const path of objectPaths(base)) {
+    const body = structuredClone(base) as Record<string, unknown>;
+    const target = path.length ? (path.reduce<unknown>((o, p) => (o as Record<string | number, unknown>)[p], body) as Record<string, unknown>) : body;
+    target.unknownField = 1;
+    cases.push({ label: `${show(path)}.unknownField = 1`, body });
+  }
+  for (const path of arrayPaths(base)) {
+    const body = structuredClone(base);
+    const target = path.reduce<unknown>((o, p) => (o as Record<string | number, unknown>)[p], body) as unknown[];
+    if (target.length === 0) continue;
+    target.push(structuredClone(target[0]));
+    cases.push({ label: `${show(path)} with its first item twice`, body });
+  }
+  if (typeof base === 'object' && base !== null && !Array.isArray(base)) {
+    cases.push({ label: 'the body as an array', body: [base] });
+    cases.push({ label: 'the body 100 times in an array', body: Array.from({ length: 100 }, () => base) });
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+interface Sent {
+  method: string;
+  url: string;
+  what: string;
+  body?: string | undefined;
+  contentType?: string | undefined;
+  key?: string | null;
+  headers?: Record<string, string>;
+}
+const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
+
+let tables: string[] | undefined;
+async function rowCounts(): Promise<Record<string, number>> {
+  const db = getDeps().db;
+  tables ??= (
+    await sql<{ name: string }>`select table_name as name from information_schema.tables
+      where table_schema = current_schema() and table_type = 'BASE TABLE' and table_name not like 'kysely%'
+      order by table_name`.execute(db)
+  ).rows.map((r) => r.name);
+  const counts = tables.map((t) => sql`(select count(*) from ${sql.table(t)})::int as ${sql.ref(t)}`);
+  return (await sql<Record<string, number>>`select ${sql.join(counts)}`.execute(db)).rows[0]!;
+}
+
+/** Row counts after the last request of a write operation (one count per request, not two). */
+let counted: Record<string, number> | undefined;
+
+/** Sends one request; returns the problems with its answer (none when all is well). */
+async function probe(sent: Sent, options: { writes: boolean; expect401?: boolean }): Promise<string[]> {
+  const before = options.writes ? (counted ??= await rowCounts()) : undefined;
+  const headers: Record<string, string> = { ...(sent.headers ?? {}) };
+  const key = sent.key === undefined ? api.keys.admin : sent.key;
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (sent.contentType) headers['content-type'] = sent.contentType;
+  let res: Response;
+  try {
+    res = await api.app.request(sent.url, { method: sent.method, headers, body: sent.body });
+  } catch (err) {
+    return [`${sent.method} ${clip(sent.url)} [${sent.what}] threw ${(err as Error).message}`];
+  }
+  const text = await res.text();
+  const where = () =>
+    `${sent.method} ${clip(sent.url, 200)} [${sent.what}]${sent.body !== undefined ? ` body ${clip(sent.body, 300)}` : ''} → ${res.status} ${clip(text, 600)}`;
+  const problems: string[] = [];
+  if (res.status >= 500) {
+    const id = (JSON.parse(text) as { requestId?: string }).requestId;
+    problems.push(`5xx: ${where()}; logged: ${clip(logged.get(String(id)) ?? '(nothing)', 300)}`);
+  }
+  if (options.expect401 && res.status !== 401) problems.push(`not 401 without a valid key: ${where()}`);
+  if (res.status >= 400) {
+    let body: { status?: unknown; issues?: { path?: unknown }[]; type?: unknown; title?: unknown } | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!(res.headers.get('content-type') ?? '').includes('application/problem+json') || !body) {
+      problems.push(`not problem+json (${res.headers.get('content-type')}): ${where()}`);
+    } else {
+      if (body.status !== res.status || typeof body.type !== 'string' || typeof body.title !== 'string') {
+        problems.push(`problem.status/type/title do not match: ${where()}`);
+      }
+      if (res.status === 422 && !(Array.isArray(body.issues) && body.issues.length > 0 && body.issues.every((i) => typeof i.path === 'string' && i.path))) {
+        problems.push(`422 without issues naming a path: ${where()}`);
+      }
+    }
+  }
+  if (before) {
+    const after = (counted = await rowCounts());
+    const changed = Object.keys(before).filter((t) => before[t] !== after[t]);
+    if (res.status >= 400 && changed.length) {
+      problems.push(`refused but stored rows in ${changed.map((t) => `${t} ${before[t]}→${after[t]}`).join(', ')}: ${where()}`);
+    }
+  }
+  return problems;
+}
+
+const urlOf = (path: string, params: Record<string, string>, query = '') =>
+  path.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? 'x') + query;
+
+function validQuery(op: Operation): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of op.parameters ?? []) {
+    if (p.in !== 'query' || !p.required) continue;
+    out[p.name] = String(fromSchema(p.schema));
+  }
+  return out;
+}
+const queryString = (q: Record<string, string>) => {
+  const s = Object.entries(q).map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join('&');
+  return s ? `?${s}` : '';
+};
+
+// ---------------------------------------------------------------------------------------------
+// The sweep
+// ---------------------------------------------------------------------------------------------
+describe('every /v1 operation under hostile input', () => {
+  it('the document lists the operations the sweep relies on', () => {
+    expect(operations.length).toBeGreaterThanOrEqual(26);
+    for (const key of Object.keys(validBodies)) expect(operations.map((o) => o.key), key).toContain(key);
+  });
+
+  for (const { method, path, op, key } of operations) {
+    it(`${key}`, async () => {
+      const problems: string[] = [];
+      const writes = method !== 'GET';
+      const pathParams: Record<string, string> = { ...validPathParams()[key] };
+      for (const p of op.parameters ?? []) if (p.in === 'path') pathParams[p.name] ??= String(fromSchema(p.schema));
+      const query = validQuery(op);
+      const content = op.requestBody?.content ?? {};
+      const json = 'application/json' in content;
+      const yamlType = Object.keys(content).find((t) => t.includes('yaml'));
+      const bases = (validBodies[key]?.() ?? (json || yamlType ? [fromSchema(content[json ? 'application/json' : yamlType!]!.schema)] : [undefined]));
+      const encode = (body: unknown) => (body === undefined ? undefined : yamlType && !json ? asYaml(body) : withRawTokens(JSON.stringify(body)));
+      const contentType = json ? 'application/json' : yamlType;
+      const baseUrl = urlOf(path, pathParams, queryString(query));
+      const base = { method, url: baseUrl, body: encode(bases[0]), contentType };
+
+      // No key, or a forged one: 401 before anything else.
+      for (const [what, headers] of [
+        ['no key', {}],
+        ['unknown key', { authorization: 'Bearer cad_0000000000000000000000000000000000' }],
+        ['5000-character key', { authorization: `Bearer ${long}` }],
+        ['SQL-ish X-API-Key', { 'x-api-key': "' or 1=1 --" }],
+      ] as const) {
+        problems.push(...(await probe({ ...base, what, key: null, headers }, { writes, expect401: true })));
+      }
+
+      // The valid request is accepted (else the mutations below test nothing). A route whose
+      // valid path this file does not know may answer 4xx (its id made up from the schema).
+      counted = undefined; // they store rows, and do not go through probe()
+      for (const body of bases) {
+        if (body === undefined && method !== 'GET') continue;
+        if (method === 'GET') {
+          const res = await api.app.request(base.url, { headers: { authorization: `Bearer ${api.keys.admin}` } });
+          const known = !(op.parameters ?? []).some((p) => p.in === 'path') || key in validPathParams();
+          if (res.status >= (known ? 400 : 500)) {
+            problems.push(`the valid request is refused: GET ${base.url} → ${res.status} ${clip(await res.text())}`);
+          }
+          continue;
+        }
+        const sent = { ...base, what: 'valid body', body: encode(body) };
+        const res = await api.app.request(sent.url, {
+          method,
+          headers: { authorization: `Bearer ${api.keys.admin}`, 'content-type': contentType! },
+          body: sent.body,
+        });
+        if (res.status >= 400) problems.push(`the valid body is refused: ${method} ${sent.url} ${clip(sent.body!)} → ${res.status} ${clip(await res.text())}`);
+      }
+
+      counted = undefined;
+
+      // Path parameters, one at a time.
+      for (const name of Object.keys(pathParams)) {
+        for (const segment of hostileSegments) {
+          const url = urlOf(path, { ...pathParams, [name]: segment }, queryString(query));
+          problems.push(...(await probe({ ...base, url, what: `path ${name} = ${clip(segment, 40)}` }, { writes })));
+        }
+      }
+
+      // Query parameters the document does not list, and methods the path does not take.
+      for (const extra of ['__proto__=1', 'constructor[prototype]=1', `unknown=${encodeURIComponent(long)}`, 'a%00=1']) {
+        const url = urlOf(path, pathParams, `${queryString(query) || '?'}&${extra}`);
+        problems.push(...(await probe({ ...base, url, what: `query ${clip(extra, 40)}` }, { writes })));
+      }
+      for (const other of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+        if (document.paths[path]![other.toLowerCase()]) continue;
+        const body = other === 'GET' ? undefined : base.body;
+        problems.push(...(await probe({ ...base, method: other, body, what: `method ${other}` }, { writes: other !== 'GET' })));
+      }
+
+      // Query parameters from the document, one at a time, plus a repeated one.
+      for (const p of op.parameters ?? []) {
+        if (p.in !== 'query') continue;
+        for (const value of hostileSegments) {
+          const url = urlOf(path, pathParams, queryString({ ...query, [p.name]: value }));
+          problems.push(...(await probe({ ...base, url, what: `query ${p.name} = ${clip(value, 40)}` }, { writes })));
+        }
+        const url = urlOf(path, pathParams, `${queryString(query) || '?'}&${p.name}=1&${p.name}=2`);
+        problems.push(...(await probe({ ...base, url, what: `query ${p.name} twice` }, { writes })));
+      }
+
+      // Request bodies: one field at a time, then whole bodies.
+      if (json || yamlType) {
+        for (const b of bases) {
+          for (const c of bodyCases(key, b)) {
+            problems.push(...(await probe({ ...base, body: encode(c.body), what: c.label }, { writes })));
+          }
+        }
+        for (const [what, text] of hostileJsonBodies) {
+          problems.push(...(await probe({ ...base, body: text as string, contentType: 'application/json', what }, { writes })));
+        }
+        const valid = encode(bases[0]);
+        for (const [what, type] of [
+          ['as text/plain', 'text/plain'],
+          ['as form data', 'application/x-www-form-urlencoded'],
+          ['without a content-type', undefined],
+          ['as JSON with a charset', 'application/json; charset=utf-16'],
+        ] as const) {
+          problems.push(...(await probe({ ...base, body: valid, contentType: type, what }, { writes })));
+        }
+        if (yamlType) {
+          for (const [what, text] of [
+            ['malformed YAML', 'id: [unclosed\n  name: {'],
+            ['YAML null', 'null\n'],
+            ['YAML list', '- 1\n- 2\n'],
+            ['YAML string', 'hello\n'],
+            ['YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`],
+            ['YAML 10000 deep', '['.repeat(10_000) + ']'.repeat(10_000)],
+            ['YAML with NUL', `${encode(bases[0])}description: "a\\0b"\n`],
+            ['YAML duplicate keys', `${encode(bases[0])}id: again\n`],
+            ['YAML custom tag', '!!js/function "function () {}"\n'],
+            ['YAML binary', '!!binary AAAA\n'],
+          ] as const) {
+            problems.push(...(await probe({ ...base, body: text, contentType: yamlType, what }, { writes })));
+          }
+        }
+      }
+
+      expect(problems, `${problems.length} problems on ${key}:\n${problems.slice(0, 30).join('\n')}`).toEqual([]);
+    });
+  }
+});
