@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util';
 import { gtinCheckDigit } from '../../src/lib/gtin.ts';
 import { rerunUnderPostgres } from './support.ts';
 import { freePort } from '../support/net.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = join(root, '.bench');
@@ -68,17 +69,6 @@ const MEMBERS = 2_000;
 const PRODUCTS = 1_000;
 const TERMINALS = 6;
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface BenchProduct {
   gtin: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allocate, applyOffer, type OfferTerms, type QuoteLine } from '../../src/checkout/discount.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 const A = '00000000000017';
 const B = '00000000000024';
@@ -9,15 +10,6 @@ const terms = (t: Partial<OfferTerms>): OfferTerms => ({
 });
 const line = (gtin: string, qty: number, unitPriceCents: number): QuoteLine => ({ gtin, qty, unitPriceCents });
 
-/** A small seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('allocate (largest remainder)', () => {
   it('always sums exactly and never exceeds a line, over 20,000 random cases', () => {

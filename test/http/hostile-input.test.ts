@@ -11,6 +11,7 @@ import { staticRules } from '../../src/rules/rule-set.ts';
 import type { Deps } from '../../src/deps.ts';
 import { testConfig, useTestDeps } from '../support/db.ts';
 import { appWithKeys, basket, gtin13, seedCatalogue } from '../support/factories.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 /**
  * Every operation of the app's own OpenAPI document (paths under /v1), under hostile input:
@@ -223,17 +224,8 @@ const hostileJsonBodies: Labelled[] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// A fixed-seed generator (mulberry32), one stream per operation.
+// One fixed-seed stream (mulberry32, test/support/random.ts) per operation, seeded by its name.
 // ---------------------------------------------------------------------------------------------
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const seedOf = (text: string) => {
   let h = 20261125;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appWithKeys, basket, gtin13, seedCatalogue } from '../support/factories.ts';
 import { useTestDeps } from '../support/db.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 /**
  * Hostile input on POST /v1/baskets, drawn with a fixed seed: every field of a valid basket
@@ -22,15 +23,6 @@ const hostile: unknown[] = [
   '0001-01-01T00:00:00Z', '2026-11-20T10:15:00', '2026-11-20T24:00:00Z', '2026-11-20T10:15:60Z', '2026-11-20T10:15:00+24:00',
 ];
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function counts() {
   const { rows } = await sql<{ b: number; l: number; m: number; p: number; t: number }>`

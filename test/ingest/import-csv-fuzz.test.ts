@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { importBaskets, importMembers, importProducts, type RejectedRow } from '../../src/ingest/import-csv.ts';
 import { useTestDeps } from '../support/db.ts';
 import { gtin13, seedCatalogue } from '../support/factories.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 /**
  * Hostile CSV rows, drawn with a fixed seed: every column of valid basket, product and member
@@ -20,15 +21,6 @@ const hostile = [
   'true', 'null',
 ];
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const csvField = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
