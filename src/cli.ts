@@ -15,6 +15,7 @@ import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { localDate, localToInstant } from './lib/time.ts';
+import { inRange } from './lib/validators.ts';
 import type { AnalyseMode } from './jobs/sim-run.ts';
 import type { RuleFileText } from './rules/index.ts';
 import type { RuleSource } from './rules/rule-set.ts';
@@ -266,19 +267,27 @@ async function runSimRun(session: Session, values: { weeks?: string; days?: stri
   return 0;
 }
 
-/** `--at`: a local date (its midnight in the chain's zone) or an instant with offset. */
-function parseAt(value: string | undefined, timeZone: string, required: boolean): Date {
+/**
+ * `--at`: a local date (its midnight in the chain's zone) or an instant with offset, within the
+ * range the API takes (1900-01-01 … 9999-01-01); with `notAfterNow`, not later than now (analyse:
+ * history ends now, as `POST /v1/jobs/analyse` says).
+ */
+function parseAt(value: string | undefined, timeZone: string, required: boolean, notAfterNow = false): Date {
   if (value === undefined) {
     if (required) throw new UsageError('--at DATE is required (YYYY-MM-DD)');
     return new Date();
   }
+  let at: Date | null = null;
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    const at = localToInstant(value, timeZone);
-    if (at && localDate(new Date(at), timeZone) === value) return new Date(at);
+    const instant = localToInstant(value, timeZone);
+    if (instant && localDate(new Date(instant), timeZone) === value) at = new Date(instant);
   } else if (/(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
-    return new Date(value);
+    at = new Date(value);
   }
-  throw new UsageError(`--at must be a date (YYYY-MM-DD) or an instant with offset, not ${value}`);
+  if (!at) throw new UsageError(`--at must be a date (YYYY-MM-DD) or an instant with offset, not ${value}`);
+  if (!inRange(at.getTime())) throw new UsageError(`--at must lie between 1900-01-01 and 9999-01-01, not ${value}`);
+  if (notAfterNow && at.getTime() > Date.now()) throw new UsageError(`--at must not be after now (history ends now), not ${value}`);
+  return at;
 }
 
 async function runListsCommand(session: Session, period: string | undefined, regenerate: boolean): Promise<number> {
@@ -510,7 +519,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         if (sub !== 'generate') throw new UsageError('usage: sim generate [options] | sim run [--weeks N] [--days N]');
         return await runSimLoad(session, await simChainFrom(values, session.config));
       case 'analyse':
-        return await runAnalyseCommand(session, parseAt(values.at, session.config.CHAIN_TIME_ZONE, false));
+        return await runAnalyseCommand(session, parseAt(values.at, session.config.CHAIN_TIME_ZONE, false, true));
       case 'predict': {
         const at = parseAt(values.at, session.config.CHAIN_TIME_ZONE, true);
         if (!values.out) throw new UsageError('predict needs --out FILE.csv');

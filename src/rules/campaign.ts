@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseGtin } from '../lib/gtin.ts';
+import { inRange } from '../lib/validators.ts';
 
 /**
  * A campaign: one file in `rules/campaigns/`, written by marketers, reviewed like code.
@@ -41,11 +42,17 @@ const Code = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, _ . - (max 64)');
 
-/** A calendar date, YYYY-MM-DD (store-local). */
-export const LocalDate = z.string().refine(
-  (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
-  'expected a date as YYYY-MM-DD',
-);
+/** A calendar date, YYYY-MM-DD (store-local), in the range the API takes (1900-01-01 … 9999-01-01). */
+export const LocalDate = z
+  .string()
+  .refine(
+    (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
+    'expected a date as YYYY-MM-DD',
+  )
+  .refine((s) => {
+    const t = Date.parse(`${s}T00:00:00Z`);
+    return Number.isNaN(t) || inRange(t); // an unreadable date is the check above's to name
+  }, 'expected a date between 1900-01-01 and 9999-01-01');
 
 /** YAML reads unquoted digits as numbers (and drops leading zeros): both forms are accepted. */
 const GtinRef = z.union([z.string(), z.int().nonnegative()]).transform((raw, ctx) => {

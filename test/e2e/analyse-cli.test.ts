@@ -100,5 +100,12 @@ describe('cadence analyse and predict', () => {
     const noOut = await cadence('predict', '--at', '2026-09-15');
     expect(noOut.code).toBe(1);
     expect(noOut.stderr).toContain('--out FILE.csv');
+    // Dates the database cannot hold, and an analysis after the end of history (now), are refused.
+    const tooEarly = await cadence('predict', '--at', '1899-12-31', '--out', join(dir, 'x.csv'));
+    expect(tooEarly.code).toBe(1);
+    expect(tooEarly.stderr).toContain('--at must lie between 1900-01-01 and 9999-01-01');
+    const future = await cadence('analyse', '--at', '2999-01-01');
+    expect(future.code).toBe(1);
+    expect(future.stderr).toContain('--at must not be after now');
   }, 60_000);
 });

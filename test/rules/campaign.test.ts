@@ -142,6 +142,11 @@ describe('campaign files', () => {
       (l) => (l[3] = '  from: 2026-02-30'),
       'rules/campaigns/x.yaml:4:3 active.from: expected a date as YYYY-MM-DD',
     ],
+    [
+      'a date the database cannot hold',
+      (l) => (l[3] = '  from: 0000-01-01'),
+      'rules/campaigns/x.yaml:4:3 active.from: expected a date between 1900-01-01 and 9999-01-01',
+    ],
   ];
   for (const [what, edit, expected] of cases) {
     it(`names file, line, column and field for ${what}`, async () => {
