@@ -95,6 +95,8 @@ const basketColumns = {
 } as const;
 type BasketColumn = keyof typeof basketColumns;
 
+/** Lines one basket may hold, as POST /v1/baskets allows. */
+const MAX_BASKET_LINES = 1_000;
 const qtyPattern = /^\d{1,6}(\.\d{1,3})?$/;
 const moneyPattern = /^\d{1,7}(\.\d{1,2})?$/;
 const centsPattern = /^\d{1,9}$/;
@@ -273,6 +275,9 @@ export async function importBaskets(
           current.added = true;
         } else if (ts !== current.ts || card !== current.card || member !== current.member) {
           throw new RowError('ts', `the basket's lines disagree on time or member (see line ${current.lineNos[0]!})`);
+        } else if (current.lineNos.length > MAX_BASKET_LINES) {
+          // as POST /v1/baskets; it also keeps a basket's total within bigint
+          throw new RowError('txn', `a basket holds at most ${MAX_BASKET_LINES} lines (this one starts at line ${current.lineNos[0]!})`);
         }
         addLine(rows, f, ix, gtins);
       } catch (err) {

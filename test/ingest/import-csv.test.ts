@@ -266,3 +266,17 @@ describe('import rows with instants the database cannot hold', () => {
     expect(rejected.map((r: { line: number; field: string }) => [r.line, r.field])).toEqual([[2, 'ts'], [3, 'ts'], [4, 'ts']]);
   });
 });
+
+describe('import baskets longer than the API allows', () => {
+  it('rejects a basket of more than 1,000 lines whole, naming where it starts, and imports the next', async () => {
+    const long = Array.from({ length: 1001 }, (_, i) => `400000000001,too-long,2026-03-08T10:00:00-05:00,1,${gtin13(1 + (i % 3))},1`);
+    const { summary, rejected } = await run('baskets', [
+      'card,txn,ts,store_id,gtin,qty',
+      ...long,
+      `400000000001,after-long,2026-03-08T11:00:00-05:00,1,${gtin13(1)},1`,
+    ].join('\n'));
+    expect(summary).toMatchObject({ rows: 1002, imported: 1, rejected: 1001, created: 1 });
+    expect(rejected.find((r) => r.field === 'txn')).toMatchObject({ line: 1002, reason: expect.stringContaining('at most 1000 lines') });
+    expect(rejected.every((r) => r.line <= 1002)).toBe(true);
+  });
+});
