@@ -453,16 +453,24 @@ function contentHash(rows: BasketRows, i: number, memberId: number): string {
   b.byte(PIPE);
   for (let l = rows.lineStart[i]!, start = l, end = rows.lineEnd(i); l < end; l++) {
     if (l > start) b.byte(COMMA);
-    b.ascii(rows.gtin[l]!);
-    b.byte(COLON);
-    b.milli(rows.qtyMilli[l]!);
-    b.byte(COLON);
-    const price = rows.priceCents[l];
-    if (price !== null && price !== undefined) b.int(price);
-    b.byte(COLON);
-    b.int(rows.discountCents[l]!);
+    writeLine(b, rows, l, COLON);
   }
   return md5HexBytes(b.view());
+}
+
+/**
+ * A line's `gtin`, quantity (3 decimals), unit price (empty when none) and discount, `sep` between:
+ * the same fields in the content hash (`:`) and in the COPY text of basket_lines (`,`).
+ */
+function writeLine(b: AsciiBuffer, rows: BasketRows, l: number, sep: number): void {
+  b.ascii(rows.gtin[l]!);
+  b.byte(sep);
+  b.milli(rows.qtyMilli[l]!);
+  b.byte(sep);
+  const price = rows.priceCents[l];
+  if (price !== null && price !== undefined) b.int(price);
+  b.byte(sep);
+  b.int(rows.discountCents[l]!);
 }
 
 /** round(qty × price) as numeric rounds it (half away from zero), from qty in thousandths × cents. */
@@ -577,14 +585,7 @@ async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { 
         csv.byte(COMMA);
         csv.int(no);
         csv.byte(COMMA);
-        csv.ascii(rows.gtin[l]!);
-        csv.byte(COMMA);
-        csv.milli(rows.qtyMilli[l]!);
-        csv.byte(COMMA);
-        const price = rows.priceCents[l];
-        if (price !== null && price !== undefined) csv.int(price);
-        csv.byte(COMMA);
-        csv.int(rows.discountCents[l]!);
+        writeLine(csv, rows, l, COMMA);
         csv.byte(NEWLINE);
       }
     }
