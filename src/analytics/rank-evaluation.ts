@@ -188,7 +188,7 @@ export async function evaluateLastBaskets(db: Db, opts: LastBasketOptions): Prom
     for (const { day, at } of days.rows) {
       const asOf = new Date(at);
       const base = { asOf, timeZone: opts.timeZone };
-      const lines = await preparePurchaseLines(tx, { ...base, scope: 'transaction', inline: true });
+      const lines = await preparePurchaseLines(tx, { ...base, owner: 'job', inline: true });
       await computeCycles(tx, { ...base, backtestDays: periodDays, lines });
       await calibrate(tx, { ...base, windowDays: periodDays });
       const onDay = sql`e.member_id = s.member_id and e.day = ${day}::date`;

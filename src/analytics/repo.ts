@@ -34,6 +34,24 @@ export async function snapshotOf(
   return row ? { asOf: new Date(row.as_of), timeZone: row.time_zone } : null;
 }
 
+/**
+ * When each table list generation reads was last computed: the member steps' snapshots and the
+ * prediction tables' own `as_of` (null: never, or empty). One analyse job writes them all as of
+ * one instant, committed together (jobs/analyse.ts); differing instants mean the tables were
+ * computed step by step (the CLI's single steps, tests) or a commit was lost between the job's two
+ * transactions.
+ */
+export async function analyticsAsOf(db: Db): Promise<Record<string, Date | null>> {
+  const { rows } = await sql<{ part: string; as_of: Date | null }>`
+    select component as part, as_of from analytics_snapshots
+      where component in ('cells', 'member_scores', 'traits')
+    union all select 'member_category_cycles', (select as_of from member_category_cycles limit 1)
+    union all select 'member_product_scores', (select as_of from member_product_scores limit 1)`.execute(db);
+  const out: Record<string, Date | null> = {};
+  for (const r of rows) out[r.part] = r.as_of === null ? null : new Date(r.as_of);
+  return out;
+}
+
 export async function findCategory(
   db: Db,
   id: string,

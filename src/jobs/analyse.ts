@@ -8,11 +8,7 @@ import { computeCycles, type CycleSummary } from '../analytics/cycles.ts';
 import { computeMemberScores, type MemberScoresSummary } from '../analytics/members.ts';
 import { scoreNextBasket, type ScoreSummary } from '../analytics/rank.ts';
 import { computeTraits, type TraitsSummary } from '../analytics/traits.ts';
-import {
-  dropPurchaseLines,
-  preparePurchaseLines,
-  type PurchaseLines,
-} from '../analytics/purchase-lines.ts';
+import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 
 export interface AnalyseJobOptions {
@@ -25,10 +21,11 @@ export interface AnalyseJobOptions {
   /** Monotonic milliseconds, for the step timings (performance.now on every runtime). */
   now?: () => number;
   /**
-   * Connections the job runs on. 2: the member steps beside the prediction steps, each chain on
-   * a connection of its own with its own prepared lines; 1: one after the other on one
-   * connection, sharing one prepared-lines table. Default: 2 where the database has more than
-   * one connection (PostgreSQL), 1 on PGlite (two would only queue, and prepare the lines twice).
+   * Connections the job runs on. 2: the member steps beside the prediction steps, each chain in
+   * a transaction on a connection of its own with its own prepared lines, the two committed
+   * together; 1: one after the other in one transaction, sharing one prepared-lines table.
+   * Default 2; always 1 on a database with a single connection (PGlite: two would only queue,
+   * and the first chain's transaction, waiting for the second's, would wait for ever).
    */
   connections?: 1 | 2;
 }
@@ -78,13 +75,18 @@ interface Job {
  * On PostgreSQL the two chains run at once, each on a connection of its own (the job is bound by
  * one core per connection: its plans are single-process, as temp tables are not read by
  * parallel workers); on PGlite one after the other. The steps read the members' scan lines
- * prepared once per connection (joined to their basket's local day and their product's category
- * and brand: purchase-lines.ts), temp tables that do not outlive the connection; the prediction
- * chain, which reads them once, groups them straight from basket_lines instead. Each chain ends
- * by analysing the tables it rewrote. Every step replaces its tables in one transaction, so a
- * rerun with the same `asOf` gives the same rows, and a failure halfway leaves each table either
- * as before or fully recomputed (when one chain fails the other still finishes; the job then
- * fails with the first error).
+ * prepared once per chain (joined to their basket's local day and their product's category
+ * and brand: purchase-lines.ts), temp tables dropped with the transaction; the prediction chain,
+ * which reads them once, groups them straight from basket_lines instead. Each chain ends by
+ * analysing the tables it rewrote.
+ *
+ * All or nothing: the whole job is one transaction per chain, committed together (see
+ * commitTogether), so readers never see cells of today beside predictions of yesterday, and a
+ * failure in any step leaves every analytics table as the last successful run left it (the job
+ * fails with the first error; the other chain stops before its next step). A rerun with the same
+ * `asOf` gives the same rows. The price: a table a step replaced stays locked until the job
+ * commits (readers of member_category_cells, say, wait for the rest of the job, some seconds per
+ * million scan lines, once a night), where each step alone used to hold only its own.
  */
 export async function runAnalyse(
   deps: { db: Db; logger: Logger },
@@ -94,14 +96,19 @@ export async function runAnalyse(
   const now = opts.now ?? (() => performance.now());
   const started = now();
   const timings: Partial<Record<Step, number>> = {};
+  // Two transactions must be open at once to commit together: one connection only where the
+  // database has no second (PGlite), whatever was asked.
   const connections =
-    opts.connections ?? (db.getExecutor().adapter.supportsMultipleConnections === false ? 1 : 2);
+    db.getExecutor().adapter.supportsMultipleConnections === false ? 1 : (opts.connections ?? 2);
+  // The first failure of either chain: the other stops before its next step and rolls back.
+  let failed: { error: unknown } | null = null;
   const job: Job = {
     asOf: opts.asOf,
     timeZone: opts.timeZone,
     rules: opts.rules,
     periodDays: opts.periodDays ?? 14,
     async step(name, run) {
+      if (failed) throw failed.error;
       const t0 = now();
       const result = await run();
       const ms = Math.round(now() - t0);
@@ -116,26 +123,28 @@ export async function runAnalyse(
   let members: MemberResults;
   let predictions: PredictionResults;
   if (connections === 1) {
-    ({ members, predictions } = await db.connection().execute(async (c) => {
-      const [m, cycles] = await withLines(c, job, async (lines) => [
-        await memberSteps(c, job, lines),
-        await job.step('cycles', () => cycleStep(c, job, lines)),
+    ({ members, predictions } = await db.transaction().execute(async (tx) => {
+      const [m, cycles] = await withLines(tx, job, async (lines) => [
+        await memberSteps(tx, job, lines),
+        await job.step('cycles', () => cycleStep(tx, job, lines)),
       ] as const);
-      return { members: m, predictions: { cycles, ...(await predictionSteps(c, job)) } };
+      return { members: m, predictions: { cycles, ...(await predictionSteps(tx, job)) } };
     }));
   } else {
-    [members, predictions] = await settled(
-      db.connection().execute((c) => withLines(c, job, (lines) => memberSteps(c, job, lines))),
-      db.connection().execute(async (c) => {
+    [members, predictions] = await commitTogether(
+      db,
+      (tx) => withLines(tx, job, (lines) => memberSteps(tx, job, lines)),
+      async (tx) => {
         // Cycles read the lines once (their purchase days): straight from basket_lines.
         const cycles = await withLines(
-          c,
+          tx,
           job,
-          (lines) => job.step('cycles', () => cycleStep(c, job, lines)),
+          (lines) => job.step('cycles', () => cycleStep(tx, job, lines)),
           true,
         );
-        return { cycles, ...(await predictionSteps(c, job)) };
-      }),
+        return { cycles, ...(await predictionSteps(tx, job)) };
+      },
+      (error) => (failed ??= { error }),
     );
   }
   const timingsMs: Record<string, number> = {};
@@ -165,23 +174,19 @@ interface PredictionResults {
 }
 
 /**
- * Prepares the scan lines on `db`'s connection (pinned by the caller) for `fn`, then drops them.
+ * Prepares the scan lines in the transaction `tx` for `fn` (temp tables dropped at its end).
  * `inline` when `fn` reads them once (purchase-lines.ts).
  */
 async function withLines<T>(
-  db: Db,
+  tx: Db,
   job: Job,
   fn: (lines: PurchaseLines) => Promise<T>,
   inline = false,
 ): Promise<T> {
   const lines = await job.step('lines', () =>
-    preparePurchaseLines(db, { asOf: job.asOf, timeZone: job.timeZone, scope: 'session', inline }),
+    preparePurchaseLines(tx, { asOf: job.asOf, timeZone: job.timeZone, owner: 'job', inline }),
   );
-  try {
-    return await fn(lines);
-  } finally {
-    await dropPurchaseLines(db);
-  }
+  return fn(lines);
 }
 
 async function memberSteps(db: Db, job: Job, lines: PurchaseLines): Promise<MemberResults> {
@@ -227,9 +232,47 @@ async function analyze(db: Db, tables: readonly string[]): Promise<void> {
   await sql`analyze ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
 }
 
-/** Both results once both have settled (nothing left running), or the first failure. */
-async function settled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [ra, rb] = await Promise.allSettled([a, b]);
+/**
+ * Runs `a` and `b` in a transaction each, on connections of their own, and commits both only when
+ * both have succeeded: the one that finishes first holds its transaction open until the other is
+ * done, and rolls back when the other fails (`onFailure` is told at once, so the other can stop
+ * early). The two commits follow each other within milliseconds; only a failure of the second
+ * commit itself (the connection lost in between) could still leave one chain's tables new and the
+ * other's old, which list generation detects (the tables' `as_of` differ) and refuses.
+ *
+ * The chains must not touch each other's tables: each holds the exclusive lock of every table it
+ * replaced until the common commit, so a read of it from the other chain would wait for ever.
+ */
+async function commitTogether<A, B>(
+  db: Db,
+  a: (tx: Db) => Promise<A>,
+  b: (tx: Db) => Promise<B>,
+  onFailure: (error: unknown) => void,
+): Promise<[A, B]> {
+  let arrived = 0;
+  let open!: () => void;
+  let abort!: (error: unknown) => void;
+  const gate = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    abort = reject;
+  });
+  gate.catch(() => {}); // a chain that never reaches the gate leaves it unobserved
+  const run = <T>(fn: (tx: Db) => Promise<T>) =>
+    db.transaction().execute(async (tx) => {
+      let value: T;
+      try {
+        value = await fn(tx);
+      } catch (error) {
+        onFailure(error);
+        abort(error);
+        throw error;
+      }
+      if (++arrived === 2) open();
+      await gate; // rejects with the other chain's error: this one rolls back
+      return value;
+    });
+  const [ra, rb] = await Promise.allSettled([run(a), run(b)]);
+  // The first failure is the one both report (the other rolled back because of it).
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
-import { snapshotOf } from '../analytics/repo.ts';
+import { analyticsAsOf, snapshotOf } from '../analytics/repo.ts';
 import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { activeIn, pickOffers, promotedProducts, type CampaignAssignment, type PromotedProduct } from '../offers/assign.ts';
 import type { CampaignSpec } from '../offers/spec.ts';
@@ -70,10 +70,13 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       };
     }
     const scores = await snapshotOf(tx, 'member_scores');
-    const cycles = await sql<{ as_of: Date }>`select as_of from member_category_cycles limit 1`.execute(tx);
     if (!scores) throw new ConflictError('no analytics yet: run `cadence analyse` first');
-    if (cycles.rows[0] && new Date(cycles.rows[0].as_of).getTime() !== scores.asOf.getTime()) {
-      throw new ConflictError('the analytics tables are from different runs: run `cadence analyse` again');
+    const computed = Object.entries(await analyticsAsOf(tx)).filter(([, at]) => at !== null);
+    if (computed.some(([, at]) => at!.getTime() !== scores.asOf.getTime())) {
+      const runs = computed.map(([part, at]) => `${part} as of ${at!.toISOString()}`).join(', ');
+      throw new ConflictError(
+        `the analytics tables are from different runs (${runs}): run \`cadence analyse\` again`,
+      );
     }
 
     let voidedOffers = 0;

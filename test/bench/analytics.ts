@@ -162,7 +162,7 @@ async function measure(
   console.log(`  baseline GROUP BY member_id, gtin, rows fetched   ${fmt(fetched)} s`);
   console.log(`  baseline GROUP BY member_id, gtin, server only    ${fmt(server)} s`);
   const detail: Record<string, string> = {
-    lines: 'members\' lines joined to local day, category, brand (a temp table per connection)',
+    lines: 'members\' lines joined to local day, category, brand (a temp table per chain, dropped at its commit)',
     cells: `${summary!.cells.rows.toLocaleString('en-US')} member × categories`,
     cycles: `${cycleSummary.memberProducts.toLocaleString('en-US')} member × products, ${cycleSummary.memberCategories.toLocaleString('en-US')} member × categories (+ back-test snapshot)`,
     calibration: `${calibration.bins} bins in ${calibration.strata} strata from ${calibration.pairs.toLocaleString('en-US')} back-tested pairs`,

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.ts';
 import { createApiKey } from '../../src/auth/index.ts';
 import type { Db } from '../../src/db/index.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
 import { analyseRunnerFor } from '../../src/jobs/runners.ts';
 import { staticRules } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
@@ -14,13 +15,14 @@ const AS_OF = '2026-10-31T04:00:00Z';
 const SIX_DECIMALS = '(\\d+\\.\\d{6})\\d+';
 let keys: { admin: string; marketer: string };
 
+const WRITTEN = [
+  'member_category_cells', 'member_scores', 'member_traits', 'category_associations',
+  'member_product_cycles', 'member_category_cycles', 'cycle_priors', 'prediction_calibration',
+  'member_product_scores',
+];
+
 /** Row counts and a content hash of every table the analyse job writes. */
-async function fingerprint(db: Db) {
-  const tables = [
-    'member_category_cells', 'member_scores', 'member_traits', 'category_associations',
-    'member_product_cycles', 'member_category_cycles', 'cycle_priors', 'prediction_calibration',
-    'member_product_scores',
-  ];
+async function fingerprint(db: Db, tables = WRITTEN) {
   const out: Record<string, { rows: number; hash: string }> = {};
   for (const t of tables) {
     const { rows } = await sql<{ rows: number; hash: string | null }>`
@@ -84,6 +86,90 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     expect(Object.keys(two.timingsMs)).toEqual(Object.keys(one.timingsMs));
     expect({ ...two, timingsMs: {} }).toEqual({ ...one, timingsMs: {} });
   }, 120_000);
+
+  it('is all or nothing: a step that fails leaves every table as the last run left it', async () => {
+    const deps = getDeps();
+    const rules = staticRules().current();
+    const run = (asOf: string, connections: 1 | 2) =>
+      runAnalyse(deps, { asOf: new Date(asOf), timeZone: 'America/New_York', rules, connections });
+    const everything = [...WRITTEN, 'member_product_backtest', 'analytics_snapshots'];
+    await run(AS_OF, 2);
+    const before = await fingerprint(deps.db, everything);
+    const OTHER = '2026-10-24T04:00:00Z';
+    // A table a step writes made unreachable: that step fails, after others have written theirs.
+    // member_traits: the member chain's third step (the prediction chain may have finished);
+    // member_product_scores: the prediction chain's last (the member chain may have finished).
+    for (const [table, connections] of [
+      ['member_traits', 2], ['member_product_scores', 2], ['member_traits', 1], ['member_product_scores', 1],
+    ] as const) {
+      await sql`alter table ${sql.table(table)} rename to hidden_for_test`.execute(deps.db);
+      try {
+        await expect(run(OTHER, connections), `${table}, ${connections}`).rejects.toThrow(table);
+      } finally {
+        await sql`alter table hidden_for_test rename to ${sql.table(table)}`.execute(deps.db);
+      }
+      expect(await fingerprint(deps.db, everything), `${table}, ${connections}`).toEqual(before);
+    }
+    // The run that failed would have changed every table.
+    await run(OTHER, 2);
+    const other = await fingerprint(deps.db, everything);
+    for (const t of everything) expect(other[t], t).not.toEqual(before[t]);
+    await run(AS_OF, 2);
+    expect(await fingerprint(deps.db, everything)).toEqual(before);
+  }, 120_000);
+
+  it.skipIf(dbKind !== 'postgres')(
+    'on two connections, the chain that finished first rolls back when the other fails',
+    async () => {
+      const deps = getDeps();
+      const rules = staticRules().current();
+      const everything = [...WRITTEN, 'member_product_backtest', 'analytics_snapshots'];
+      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      const before = await fingerprint(deps.db, everything);
+      // A step held on a lock until the other chain is done, then cancelled: the failure comes
+      // after the other chain finished its last step, whatever the two chains' speeds.
+      for (const table of ['member_product_scores', 'member_traits']) {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let holding!: (pid: number) => void;
+        const holder = new Promise<number>((resolve) => (holding = resolve));
+        const lock = deps.db.transaction().execute(async (tx) => {
+          await sql`lock table ${sql.table(table)} in access exclusive mode`.execute(tx);
+          holding((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx)).rows[0]!.pid);
+          await released;
+        });
+        const holderPid = await holder;
+        // Each chain's last step is 'statistics': once one is logged, the other chain is done.
+        let chainsDone = 0;
+        const logger = {
+          ...silentLogger,
+          debug: (_: string, fields?: Record<string, unknown>) => {
+            if (fields?.step === 'statistics') chainsDone++;
+          },
+        };
+        const job = runAnalyse({ db: deps.db, logger }, {
+          asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
+        });
+        job.catch(() => {});
+        let waiter: number | null = null;
+        for (let i = 0; i < 1200 && waiter === null; i++) {
+          const { rows } = await sql<{ pid: number }>`
+            select pid from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'
+              and pid not in (pg_backend_pid(), ${holderPid})`.execute(deps.db);
+          if (chainsDone === 1 && rows.length === 1) waiter = rows[0]!.pid;
+          else await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(waiter, table).not.toBeNull();
+        await sql`select pg_cancel_backend(${waiter})`.execute(deps.db);
+        release();
+        await lock;
+        await expect(job, table).rejects.toThrow(/cancel/);
+        expect(await fingerprint(deps.db, everything), table).toEqual(before);
+      }
+    },
+    120_000,
+  );
 
   it('serves the profile the run computed', async () => {
     const { rows } = await sql<{ member_number: string }>`

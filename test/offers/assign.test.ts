@@ -246,6 +246,28 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(onceRows.filter((o) => o.member_id === usedBy.member_id)).toEqual([]);
   });
 
+  it('refuses to build lists from analytics tables of different runs, naming them', async () => {
+    const db = getDeps().db;
+    const period = '2026-12-07';
+    for (const [table, at] of [
+      ['member_product_scores', sql`as_of - interval '1 day'`],
+      ['member_category_cycles', sql`as_of + interval '7 days'`],
+    ] as const) {
+      await sql`update ${sql.table(table)} set as_of = ${at}`.execute(db);
+      try {
+        await expect(runListPeriod(db, options({ periodStart: period }))).rejects.toThrow(
+          new RegExp(`different runs \\(.*${table} as of (?!${AS_OF.toISOString()})`),
+        );
+      } finally {
+        await sql`update ${sql.table(table)} set as_of = ${AS_OF.toISOString()}::timestamptz`.execute(db);
+      }
+      const { rows } = await sql`select 1 from list_periods where period_start = ${period}::date`.execute(db);
+      expect(rows).toEqual([]);
+    }
+    // The same tables, of one run again: the lists are built.
+    expect((await runListPeriod(db, options({ periodStart: period }))).built).toBe(true);
+  });
+
   it('refuses a malformed period', async () => {
     await expect(runListPeriod(getDeps().db, options({ periodStart: '2026-13-40' }))).rejects.toThrow(/not a date/);
   });
