@@ -18,7 +18,7 @@ export async function rerunUnderPostgres(
   onChild: (child: ChildProcess | null) => void = () => {},
 ): Promise<never> {
   console.error('bench: DATABASE_URL is not set; starting a throwaway PostgreSQL with .ci/with-postgres');
-  const child = spawn('bash', ['.ci/with-postgres', 'npx', 'tsx', 'test/bench/run.ts', bench, ...args], {
+  const child = spawn('bash', ['.ci/with-postgres', process.execPath, '--import', 'tsx', 'test/bench/run.ts', bench, ...args], {
     cwd: root,
     stdio: 'inherit',
   });
