@@ -35,6 +35,18 @@ export async function snapshotOf(
 }
 
 /**
+ * The analytics lock: 'write' (exclusive) for the nightly analyse job, 'read' (shared) for a
+ * transaction that reads tables of both its chains (the list job), taken before the first such
+ * read and held until commit. See beginJob in jobs/analyse.ts for why.
+ */
+export async function lockAnalytics(tx: Db, mode: 'read' | 'write'): Promise<void> {
+  await (mode === 'write'
+    ? sql`select pg_advisory_xact_lock(hashtext('cadence:analytics'))`
+    : sql`select pg_advisory_xact_lock_shared(hashtext('cadence:analytics'))`
+  ).execute(tx);
+}
+
+/**
  * When each table list generation reads was last computed: the member steps' snapshots and the
  * prediction tables' own `as_of` (null: never, or empty). One analyse job writes them all as of
  * one instant, committed together (jobs/analyse.ts); differing instants mean the tables were

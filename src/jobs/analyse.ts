@@ -8,6 +8,7 @@ import { computeCycles, type CycleSummary } from '../analytics/cycles.ts';
 import { computeMemberScores, type MemberScoresSummary } from '../analytics/members.ts';
 import { scoreNextBasket, type ScoreSummary } from '../analytics/rank.ts';
 import { computeTraits, type TraitsSummary } from '../analytics/traits.ts';
+import { lockAnalytics } from '../analytics/repo.ts';
 import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 
@@ -124,6 +125,7 @@ export async function runAnalyse(
   let predictions: PredictionResults;
   if (connections === 1) {
     ({ members, predictions } = await db.transaction().execute(async (tx) => {
+      await beginJob(tx, true);
       const [m, cycles] = await withLines(tx, job, async (lines) => [
         await memberSteps(tx, job, lines),
         await job.step('cycles', () => cycleStep(tx, job, lines)),
@@ -133,6 +135,7 @@ export async function runAnalyse(
   } else {
     [members, predictions] = await commitTogether(
       db,
+      beginJob,
       (tx) => withLines(tx, job, (lines) => memberSteps(tx, job, lines)),
       async (tx) => {
         // Cycles read the lines once (their purchase days): straight from basket_lines.
@@ -236,47 +239,77 @@ async function analyze(db: Db, tables: readonly string[]): Promise<void> {
  * Runs `a` and `b` in a transaction each, on connections of their own, and commits both only when
  * both have succeeded: the one that finishes first holds its transaction open until the other is
  * done, and rolls back when the other fails (`onFailure` is told at once, so the other can stop
- * early). The two commits follow each other within milliseconds; only a failure of the second
- * commit itself (the connection lost in between) could still leave one chain's tables new and the
- * other's old, which list generation detects (the tables' `as_of` differ) and refuses.
+ * early). `begin` opens each transaction (`lead` true for `a`'s, which `b` waits for: the job's
+ * lock is taken there before either chain touches a table). The two commits follow each other
+ * within milliseconds; only a failure of the second commit itself (the connection lost in
+ * between) could still leave one chain's tables new and the other's old, which list generation
+ * detects (the tables' `as_of` differ) and refuses.
  *
  * The chains must not touch each other's tables: each holds the exclusive lock of every table it
  * replaced until the common commit, so a read of it from the other chain would wait for ever.
  */
 async function commitTogether<A, B>(
   db: Db,
+  begin: (tx: Db, lead: boolean) => Promise<void>,
   a: (tx: Db) => Promise<A>,
   b: (tx: Db) => Promise<B>,
   onFailure: (error: unknown) => void,
 ): Promise<[A, B]> {
   let arrived = 0;
-  let open!: () => void;
-  let abort!: (error: unknown) => void;
-  const gate = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    abort = reject;
-  });
-  gate.catch(() => {}); // a chain that never reaches the gate leaves it unobserved
-  const run = <T>(fn: (tx: Db) => Promise<T>) =>
+  const led = latch();
+  const done = latch();
+  const run = <T>(lead: boolean, fn: (tx: Db) => Promise<T>) =>
     db.transaction().execute(async (tx) => {
       let value: T;
       try {
+        if (!lead) await led.promise;
+        await begin(tx, lead);
+        if (lead) led.open();
         value = await fn(tx);
       } catch (error) {
         onFailure(error);
-        abort(error);
+        led.fail(error);
+        done.fail(error);
         throw error;
       }
-      if (++arrived === 2) open();
-      await gate; // rejects with the other chain's error: this one rolls back
+      if (++arrived === 2) done.open();
+      await done.promise; // rejects with the other chain's error: this one rolls back
       return value;
     });
-  const [ra, rb] = await Promise.allSettled([run(a), run(b)]);
+  const [ra, rb] = await Promise.allSettled([run(true, a), run(false, b)]);
   // The first failure is the one both report (the other rolled back because of it).
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
 }
+
+/** A promise opened or failed from outside; unobserved failures are not reported. */
+function latch(): { promise: Promise<void>; open: () => void; fail: (error: unknown) => void } {
+  let open!: () => void;
+  let fail!: (error: unknown) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  promise.catch(() => {});
+  return { promise, open, fail };
+}
+
+/**
+ * Opens a transaction of the job. The lead one takes the analytics lock (analytics/repo.ts):
+ * the job waits for readers that span its tables in one transaction (the list job) to finish,
+ * and they wait for it, before any table is replaced; otherwise such a reader holding a table of
+ * one chain while waiting for a table of the other would wait for ever on a chain that waits for
+ * its partner. Then a bound on every other lock wait, so that any such cycle this does not
+ * foresee fails the job (and frees its tables) instead of hanging it.
+ */
+async function beginJob(tx: Db, lead: boolean): Promise<void> {
+  if (lead) await lockAnalytics(tx, 'write');
+  await sql`set local lock_timeout = ${sql.lit(LOCK_TIMEOUT)}`.execute(tx);
+}
+
+/** Longest wait for a table's lock once the job runs (PostgreSQL interval text). */
+const LOCK_TIMEOUT = '5min';
 
 /**
  * One analyse at a time per process: the nightly cron, the CLI and POST /v1/jobs/analyse share it.

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
-import { analyticsAsOf, snapshotOf } from '../analytics/repo.ts';
+import { analyticsAsOf, lockAnalytics, snapshotOf } from '../analytics/repo.ts';
 import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { activeIn, pickOffers, promotedProducts, type CampaignAssignment, type PromotedProduct } from '../offers/assign.ts';
 import type { CampaignSpec } from '../offers/spec.ts';
@@ -69,6 +69,8 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
         campaigns: [],
       };
     }
+    // Before the first read of the analytics: a running analyse job finishes first.
+    await lockAnalytics(tx, 'read');
     const scores = await snapshotOf(tx, 'member_scores');
     if (!scores) throw new ConflictError('no analytics yet: run `cadence analyse` first');
     const computed = Object.entries(await analyticsAsOf(tx)).filter(([, at]) => at !== null);

@@ -3,12 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createApiKey } from '../../src/auth/index.ts';
 import type { Db } from '../../src/db/index.ts';
+import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { analyseRunnerFor } from '../../src/jobs/runners.ts';
 import { staticRules } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
+import { backendWaiting, holdInTransaction } from '../support/locks.ts';
 
 const getDeps = useTestDeps();
 const AS_OF = '2026-10-31T04:00:00Z';
@@ -129,16 +131,9 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       // A step held on a lock until the other chain is done, then cancelled: the failure comes
       // after the other chain finished its last step, whatever the two chains' speeds.
       for (const table of ['member_product_scores', 'member_traits']) {
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => (release = resolve));
-        let holding!: (pid: number) => void;
-        const holder = new Promise<number>((resolve) => (holding = resolve));
-        const lock = deps.db.transaction().execute(async (tx) => {
-          await sql`lock table ${sql.table(table)} in access exclusive mode`.execute(tx);
-          holding((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx)).rows[0]!.pid);
-          await released;
-        });
-        const holderPid = await holder;
+        const lock = await holdInTransaction(deps.db, (tx) =>
+          sql`lock table ${sql.table(table)} in access exclusive mode`.execute(tx),
+        );
         // Each chain's last step is 'statistics': once one is logged, the other chain is done.
         let chainsDone = 0;
         const logger = {
@@ -151,22 +146,36 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
           asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
         });
         job.catch(() => {});
-        let waiter: number | null = null;
-        for (let i = 0; i < 1200 && waiter === null; i++) {
-          const { rows } = await sql<{ pid: number }>`
-            select pid from pg_stat_activity
-            where datname = current_database() and wait_event_type = 'Lock'
-              and pid not in (pg_backend_pid(), ${holderPid})`.execute(deps.db);
-          if (chainsDone === 1 && rows.length === 1) waiter = rows[0]!.pid;
-          else await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        const waiter = await backendWaiting(deps.db, lock.pid, null, () => chainsDone === 1);
         expect(waiter, table).not.toBeNull();
         await sql`select pg_cancel_backend(${waiter})`.execute(deps.db);
-        release();
-        await lock;
+        lock.release();
+        await lock.done;
         await expect(job, table).rejects.toThrow(/cancel/);
         expect(await fingerprint(deps.db, everything), table).toEqual(before);
       }
+    },
+    120_000,
+  );
+
+  it.skipIf(dbKind !== 'postgres')(
+    'waits for a list job reading the analytics before replacing any table, then runs',
+    async () => {
+      const deps = getDeps();
+      const rules = staticRules().current();
+      const reader = await holdInTransaction(deps.db, (tx) => lockAnalytics(tx, 'read'));
+      const job = runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules, connections: 2 });
+      job.catch(() => {});
+      const waiter = await backendWaiting(deps.db, reader.pid, 'advisory');
+      expect(waiter).not.toBeNull();
+      // Nothing replaced meanwhile: the tables answer at once (a truncated one would block).
+      await deps.db.transaction().execute(async (tx) => {
+        await sql`set local statement_timeout = '2s'`.execute(tx);
+        for (const t of WRITTEN) await sql`select count(*) from ${sql.table(t)}`.execute(tx);
+      });
+      reader.release();
+      await reader.done;
+      expect((await job).asOf).toBe('2026-10-31T04:00:00.000Z');
     },
     120_000,
   );

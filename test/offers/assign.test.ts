@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
 import type { CampaignSpec } from '../../src/offers/spec.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
+import { backendWaiting, holdInTransaction } from '../support/locks.ts';
 
 const getDeps = useTestDeps();
 const TZ = 'America/New_York';
@@ -266,6 +268,18 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     }
     // The same tables, of one run again: the lists are built.
     expect((await runListPeriod(db, options({ periodStart: period }))).built).toBe(true);
+  });
+
+  it.skipIf(dbKind !== 'postgres')('waits for a running analyse job before reading the analytics', async () => {
+    const db = getDeps().db;
+    const job = await holdInTransaction(db, (tx) => lockAnalytics(tx, 'write'));
+    const period = '2026-12-21';
+    const lists = runListPeriod(db, options({ periodStart: period }));
+    lists.catch(() => {});
+    expect(await backendWaiting(db, job.pid, 'advisory')).not.toBeNull();
+    job.release();
+    await job.done;
+    expect((await lists).built).toBe(true);
   });
 
   it('refuses a malformed period', async () => {
