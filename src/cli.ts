@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { createApiKey, listApiKeys, revokeApiKey } from './auth/index.ts';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CreateApiKey, createApiKey, listApiKeys, revokeApiKey, Role } from './auth/index.ts';
 import { parseConfig, type Config } from './config.ts';
 import { migrateToLatest, type Database } from './db/index.ts';
 import { DataDirBusyError, lockDataDir } from './db/lock.ts';
@@ -15,7 +15,7 @@ import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { localDate, localToInstant } from './lib/time.ts';
-import { inRange } from './lib/validators.ts';
+import { inRange, MAX_INT4 } from './lib/validators.ts';
 import type { AnalyseMode } from './jobs/sim-run.ts';
 import type { RuleFileText } from './rules/index.ts';
 import type { RuleSource } from './rules/rule-set.ts';
@@ -172,11 +172,31 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   return 0;
 }
 
-function positiveInt(value: string | undefined, fallback: number, flag: string): number {
+/** `--flag N`: digits only, 1 … `max` (a store number: PostgreSQL's integer; else 2^53). */
+function positiveInt(value: string | undefined, fallback: number, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive whole number, not ${value}`);
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= max)) {
+    throw new UsageError(`--${flag} must be a whole number from 1 to ${max}, not ${value}`);
+  }
   return n;
+}
+
+/** The API's CreateApiKey rules for `keys create`, with its fields named as the flags that set them. */
+function keyToCreate(values: { role?: string; name?: string; store?: string; manufacturer?: string }): CreateApiKey {
+  const parsed = CreateApiKey.safeParse({
+    name: values.name ?? `${values.role} key`,
+    role: values.role,
+    ...(values.store !== undefined ? { storeId: positiveInt(values.store, 0, 'store', MAX_INT4) } : {}),
+    ...(values.manufacturer !== undefined ? { manufacturerId: values.manufacturer } : {}),
+  });
+  if (parsed.success) return parsed.data;
+  const flags: Record<string, string> = { storeId: 'store', manufacturerId: 'manufacturer' };
+  throw new UsageError(
+    parsed.error.issues
+      .map((i) => `--${flags[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`)
+      .join('\n'),
+  );
 }
 
 async function simChainFrom(
@@ -462,8 +482,21 @@ async function runRulesBundle(dir: string, out: string | undefined): Promise<num
   return 0;
 }
 
+/** node:util's parseArgs, its complaints (an option without its value…) as usage errors. */
+function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError((err as Error).message);
+    }
+    throw err;
+  }
+}
+
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     options: {
@@ -531,21 +564,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
           if (!values.store || !values.period || !values.out) {
             throw new UsageError('usage: lists print --store N --period YYYY-MM-DD --out FILE.pdf [--paper letter|a4]');
           }
-          return await runListsPrint(session, positiveInt(values.store, 0, 'store'), values.period, values.out, values.paper);
+          return await runListsPrint(session, positiveInt(values.store, 0, 'store', MAX_INT4), values.period, values.out, values.paper);
         }
         throw new UsageError('usage: lists run [--period YYYY-MM-DD] [--regenerate] | lists print --store N --period DATE --out FILE.pdf');
       case 'keys':
         if (sub === 'create') {
-          const role = values.role as 'admin' | 'marketer' | 'vendor' | 'pos' | undefined;
-          if (!role || !['admin', 'marketer', 'vendor', 'pos'].includes(role)) {
+          if (!values.role || !(Role.options as readonly string[]).includes(values.role)) {
             throw new UsageError('keys create needs --role admin|marketer|vendor|pos');
           }
-          const created = await createApiKey(session.deps, {
-            name: values.name ?? `${role} key`,
-            role,
-            ...(values.store ? { storeId: Number(values.store) } : {}),
-            ...(values.manufacturer ? { manufacturerId: values.manufacturer } : {}),
-          });
+          const created = await createApiKey(session.deps, keyToCreate(values));
           console.log(`created ${created.role} key #${created.id}${created.storeId ? ` for store ${created.storeId}` : ''}`);
           console.log(`key (shown once, only its hash is stored): ${created.key}`);
           return 0;
@@ -557,6 +584,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
           return 0;
         }
         if (sub === 'revoke' && arg) {
+          if (!/^\d+$/.test(arg) || !(Number(arg) >= 1 && Number(arg) <= Number.MAX_SAFE_INTEGER)) {
+            throw new UsageError(`keys revoke takes a key's number (see keys list), not ${arg}`);
+          }
           await revokeApiKey(session.deps, Number(arg));
           console.log(`revoked key #${arg}`);
           return 0;

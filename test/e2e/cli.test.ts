@@ -51,6 +51,31 @@ describe('cadence CLI', () => {
     expect(list.stdout).not.toMatch(/cad_[a-z2-7]{32}/);
   });
 
+  it('names the flag of a bad key option, stores no key, and never dumps a database error', async () => {
+    const cases: [string[], string][] = [
+      [['keys', 'create', '--role', 'pos', '--store', '99999999999'], '--store must be a whole number from 1 to 2147483647, not 99999999999'],
+      [['keys', 'create', '--role', 'pos', '--store', 'abc'], '--store must be a whole number from 1 to 2147483647, not abc'],
+      [['keys', 'create', '--role', 'pos'], '--store: a pos key needs a storeId'],
+      [['keys', 'create', '--role', 'marketer', '--store', '1'], '--store: only pos keys have a storeId'],
+      [['keys', 'create', '--role', 'vendor', '--manufacturer', ''], '--manufacturer: '],
+      [['keys', 'create', '--role', 'admin', '--name', ''], '--name: '],
+      [['keys', 'create', '--role', 'root'], 'keys create needs --role admin|marketer|vendor|pos'],
+      [['keys', 'revoke', '99999999999999999999'], "keys revoke takes a key's number (see keys list), not 99999999999999999999"],
+      [['keys', 'revoke', '1e3'], "keys revoke takes a key's number (see keys list), not 1e3"],
+      [['lists', 'print', '--store', '3000000000', '--period', '2026-11-02', '--out', join(dir, 'x.pdf')], '--store must be a whole number from 1 to 2147483647'],
+      [['sim', 'run', '--weeks', '-3'], "Option '--weeks' argument is ambiguous"],
+      [['analyse', '--bogus'], "Unknown option '--bogus'"],
+    ];
+    const keysBefore = (await cadence('keys', 'list')).stdout;
+    for (const [args, message] of cases) {
+      const res = await cadence(...args);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr, args.join(' ')).toContain(`cadence: ${message}`);
+      expect(res.stderr, args.join(' ')).not.toMatch(/^\s+at |severity|code: '/m);
+    }
+    expect((await cadence('keys', 'list')).stdout).toBe(keysBefore);
+  });
+
   it.runIf(!databaseUrl)('refuses to open a data folder the server holds', async () => {
     writeFileSync(
       join(env().DATA_DIR!, 'cadence.lock'),
