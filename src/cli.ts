@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CreateApiKey, createApiKey, listApiKeys, revokeApiKey, Role } from './auth/index.ts';
-import { parseConfig, type Config } from './config.ts';
+import { isTimeZone, parseConfig, type Config } from './config.ts';
 import { migrateToLatest, type Database } from './db/index.ts';
 import { DataDirBusyError, lockDataDir } from './db/lock.ts';
 import { openDatabase } from './db/node.ts';
@@ -110,11 +110,20 @@ function errorsPathFor(file: string): string {
   return file.replace(/(\.[^./]+)?$/, '.errors.csv');
 }
 
+/** Rows an import commits at a time, at most (the default: 20,000 scan lines, 2,000 rows). */
+const MAX_IMPORT_BATCH = 1_000_000;
+
 async function runImport(session: Session, kind: string, file: string, flags: { 'time-zone'?: string; batch?: string }) {
   const importers = { baskets: importBaskets, products: importProducts, members: importMembers } as const;
   const importer = importers[kind as keyof typeof importers];
   if (!importer) throw new UsageError(`import what? baskets, products or members — not ${kind}`);
   if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+  if (statSync(file).isDirectory()) throw new UsageError(`${file}: is a folder`);
+  const timeZone = flags['time-zone'] ?? session.config.CHAIN_TIME_ZONE;
+  if (!isTimeZone(timeZone)) {
+    throw new UsageError(`--time-zone must be an IANA time zone (e.g. America/New_York), not ${timeZone}`);
+  }
+  const batchSize = flags.batch === undefined ? undefined : positiveInt(flags.batch, 0, 'batch', MAX_IMPORT_BATCH);
   const size = statSync(file).size;
   const errorsPath = errorsPathFor(file);
   if (existsSync(errorsPath)) unlinkSync(errorsPath);
@@ -144,8 +153,8 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   let summary: ImportSummary;
   try {
     summary = await importer(session.deps, counted(), {
-      timeZone: flags['time-zone'] ?? session.config.CHAIN_TIME_ZONE,
-      ...(flags.batch ? { batchSize: Number(flags.batch) } : {}),
+      timeZone,
+      ...(batchSize !== undefined ? { batchSize } : {}),
       onReject,
       onProgress: (rows) => bar.update(rows, size > 0 ? bytes / size : undefined),
     });
@@ -199,17 +208,23 @@ function keyToCreate(values: { role?: string; name?: string; store?: string; man
   );
 }
 
+/** What `sim generate` makes at most: a large chain (DESIGN: 1,000 stores, 10M members), ten years. */
+const SIM_LIMITS = { members: 10_000_000, stores: 1_000, weeks: 520 } as const;
+
 async function simChainFrom(
   values: { members?: string; stores?: string; weeks?: string; seed?: string; end?: string },
   config: Config,
 ): Promise<SimChain> {
   const { generateChain } = await import('./sim/index.ts');
   const endDate = values.end ?? localDate(new Date(), config.CHAIN_TIME_ZONE);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(endDate)) throw new UsageError(`--end must be YYYY-MM-DD, not ${endDate}`);
+  const endMs = /^\d{4}-\d{2}-\d{2}$/.test(endDate) ? Date.parse(`${endDate}T00:00:00Z`) : NaN;
+  if (!inRange(endMs) || new Date(endMs).toISOString().slice(0, 10) !== endDate) {
+    throw new UsageError(`--end must be a date YYYY-MM-DD from 1900-01-01 to 9999-01-01, not ${endDate}`);
+  }
   return generateChain({
-    members: positiveInt(values.members, 5000, 'members'),
-    stores: positiveInt(values.stores, 8, 'stores'),
-    weeks: positiveInt(values.weeks, 52, 'weeks'),
+    members: positiveInt(values.members, 5000, 'members', SIM_LIMITS.members),
+    stores: positiveInt(values.stores, 8, 'stores', SIM_LIMITS.stores),
+    weeks: positiveInt(values.weeks, 52, 'weeks', SIM_LIMITS.weeks),
     seed: positiveInt(values.seed, 1, 'seed'),
     endDate,
     timeZone: config.CHAIN_TIME_ZONE,
@@ -226,10 +241,51 @@ function simBar() {
   });
 }
 
+/** Why a file cannot be opened, in words (ENOENT on a path to write: its folder is missing). */
+function fileProblem(err: unknown, writing: boolean): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ENOENT') return writing ? 'no such folder' : 'no such file';
+  if (code === 'EISDIR') return 'is a folder';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A file the command writes, opened before any work (a bad path is a usage error, not a crash
+ * after the work), written with back-pressure; a write error fails the next write or the end.
+ */
+function outputFile(file: string): { write(chunk: string | Uint8Array): Promise<void>; end(): Promise<void> } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'w');
+  } catch (err) {
+    throw new UsageError(`${file}: ${fileProblem(err, true)}`);
+  }
+  const out = createWriteStream(file, { fd });
+  let failure: Error | null = null;
+  out.on('error', (err) => (failure = err));
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          out.once('drain', resolve);
+          out.once('error', reject);
+        });
+      }
+    },
+    end: () =>
+      new Promise<void>((resolve, reject) => {
+        if (failure) reject(failure);
+        else out.end((err?: Error | null) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
 /** Streams the basket CSV to a file in constant memory, member by member. */
 async function writeSimCsv(chain: SimChain, file: string): Promise<number> {
   const { csvChunks } = await import('./sim/index.ts');
-  const out = createWriteStream(file);
+  const out = outputFile(file);
   const bar = simBar();
   const members = chain.options.members;
   let lines = 0;
@@ -237,11 +293,11 @@ async function writeSimCsv(chain: SimChain, file: string): Promise<number> {
     const range = { from, to: Math.min(members, from + 200), header: from === 0 };
     for (const chunk of csvChunks(chain.basketsCsv(range))) {
       lines += chunk.split('\n').length - 1;
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      await out.write(chunk);
     }
     bar.update(lines, range.to / members);
   }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await out.end();
   bar.finish(`wrote ${lines - 1} basket lines to ${file}`);
   return 0;
 }
@@ -336,6 +392,7 @@ async function runListsPrint(session: Session, storeId: number, period: string, 
   const rules = session.deps.rules.current();
   const ids = await storeListIds(session.deps.db, storeId, period);
   if (ids.length === 0) throw new UsageError(`no lists for store ${storeId} in the period starting ${period} (run: lists run --period ${period})`);
+  const out = outputFile(file);
   const bar = progressBar({
     label: `print store ${storeId}`,
     unit: 'lists',
@@ -349,11 +406,8 @@ async function runListsPrint(session: Session, storeId: number, period: string, 
     total: ids.length,
     onProgress: (p) => bar.update(p.lists, p.lists / ids.length),
   });
-  const out = createWriteStream(file);
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve));
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) await out.write(chunk);
+  await out.end();
   bar.finish(`wrote ${ids.length} lists of store ${storeId} to ${file}`);
   return 0;
 }
@@ -391,8 +445,8 @@ async function runAnalyseCommand(session: Session, at: Date): Promise<number> {
 
 async function runPredict(session: Session, at: Date, top: number, file: string): Promise<number> {
   const { exportPredictions, PREDICTIONS_CSV_COLUMNS, predictionCsvLine } = await import('./analytics/rank.ts');
-  const out = createWriteStream(file);
-  out.write(`${PREDICTIONS_CSV_COLUMNS.join(',')}\n`);
+  const out = outputFile(file);
+  await out.write(`${PREDICTIONS_CSV_COLUMNS.join(',')}\n`);
   let rows = 0;
   const members = new Set<string>();
   for await (const r of exportPredictions(session.deps.db, {
@@ -402,9 +456,9 @@ async function runPredict(session: Session, at: Date, top: number, file: string)
   })) {
     rows++;
     members.add(r.memberNumber);
-    if (!out.write(`${predictionCsvLine(r)}\n`)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    await out.write(`${predictionCsvLine(r)}\n`);
   }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await out.end();
   console.log(`wrote ${rows} predictions for ${members.size} members as of ${at.toISOString()} to ${file}`);
   return 0;
 }

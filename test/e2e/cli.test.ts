@@ -51,8 +51,16 @@ describe('cadence CLI', () => {
     expect(list.stdout).not.toMatch(/cad_[a-z2-7]{32}/);
   });
 
-  it('names the flag of a bad key option, stores no key, and never dumps a database error', async () => {
+  it('names the flag or file of a bad option, stores nothing, and never dumps a database error or a stack', async () => {
+    const history = join(dir, 'empty-history.csv');
+    writeFileSync(history, 'member_id,basket_id,ts,gtin,qty\n');
     const cases: [string[], string][] = [
+      [['import', 'baskets', history, '--batch', '0'], '--batch must be a whole number from 1 to 1000000, not 0'],
+      [['import', 'baskets', history, '--time-zone', 'Mars/Olympus'], '--time-zone must be an IANA time zone (e.g. America/New_York), not Mars/Olympus'],
+      [['import', 'baskets', dir], `${dir}: is a folder`],
+      [['predict', '--at', '2026-10-01', '--out', join(dir, 'missing', 'p.csv')], `${join(dir, 'missing', 'p.csv')}: no such folder`],
+      [['sim', 'generate', '--end', '2026-02-30', '--out', join(dir, 's.csv')], '--end must be a date YYYY-MM-DD from 1900-01-01 to 9999-01-01, not 2026-02-30'],
+      [['sim', 'generate', '--weeks', '100000', '--out', join(dir, 's.csv')], '--weeks must be a whole number from 1 to 520, not 100000'],
       [['keys', 'create', '--role', 'pos', '--store', '99999999999'], '--store must be a whole number from 1 to 2147483647, not 99999999999'],
       [['keys', 'create', '--role', 'pos', '--store', 'abc'], '--store must be a whole number from 1 to 2147483647, not abc'],
       [['keys', 'create', '--role', 'pos'], '--store: a pos key needs a storeId'],
