@@ -241,10 +241,10 @@ function simBar() {
   });
 }
 
-/** Why a file cannot be opened, in words (ENOENT on a path to write: its folder is missing). */
-function fileProblem(err: unknown, writing: boolean): string {
+/** Why a file cannot be opened for writing, in words (ENOENT: its folder is missing). */
+function fileProblem(err: unknown): string {
   const code = (err as { code?: unknown }).code;
-  if (code === 'ENOENT') return writing ? 'no such folder' : 'no such file';
+  if (code === 'ENOENT') return 'no such folder';
   if (code === 'EISDIR') return 'is a folder';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   return err instanceof Error ? err.message : String(err);
@@ -259,7 +259,7 @@ function outputFile(file: string): { write(chunk: string | Uint8Array): Promise<
   try {
     fd = openSync(file, 'w');
   } catch (err) {
-    throw new UsageError(`${file}: ${fileProblem(err, true)}`);
+    throw new UsageError(`${file}: ${fileProblem(err)}`);
   }
   const out = createWriteStream(file, { fd });
   let failure: Error | null = null;
@@ -269,8 +269,12 @@ function outputFile(file: string): { write(chunk: string | Uint8Array): Promise<
       if (failure) throw failure;
       if (!out.write(chunk)) {
         await new Promise<void>((resolve, reject) => {
-          out.once('drain', resolve);
-          out.once('error', reject);
+          const done = (err?: Error) => {
+            out.off('drain', done).off('error', done);
+            if (err) reject(err);
+            else resolve();
+          };
+          out.on('drain', done).on('error', done);
         });
       }
     },
