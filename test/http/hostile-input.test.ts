@@ -641,6 +641,7 @@ interface Caller {
 const admin: Caller = { name: 'admin', key: () => api.keys.admin, valuesPerField: VALUES_PER_FIELD };
 const callersOf: Record<OtherRole, Caller[]> = {
   marketer: [{ name: 'marketer', key: () => api.keys.marketer, valuesPerField: 8 }],
+  // No route allows vendor yet; one that does will need its manufacturer scope checked as pos's store is.
   vendor: [{ name: 'vendor (acme)', key: () => api.keys.vendor, valuesPerField: 8 }],
   pos: [
     { name: 'pos (store 1)', key: () => api.keys.pos1, store: VALID_STORE, valuesPerField: 8 },
