@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Deps } from '../deps.ts';
-import { requireRole } from '../http/auth.ts';
+import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { topAssociations } from './associations.ts';
@@ -28,7 +28,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
       description:
         'Cells per category, qualification, tier, share of wallet and stage, churn warning, ' +
         'household traits and the products the member is due to buy, as of the last nightly run.',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       request: { params: MemberNumberParam },
       responses: {
         200: {
@@ -53,7 +53,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
       description:
         'Member counts and look-back spend per cell (brand loyalty × volume), plus the buyers ' +
         'with too few purchases to classify.',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       request: { params: CategoryIdParam },
       responses: {
         200: {
@@ -76,7 +76,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
       tags: ['analytics'],
       summary: 'Category associations',
       description: 'Association rules between categories across baskets, by lift then support.',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       request: { query: AssociationsQuery },
       responses: {
         200: {

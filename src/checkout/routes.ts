@@ -2,7 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { compress } from 'hono/compress';
 import { etag } from 'hono/etag';
 import type { Deps } from '../deps.ts';
-import { assertStoreScope, requireRole } from '../http/auth.ts';
+import { allowRoles, assertStoreScope } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { NotFoundError, ValidationError } from '../lib/errors.ts';
@@ -86,7 +86,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/identify', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'post', path: '/checkout/identify', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Who is at the till: a scanned list, card or offer → member, current list, live offers',
       request: { body: { required: true, ...json(IdentifyRequest) } },
       responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(400, 401, 403, 404, 422) },
@@ -101,7 +101,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/quote', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'post', path: '/checkout/quote', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'What applies to this basket: offers, discount per line, total, and why others do not',
       description:
         `Allocations are whole cents spread over the lines by the largest-remainder method; they sum ` +
@@ -119,7 +119,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/commit', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'post', path: '/checkout/commit', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Commit a sale: redeem atomically and ingest the basket, exactly once',
       description:
         'Idempotent per (storeId, terminalId, txnId): a retry with the same body returns the stored ' +
@@ -143,7 +143,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/void', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'post', path: '/checkout/void', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Void a committed sale: reverse it and restore its offers (while still valid)',
       request: { body: { required: true, ...json(VoidRequest) } },
       responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
@@ -161,7 +161,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/return', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'post', path: '/checkout/return', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Return items of a committed sale: discounts reverse pro rata, offer uses come back',
       request: { body: { required: true, ...json(ReturnRequest) } },
       responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
@@ -176,7 +176,7 @@ export function checkoutRoutes(deps: Deps) {
   app.openapi(
     createRoute({
       method: 'get', path: '/stores/{id}/offer-file', tags: ['checkout'],
-      middleware: [requireRole('pos'), compress(), etag()] as const,
+      ...allowRoles(['pos'], compress(), etag()),
       summary: "The store's live offers, for redeeming while offline",
       description:
         'All offers of the members of this store (home store or list store) still usable from today. ' +
@@ -199,7 +199,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], middleware: [requireRole('pos')] as const,
+      method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Offline redemptions that could not count (used twice, expired, voided…)',
       request: { params: StoreIdParam },
       responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(401, 403, 404, 422) },

@@ -18,12 +18,29 @@ export function authenticate(deps: Pick<Deps, 'db'>): MiddlewareHandler<AppEnv> 
 
 /** 403 unless the caller has one of `roles`. Admin may do everything. */
 export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
+  const allowed = withAdmin(roles);
   return async (c, next) => {
     const { role } = c.get('principal');
-    if (role !== 'admin' && !roles.includes(role)) {
-      throw new ForbiddenError(`this route needs the role ${[...roles, 'admin'].join(' or ')}`);
+    if (!allowed.includes(role)) {
+      throw new ForbiddenError(`this route needs the role ${allowed.join(' or ')}`);
     }
     await next();
+  };
+}
+
+const withAdmin = (roles: readonly Role[]): Role[] => ['admin', ...roles.filter((r) => r !== 'admin')];
+
+/**
+ * The roles a route allows, admin always among them, for `createRoute({ ...allowRoles(['pos']) })`:
+ * the middleware that enforces them (then `more`, in order) and the operation's security
+ * requirement that documents them — OpenAPI 3.1 lets a requirement of a non-OAuth scheme list
+ * the roles it needs. One list for both, so the document cannot say other than the check does;
+ * clients and the tests read the roles of each operation from the document.
+ */
+export function allowRoles<M extends MiddlewareHandler[]>(roles: readonly Role[], ...more: M) {
+  return {
+    middleware: [requireRole(...roles), ...more] as [MiddlewareHandler<AppEnv>, ...M],
+    security: [{ apiKey: withAdmin(roles) }],
   };
 }
 

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Deps } from '../deps.ts';
-import { assertStoreScope, requireRole } from '../http/auth.ts';
+import { allowRoles, assertStoreScope } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { zodIssues } from '../http/problem.ts';
 import { newRouter } from '../http/router.ts';
@@ -40,7 +40,7 @@ export function ingestRoutes(deps: Deps) {
         'A single basket answers 201 (created), 200 (duplicate), 409 or 422. A batch answers 200 ' +
         'with one outcome per basket: each basket lands whole or not at all, independently of the ' +
         'others. pos keys may post baskets of their own store only.',
-      middleware: [requireRole('pos')] as const,
+      ...allowRoles(['pos']),
       request: {
         body: {
           required: true,

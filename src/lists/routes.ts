@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Deps } from '../deps.ts';
-import { requireRole } from '../http/auth.ts';
+import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { NotFoundError } from '../lib/errors.ts';
@@ -51,7 +51,7 @@ export function listRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/lists/{ref}', tags: ['lists'], middleware: [requireRole('marketer')] as const,
+      method: 'get', path: '/lists/{ref}', tags: ['lists'], ...allowRoles(['marketer']),
       summary: 'A list by its serial: JSON for apps, or `{serial}.pdf`',
       request: { params: ListRef, query: PaperQuery },
       responses: listResponses,
@@ -65,7 +65,7 @@ export function listRoutes(deps: Deps) {
   app.openapi(
     createRoute({
       method: 'get', path: '/members/{memberNumber}/lists/{which}', tags: ['lists'],
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       summary: "A member's current list (`current` JSON, `current.pdf`)",
       description: 'The live list of the latest period that has started, for apps and e-mail.',
       request: { params: CurrentRef, query: PaperQuery },

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Deps } from '../deps.ts';
-import { requireRole } from '../http/auth.ts';
+import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { localDate } from '../lib/time.ts';
@@ -24,7 +24,7 @@ export function rulesRoutes(deps: Deps) {
       description:
         'Every campaign of the live rule set with the SHA-256 of its file (issued offers record it), ' +
         'whether it is active today, the content items, and the last refused reload if any.',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Live rules', content: { 'application/json': { schema: LiveRulesList } } },
         ...problemResponses(401, 403),
@@ -69,7 +69,7 @@ export function rulesRoutes(deps: Deps) {
       description:
         'When the live rules were loaded and, after an edit that failed validation, the error with ' +
         'file, line, column and field (the previous rules stay live until the files are fixed).',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Status', content: { 'application/json': { schema: RulesStatus } } },
         ...problemResponses(401, 403),
@@ -92,7 +92,7 @@ export function rulesRoutes(deps: Deps) {
         'catalogue, and previews the next list period from the last analytics: members reached per ' +
         'cell, held out, offers, expected redemptions and cost, vendor-funded share, budget use. ' +
         'Nothing is saved. Errors: 422 with file, line, column and field per issue.',
-      middleware: [requireRole('marketer')] as const,
+      ...allowRoles(['marketer']),
       request: {
         query: PreviewQuery,
         body: {

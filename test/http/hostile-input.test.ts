@@ -25,6 +25,15 @@ import { seededRandom as rng } from '../support/random.ts';
  * names its fields; and a write that is refused leaves every table's row count as it was.
  * Without an API key (or with a forged one), every operation answers 401. Values are drawn with
  * a fixed seed per operation: a run is repeatable, and adding a route changes no other's draw.
+ *
+ * Then the same sweep with the key of each other role the operation allows, as the document
+ * states its roles (`security`, from allowRoles in src/http/auth.ts): marketer, and pos keys of
+ * store 1 (the store of the valid requests) and of store 2, for which every valid request is
+ * out of scope — a 403 that stores nothing. Any 2xx outside a pos key's store is a problem: store
+ * ids in the body or the path made hostile (huge, negative, text, past int4, another store) are
+ * all swept. These keys get a seeded sample of the values per field (all of them on store
+ * fields), with a seed of their own. A role the operation does not allow (vendor: every one) gets
+ * a 403 for the valid request, and a 4xx for every hostile store or manufacturer id.
  * A failure lists every problem of the operation: method, URL, what was hostile, the body sent,
  * the response and, for a 500, the error the app logged.
  */
@@ -69,6 +78,8 @@ interface Schema {
 }
 interface Operation {
   parameters?: Parameter[];
+  /** `[{ apiKey: roles }]`: the roles the operation allows (src/http/auth.ts, allowRoles). */
+  security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
 }
 interface Document {
@@ -432,25 +443,42 @@ const show = (path: Path) => path.map((p) => (typeof p === 'number' ? `[${p}]` :
 interface BodyCase {
   label: string;
   body: unknown;
+  /** The field replaced or left out, and the value put there (none when left out). */
+  field?: Path;
+  value?: unknown;
+  dropped?: boolean;
 }
 /**
- * Hostile values per field: all of them (~35 s on PGlite, ~20 s on PostgreSQL), in an order drawn
- * with the operation's seed. Lower it to draw a sample per field if the sweep grows too slow.
+ * Hostile values per field with an admin key: all of them, in an order drawn with the operation's
+ * seed. The other keys draw a sample (Caller.valuesPerField): all of them for every key took
+ * 77 s on PGlite against 43 s with the samples, and found nothing more.
  */
 const VALUES_PER_FIELD = hostileValues.length;
 
-function bodyCases(key: string, base: unknown): BodyCase[] {
-  const random = rng(seedOf(key));
+/**
+ * The mutations of `base`, drawn with the seed of `seed`: `perField` hostile values for each field,
+ * all of them (and `extraValues`) for the fields `everyValue` picks (those naming a key's scope).
+ */
+function bodyCases(
+  seed: string,
+  base: unknown,
+  perField = VALUES_PER_FIELD,
+  everyValue: (path: Path) => boolean = () => false,
+  extraValues: (path: Path) => Labelled[] = () => [],
+): BodyCase[] {
+  const random = rng(seedOf(seed));
   const cases: BodyCase[] = [];
   for (const path of fieldPaths(base)) {
-    for (const [label, value] of sample(random, hostileValues, VALUES_PER_FIELD)) {
+    // sample() shuffles the whole list whatever it keeps: the stream moves on the same for any n.
+    const drawn = sample(random, hostileValues, everyValue(path) ? hostileValues.length : perField);
+    for (const [label, value] of [...drawn, ...extraValues(path)]) {
       const body = structuredClone(base);
       setAt(body, path, (parent, k) => (parent[k] = value));
-      cases.push({ label: `${show(path)} = ${label}`, body });
+      cases.push({ label: `${show(path)} = ${label}`, body, field: path, value });
     }
     const dropped = structuredClone(base);
     setAt(dropped, path, (parent, k) => (Array.isArray(parent) ? parent.splice(k as number, 1) : delete parent[k]));
-    cases.push({ label: `${show(path)} left out`, body: dropped });
+    cases.push({ label: `${show(path)} left out`, body: dropped, field: path, dropped: true });
   }
   for (const path of objectPaths(base)) {
     const body = structuredClone(base) as Record<string, unknown>;
@@ -501,8 +529,31 @@ async function rowCounts(): Promise<Record<string, number>> {
 /** Row counts after the last request of a write operation (one count per request, not two). */
 let counted: Record<string, number> | undefined;
 
+/**
+ * A batch of baskets answers 200 with one outcome per basket; one that fails validation is
+ * `rejected` there, as a single basket is a 422. So a batch refuses as a whole when every basket
+ * is rejected: nothing stored, no basket id, nothing said of another store's baskets.
+ */
+function refusedBatch(text: string): boolean {
+  let body: { created?: unknown; results?: { status?: unknown; basketId?: unknown }[] };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  return (
+    body.created === 0 &&
+    Array.isArray(body.results) &&
+    body.results.length > 0 &&
+    body.results.every((r) => r.status === 'rejected' && r.basketId === null)
+  );
+}
+
 /** Sends one request; returns the problems with its answer (none when all is well). */
-async function probe(sent: Sent, options: { writes: boolean; expect401?: boolean }): Promise<string[]> {
+async function probe(
+  sent: Sent,
+  options: { writes: boolean; expect?: readonly [status: number, why: string]; outOfScope?: boolean },
+): Promise<string[]> {
   const before = options.writes ? (counted ??= await rowCounts()) : undefined;
   const headers: Record<string, string> = { ...(sent.headers ?? {}) };
   const key = sent.key === undefined ? api.keys.admin : sent.key;
@@ -522,7 +573,8 @@ async function probe(sent: Sent, options: { writes: boolean; expect401?: boolean
     const id = (JSON.parse(text) as { requestId?: string }).requestId;
     problems.push(`5xx: ${where()}; logged: ${clip(logged.get(String(id)) ?? '(nothing)', 300)}`);
   }
-  if (options.expect401 && res.status !== 401) problems.push(`not 401 without a valid key: ${where()}`);
+  if (options.expect && res.status !== options.expect[0]) problems.push(`not ${options.expect[0]} ${options.expect[1]}: ${where()}`);
+  if (options.outOfScope && res.status < 400 && !refusedBatch(text)) problems.push(`${res.status} outside the key's scope: ${where()}`);
   if (res.status >= 400) {
     let body: { status?: unknown; issues?: { path?: unknown }[]; type?: unknown; title?: unknown } | undefined;
     try {
@@ -568,6 +620,272 @@ const queryString = (q: Record<string, string>) => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Who calls: an admin key, and a key of each other role. The valid requests act for store 1.
+// ---------------------------------------------------------------------------------------------
+const VALID_STORE = 1;
+const OTHER_ROLES = ['marketer', 'vendor', 'pos'] as const;
+type OtherRole = (typeof OTHER_ROLES)[number];
+
+interface Caller {
+  /** In test titles and failure messages. */
+  name: string;
+  key: () => string;
+  /** A pos key's store: a request for any other store is outside its scope. */
+  store?: number;
+  /**
+   * Hostile values drawn per body field; a field naming the key's scope gets them all. Admin gets
+   * them all everywhere; the other keys a seeded sample, to keep the sweep's time in bounds.
+   */
+  valuesPerField: number;
+}
+const admin: Caller = { name: 'admin', key: () => api.keys.admin, valuesPerField: VALUES_PER_FIELD };
+const callersOf: Record<OtherRole, Caller[]> = {
+  marketer: [{ name: 'marketer', key: () => api.keys.marketer, valuesPerField: 8 }],
+  // No route allows vendor yet; one that does will need its manufacturer scope checked as pos's store is.
+  vendor: [{ name: 'vendor (acme)', key: () => api.keys.vendor, valuesPerField: 8 }],
+  pos: [
+    { name: 'pos (store 1)', key: () => api.keys.pos1, store: VALID_STORE, valuesPerField: 8 },
+    { name: 'pos (store 2)', key: () => api.keys.pos2, store: 2, valuesPerField: 4 },
+  ],
+};
+
+/** The roles an operation allows, as its document states them. */
+const rolesOf = (op: Operation): string[] => op.security?.find((r) => r.apiKey)?.apiKey ?? [];
+
+/**
+ * Fields naming a store: a pos key's scope. A return may name a sale of another store
+ * (`original.storeId`: returns are taken at any store), so that one is not.
+ */
+const isStoreField = (path: Path) => path[path.length - 1] === 'storeId' && !path.includes('original');
+const isStoreParam = (path: string, name: string) => path.startsWith('/v1/stores/{id}') && name === 'id';
+/** Fields naming a manufacturer: a vendor key's scope. */
+const isManufacturerField = (path: Path) =>
+  ['manufacturerId', 'manufacturer'].includes(String(path[path.length - 1])) ||
+  (path[0] === 'manufacturers' && path[path.length - 1] === 'id');
+/** Whether a hostile body value or path segment still names `store` (1.0 is 1 once parsed). */
+const namesStore = (value: unknown, store: number | undefined) =>
+  value === store || (typeof value === 'string' && value.startsWith(RAW) && Number(value.slice(RAW.length)) === store);
+const segmentNamesStore = (segment: string, store: number | undefined) => {
+  let text: string;
+  try {
+    text = decodeURIComponent(segment);
+  } catch {
+    return false;
+  }
+  return text.trim() !== '' && Number(text) === store; // as z.coerce.number reads a path
+};
+
+/**
+ * The edges of a pos key's scope, besides the hostile values: another store that exists, numbers
+ * that name the key's store once cut to 32 bits, and the key's own store written otherwise.
+ */
+const storeEdges = (store: number): Labelled[] => [
+  ['another store', store === 1 ? 2 : 1],
+  ['an unknown store', 999],
+  ['store + 2**32 (the store, cut to int4)', store + 2 ** 32],
+  ['store - 2**32', store - 2 ** 32],
+  ['-store', -store],
+  ['store + 0.5', store + 0.5],
+  ['store as text', String(store)],
+  ['store written 1.0e0', raw(`${store}.0e0`)],
+  ['[store]', [store]],
+  ['{ id: store }', { id: store }],
+];
+const storeSegments = (store: number): string[] => [
+  String(store === 1 ? 2 : 1),
+  '999',
+  String(store + 2 ** 32),
+  String(-store),
+  `0${store}`,
+  `+${store}`,
+  `${store}.0`,
+  `0x${store.toString(16)}`,
+  `%20${store}`,
+  `${store}abc`,
+  `${store}%00`,
+  `${store},${store === 1 ? 2 : 1}`,
+];
+
+type OperationEntry = (typeof operations)[number];
+
+/** What every sweep of an operation needs: its valid URL, bodies and how to send them. */
+function requestsOf({ method, path, op, key }: OperationEntry) {
+  const pathParams: Record<string, string> = { ...validPathParams()[key] };
+  for (const p of op.parameters ?? []) if (p.in === 'path') pathParams[p.name] ??= String(fromSchema(p.schema));
+  const query = validQuery(op);
+  const content = op.requestBody?.content ?? {};
+  const json = 'application/json' in content;
+  const yamlType = Object.keys(content).find((t) => t.includes('yaml'));
+  const bases = validBodies[key]?.() ?? (json || yamlType ? [fromSchema(content[json ? 'application/json' : yamlType!]!.schema)] : [undefined]);
+  const encode = (body: unknown) => (body === undefined ? undefined : yamlType && !json ? asYaml(body) : withRawTokens(JSON.stringify(body)));
+  const contentType = json ? 'application/json' : yamlType;
+  const url = urlOf(path, pathParams, queryString(query));
+  const known = !(op.parameters ?? []).some((p) => p.in === 'path') || key in validPathParams();
+  return { writes: method !== 'GET', pathParams, query, json, yamlType, bases, encode, contentType, url, known };
+}
+
+/**
+ * The whole sweep of one operation with one caller's key. For a pos key, a request outside its
+ * store (the valid requests are store 1's; a hostile store id in the body or the path) must be
+ * refused: a 2xx there is a problem, as a 5xx is anywhere.
+ */
+async function sweep(operation: OperationEntry, caller: Caller): Promise<string[]> {
+  const { method, path, op, key } = operation;
+  const { writes, pathParams, query, json, yamlType, bases, encode, contentType, url, known } = requestsOf(operation);
+  const problems: string[] = [];
+  const base = { method, url, body: encode(bases[0]), contentType, key: caller.key() };
+  const scoped = caller.store !== undefined;
+  const basesInScope = !scoped || caller.store === VALID_STORE;
+  /** Out of scope: a store made to name another than the key's, else the valid requests already are. */
+  const outOfScope = (touchesStore = false, namesKeyStore = false) =>
+    scoped && (touchesStore ? !namesKeyStore : !basesInScope);
+
+  if (caller === admin) {
+    // No key, or a forged one: 401 before anything else.
+    for (const [what, headers] of [
+      ['no key', {}],
+      ['unknown key', { authorization: 'Bearer cad_0000000000000000000000000000000000' }],
+      ['5000-character key', { authorization: `Bearer ${long}` }],
+      ['SQL-ish X-API-Key', { 'x-api-key': "' or 1=1 --" }],
+    ] as const) {
+      problems.push(...(await probe({ ...base, what, key: null, headers }, { writes, expect: [401, 'without a valid key'] })));
+    }
+  }
+
+  // The valid request is accepted (else the mutations below test nothing). A route whose
+  // valid path this file does not know may answer 4xx (its id made up from the schema). Outside
+  // a pos key's store, it is a 403 that stores nothing.
+  counted = undefined; // they store rows, and do not go through probe()
+  for (const body of bases) {
+    if (body === undefined && method !== 'GET') continue;
+    const sent = { ...base, what: `valid request, ${caller.name}`, body: encode(body) };
+    if (outOfScope()) {
+      problems.push(...(await probe(sent, { writes, expect: [403, "outside the key's scope"] })));
+      continue;
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${caller.key()}` };
+    if (method !== 'GET') headers['content-type'] = contentType!;
+    const res = await api.app.request(sent.url, { method, headers, body: sent.body });
+    if (res.status >= (method !== 'GET' || known ? 400 : 500)) {
+      problems.push(`the valid request is refused to ${caller.name}: ${method} ${sent.url}${sent.body ? ` ${clip(sent.body)}` : ''} → ${res.status} ${clip(await res.text())}`);
+    }
+    counted = undefined;
+  }
+
+  counted = undefined;
+
+  // Path parameters, one at a time (every value for a store a pos key is scoped to).
+  for (const name of Object.keys(pathParams)) {
+    const storeParam = scoped && isStoreParam(path, name);
+    for (const segment of [...hostileSegments, ...(storeParam ? storeSegments(caller.store!) : [])]) {
+      const hostileUrl = urlOf(path, { ...pathParams, [name]: segment }, queryString(query));
+      const scope = outOfScope(storeParam, segmentNamesStore(segment, caller.store));
+      problems.push(...(await probe({ ...base, url: hostileUrl, what: `path ${name} = ${clip(segment, 40)}` }, { writes, outOfScope: scope })));
+    }
+  }
+
+  // Query parameters the document does not list, and methods the path does not take.
+  for (const extra of ['__proto__=1', 'constructor[prototype]=1', `unknown=${encodeURIComponent(long)}`, 'a%00=1']) {
+    const extraUrl = urlOf(path, pathParams, `${queryString(query) || '?'}&${extra}`);
+    problems.push(...(await probe({ ...base, url: extraUrl, what: `query ${clip(extra, 40)}` }, { writes, outOfScope: outOfScope() })));
+  }
+  for (const other of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) {
+    if (document.paths[path]![other.toLowerCase()]) continue;
+    const body = other === 'GET' ? undefined : base.body;
+    problems.push(...(await probe({ ...base, method: other, body, what: `method ${other}` }, { writes: other !== 'GET', outOfScope: outOfScope() })));
+  }
+
+  // Query parameters from the document, one at a time, plus a repeated one.
+  for (const p of op.parameters ?? []) {
+    if (p.in !== 'query') continue;
+    for (const value of hostileSegments) {
+      const hostileUrl = urlOf(path, pathParams, queryString({ ...query, [p.name]: value }));
+      problems.push(...(await probe({ ...base, url: hostileUrl, what: `query ${p.name} = ${clip(value, 40)}` }, { writes, outOfScope: outOfScope() })));
+    }
+    const twiceUrl = urlOf(path, pathParams, `${queryString(query) || '?'}&${p.name}=1&${p.name}=2`);
+    problems.push(...(await probe({ ...base, url: twiceUrl, what: `query ${p.name} twice` }, { writes, outOfScope: outOfScope() })));
+  }
+
+  // Request bodies: one field at a time, then whole bodies.
+  if (json || yamlType) {
+    const seed = caller === admin ? key : `${key} as ${caller.name}`;
+    for (const b of bases) {
+      const storeField = (p: Path) => scoped && isStoreField(p);
+      const edges = (p: Path) => (storeField(p) ? storeEdges(caller.store!) : []);
+      for (const c of bodyCases(seed, b, caller.valuesPerField, storeField, edges)) {
+        const touchesStore = c.field !== undefined && isStoreField(c.field);
+        const scope = outOfScope(touchesStore, !c.dropped && namesStore(c.value, caller.store));
+        problems.push(...(await probe({ ...base, body: encode(c.body), what: c.label }, { writes, outOfScope: scope })));
+      }
+    }
+    for (const [what, text] of hostileJsonBodies) {
+      problems.push(...(await probe({ ...base, body: text as string, contentType: 'application/json', what }, { writes, outOfScope: outOfScope() })));
+    }
+    const valid = encode(bases[0]);
+    for (const [what, type] of [
+      ['as text/plain', 'text/plain'],
+      ['as form data', 'application/x-www-form-urlencoded'],
+      ['without a content-type', undefined],
+      ['as JSON with a charset', 'application/json; charset=utf-16'],
+    ] as const) {
+      problems.push(...(await probe({ ...base, body: valid, contentType: type, what }, { writes, outOfScope: outOfScope() })));
+    }
+    if (yamlType) {
+      for (const [what, text] of [
+        ['malformed YAML', 'id: [unclosed\n  name: {'],
+        ['YAML null', 'null\n'],
+        ['YAML list', '- 1\n- 2\n'],
+        ['YAML string', 'hello\n'],
+        ['YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`],
+        ['YAML 10000 deep', '['.repeat(10_000) + ']'.repeat(10_000)],
+        ['YAML with NUL', `${encode(bases[0])}description: "a\\0b"\n`],
+        ['YAML duplicate keys', `${encode(bases[0])}id: again\n`],
+        ['YAML custom tag', '!!js/function "function () {}"\n'],
+        ['YAML binary', '!!binary AAAA\n'],
+      ] as const) {
+        problems.push(...(await probe({ ...base, body: text, contentType: yamlType, what }, { writes, outOfScope: outOfScope() })));
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * A role the operation does not allow: its valid requests are a 403 that stores nothing, and so
+ * is every value of a field naming a store or a manufacturer (the scopes of pos and vendor keys)
+ * — a 4xx at least, never an answer.
+ */
+async function refused(operation: OperationEntry, caller: Caller): Promise<string[]> {
+  const { method, path } = operation;
+  const { writes, pathParams, query, bases, encode, contentType, url } = requestsOf(operation);
+  const problems: string[] = [];
+  const base = { method, url, contentType, key: caller.key() };
+  const scopeField = (p: Path) => isStoreField(p) || isManufacturerField(p);
+  counted = undefined;
+  for (const body of bases) {
+    // DELETE /v1/keys/{id} too: refused, it revokes nothing.
+    const sent = { ...base, body: encode(body), what: `valid request, ${caller.name}` };
+    problems.push(...(await probe(sent, { writes, expect: [403, `to ${caller.name}`] })));
+    const edges = (p: Path) => (isStoreField(p) ? storeEdges(VALID_STORE) : []);
+    for (const c of bodyCases(`${operation.key} refused to ${caller.name}`, body, 0, scopeField, edges)) {
+      if (!c.field || !scopeField(c.field)) continue;
+      problems.push(...(await probe({ ...base, body: encode(c.body), what: c.label }, { writes, outOfScope: true })));
+    }
+  }
+  for (const name of Object.keys(pathParams)) {
+    if (!isStoreParam(path, name)) continue;
+    for (const segment of [...hostileSegments, ...storeSegments(VALID_STORE)]) {
+      const hostileUrl = urlOf(path, { ...pathParams, [name]: segment }, queryString(query));
+      problems.push(...(await probe({ ...base, body: encode(bases[0]), url: hostileUrl, what: `path ${name} = ${clip(segment, 40)}` }, { writes, outOfScope: true })));
+    }
+  }
+  return problems;
+}
+
+const report = (key: string, problems: string[]) =>
+  expect(problems, `${problems.length} problems on ${key}:\n${problems.slice(0, 30).join('\n')}`).toEqual([]);
+
+// ---------------------------------------------------------------------------------------------
 // The sweep
 // ---------------------------------------------------------------------------------------------
 describe('every /v1 operation under hostile input', () => {
@@ -576,124 +894,33 @@ describe('every /v1 operation under hostile input', () => {
     for (const key of Object.keys(validBodies)) expect(operations.map((o) => o.key), key).toContain(key);
   });
 
-  for (const { method, path, op, key } of operations) {
-    it(`${key}`, async () => {
+  for (const operation of operations) {
+    it(`${operation.key}`, async () => report(operation.key, await sweep(operation, admin)));
+  }
+});
+
+describe('every /v1 operation under hostile input, with the key of each other role', () => {
+  it('the document states the roles of every operation, admin among them', () => {
+    for (const { key, op } of operations) {
+      const roles = rolesOf(op);
+      expect(roles, key).toContain('admin');
+      for (const role of roles) expect(['admin', ...OTHER_ROLES], key).toContain(role);
+    }
+    // The sweep below is worth something only if some operations allow each scoped role.
+    for (const role of ['marketer', 'pos']) expect(operations.filter((o) => rolesOf(o.op).includes(role)).length, role).toBeGreaterThan(3);
+  });
+
+  for (const operation of operations) {
+    const allowed = rolesOf(operation.op);
+    const label = OTHER_ROLES.map((role) => `${role} ${allowed.includes(role) ? 'allowed' : 'refused'}`).join(', ');
+    it(`${operation.key}: ${label}`, async () => {
       const problems: string[] = [];
-      const writes = method !== 'GET';
-      const pathParams: Record<string, string> = { ...validPathParams()[key] };
-      for (const p of op.parameters ?? []) if (p.in === 'path') pathParams[p.name] ??= String(fromSchema(p.schema));
-      const query = validQuery(op);
-      const content = op.requestBody?.content ?? {};
-      const json = 'application/json' in content;
-      const yamlType = Object.keys(content).find((t) => t.includes('yaml'));
-      const bases = (validBodies[key]?.() ?? (json || yamlType ? [fromSchema(content[json ? 'application/json' : yamlType!]!.schema)] : [undefined]));
-      const encode = (body: unknown) => (body === undefined ? undefined : yamlType && !json ? asYaml(body) : withRawTokens(JSON.stringify(body)));
-      const contentType = json ? 'application/json' : yamlType;
-      const baseUrl = urlOf(path, pathParams, queryString(query));
-      const base = { method, url: baseUrl, body: encode(bases[0]), contentType };
-
-      // No key, or a forged one: 401 before anything else.
-      for (const [what, headers] of [
-        ['no key', {}],
-        ['unknown key', { authorization: 'Bearer cad_0000000000000000000000000000000000' }],
-        ['5000-character key', { authorization: `Bearer ${long}` }],
-        ['SQL-ish X-API-Key', { 'x-api-key': "' or 1=1 --" }],
-      ] as const) {
-        problems.push(...(await probe({ ...base, what, key: null, headers }, { writes, expect401: true })));
-      }
-
-      // The valid request is accepted (else the mutations below test nothing). A route whose
-      // valid path this file does not know may answer 4xx (its id made up from the schema).
-      counted = undefined; // they store rows, and do not go through probe()
-      for (const body of bases) {
-        if (body === undefined && method !== 'GET') continue;
-        if (method === 'GET') {
-          const res = await api.app.request(base.url, { headers: { authorization: `Bearer ${api.keys.admin}` } });
-          const known = !(op.parameters ?? []).some((p) => p.in === 'path') || key in validPathParams();
-          if (res.status >= (known ? 400 : 500)) {
-            problems.push(`the valid request is refused: GET ${base.url} → ${res.status} ${clip(await res.text())}`);
-          }
-          continue;
-        }
-        const sent = { ...base, what: 'valid body', body: encode(body) };
-        const res = await api.app.request(sent.url, {
-          method,
-          headers: { authorization: `Bearer ${api.keys.admin}`, 'content-type': contentType! },
-          body: sent.body,
-        });
-        if (res.status >= 400) problems.push(`the valid body is refused: ${method} ${sent.url} ${clip(sent.body!)} → ${res.status} ${clip(await res.text())}`);
-      }
-
-      counted = undefined;
-
-      // Path parameters, one at a time.
-      for (const name of Object.keys(pathParams)) {
-        for (const segment of hostileSegments) {
-          const url = urlOf(path, { ...pathParams, [name]: segment }, queryString(query));
-          problems.push(...(await probe({ ...base, url, what: `path ${name} = ${clip(segment, 40)}` }, { writes })));
+      for (const role of OTHER_ROLES) {
+        for (const caller of callersOf[role]) {
+          problems.push(...(allowed.includes(role) ? await sweep(operation, caller) : await refused(operation, caller)));
         }
       }
-
-      // Query parameters the document does not list, and methods the path does not take.
-      for (const extra of ['__proto__=1', 'constructor[prototype]=1', `unknown=${encodeURIComponent(long)}`, 'a%00=1']) {
-        const url = urlOf(path, pathParams, `${queryString(query) || '?'}&${extra}`);
-        problems.push(...(await probe({ ...base, url, what: `query ${clip(extra, 40)}` }, { writes })));
-      }
-      for (const other of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']) {
-        if (document.paths[path]![other.toLowerCase()]) continue;
-        const body = other === 'GET' ? undefined : base.body;
-        problems.push(...(await probe({ ...base, method: other, body, what: `method ${other}` }, { writes: other !== 'GET' })));
-      }
-
-      // Query parameters from the document, one at a time, plus a repeated one.
-      for (const p of op.parameters ?? []) {
-        if (p.in !== 'query') continue;
-        for (const value of hostileSegments) {
-          const url = urlOf(path, pathParams, queryString({ ...query, [p.name]: value }));
-          problems.push(...(await probe({ ...base, url, what: `query ${p.name} = ${clip(value, 40)}` }, { writes })));
-        }
-        const url = urlOf(path, pathParams, `${queryString(query) || '?'}&${p.name}=1&${p.name}=2`);
-        problems.push(...(await probe({ ...base, url, what: `query ${p.name} twice` }, { writes })));
-      }
-
-      // Request bodies: one field at a time, then whole bodies.
-      if (json || yamlType) {
-        for (const b of bases) {
-          for (const c of bodyCases(key, b)) {
-            problems.push(...(await probe({ ...base, body: encode(c.body), what: c.label }, { writes })));
-          }
-        }
-        for (const [what, text] of hostileJsonBodies) {
-          problems.push(...(await probe({ ...base, body: text as string, contentType: 'application/json', what }, { writes })));
-        }
-        const valid = encode(bases[0]);
-        for (const [what, type] of [
-          ['as text/plain', 'text/plain'],
-          ['as form data', 'application/x-www-form-urlencoded'],
-          ['without a content-type', undefined],
-          ['as JSON with a charset', 'application/json; charset=utf-16'],
-        ] as const) {
-          problems.push(...(await probe({ ...base, body: valid, contentType: type, what }, { writes })));
-        }
-        if (yamlType) {
-          for (const [what, text] of [
-            ['malformed YAML', 'id: [unclosed\n  name: {'],
-            ['YAML null', 'null\n'],
-            ['YAML list', '- 1\n- 2\n'],
-            ['YAML string', 'hello\n'],
-            ['YAML alias bomb', `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n`],
-            ['YAML 10000 deep', '['.repeat(10_000) + ']'.repeat(10_000)],
-            ['YAML with NUL', `${encode(bases[0])}description: "a\\0b"\n`],
-            ['YAML duplicate keys', `${encode(bases[0])}id: again\n`],
-            ['YAML custom tag', '!!js/function "function () {}"\n'],
-            ['YAML binary', '!!binary AAAA\n'],
-          ] as const) {
-            problems.push(...(await probe({ ...base, body: text, contentType: yamlType, what }, { writes })));
-          }
-        }
-      }
-
-      expect(problems, `${problems.length} problems on ${key}:\n${problems.slice(0, 30).join('\n')}`).toEqual([]);
+      report(operation.key, problems);
     });
   }
 });
