@@ -16,16 +16,30 @@ export async function existingIds<T extends string | number>(
   return new Set(rows.map((r) => r.id as T));
 }
 
+/**
+ * For an upsert's `do update … where`: some column would change. A row sent again as it is stays
+ * untouched — no new row version, `updated_at` kept (it says when the row last changed) — so a
+ * catalogue or member file sent again each night, or a retried request, writes nothing.
+ */
+function changed(columns: readonly string[], table: string) {
+  const ours = columns.map((c) => sql.ref(`${table}.${c}`));
+  const theirs = columns.map((c) => sql.ref(`excluded.${c}`));
+  return sql<boolean>`(${sql.join(ours)}) is distinct from (${sql.join(theirs)})`;
+}
+
 export async function upsertStores(db: Db, stores: Store[]): Promise<void> {
   await db
     .insertInto('stores')
     .values(stores.map((s) => ({ id: s.id, name: s.name, time_zone: s.timeZone })))
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        name: eb.ref('excluded.name'),
-        time_zone: eb.ref('excluded.time_zone'),
-        updated_at: sql`now()`,
-      })),
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          name: eb.ref('excluded.name'),
+          time_zone: eb.ref('excluded.time_zone'),
+          updated_at: sql`now()`,
+        }))
+        .where(changed(['name', 'time_zone'], 'stores')),
     )
     .execute();
 }
@@ -35,11 +49,14 @@ export async function upsertCategories(db: Db, rows: Category[]): Promise<void> 
     .insertInto('categories')
     .values(rows.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        name: eb.ref('excluded.name'),
-        parent_id: eb.ref('excluded.parent_id'),
-        updated_at: sql`now()`,
-      })),
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          name: eb.ref('excluded.name'),
+          parent_id: eb.ref('excluded.parent_id'),
+          updated_at: sql`now()`,
+        }))
+        .where(changed(['name', 'parent_id'], 'categories')),
     )
     .execute();
 }
@@ -49,7 +66,10 @@ export async function upsertManufacturers(db: Db, rows: Manufacturer[]): Promise
     .insertInto('manufacturers')
     .values(rows.map((r) => ({ id: r.id, name: r.name })))
     .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), updated_at: sql`now()` })),
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), updated_at: sql`now()` }))
+        .where(changed(['name'], 'manufacturers')),
     )
     .execute();
 }
@@ -77,6 +97,7 @@ export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
       price_cents = excluded.price_cents,
       known = true,
       updated_at = now()
+    where ${changed(['name', 'category_id', 'brand', 'brand_type', 'manufacturer_id', 'size', 'price_cents', 'known'], 'products')}
   `.execute(db);
 }
 
@@ -130,6 +151,15 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
       has_baby = coalesce(excluded.has_baby, members.has_baby),
       enrolled_on = coalesce(excluded.enrolled_on, members.enrolled_on),
       updated_at = now()
+    where (members.card_number, members.status, members.home_store_id, members.household_size,
+           members.has_dog, members.has_cat, members.has_baby, members.enrolled_on)
+      is distinct from
+          (coalesce(excluded.card_number, members.card_number), 'registered',
+           coalesce(excluded.home_store_id, members.home_store_id),
+           coalesce(excluded.household_size, members.household_size),
+           coalesce(excluded.has_dog, members.has_dog), coalesce(excluded.has_cat, members.has_cat),
+           coalesce(excluded.has_baby, members.has_baby),
+           coalesce(excluded.enrolled_on, members.enrolled_on))
   `.execute(db);
   const withContact = rows.filter((r) => r.contact);
   if (withContact.length === 0) return;
@@ -146,5 +176,6 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
     on conflict (member_id) do update set
       first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
       phone = excluded.phone, postal_code = excluded.postal_code, updated_at = now()
+    where ${changed(['first_name', 'last_name', 'email', 'phone', 'postal_code'], 'member_contacts')}
   `.execute(db);
 }

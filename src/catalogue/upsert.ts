@@ -124,12 +124,10 @@ export const upsertCategories = (
           r.parentId && !inBatch.has(r.parentId) ? r.parentId : null,
         );
       },
-      write: async (db, batch) => {
-        // parents first, so the foreign key holds inside the statement order
-        await repo.upsertCategories(db, batch.map((r) => ({ ...r, parentId: null })));
-        const children = batch.filter((r) => r.parentId);
-        if (children.length) await repo.upsertCategories(db, children);
-      },
+      // One statement, whatever the order of parents and children in it: PostgreSQL checks a
+      // foreign key at the end of the statement. (Two passes, parents cleared first, rewrote
+      // every child row twice, even one sent again unchanged.)
+      write: repo.upsertCategories,
     },
     rows,
     mode,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
@@ -17,6 +18,50 @@ describe('catalogue upserts', () => {
     expect(await res.json()).toEqual({ upserted: 1 });
     const row = await getDeps().db.selectFrom('stores').selectAll().where('id', '=', 5).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ name: 'Hilltop', time_zone: 'America/Chicago' });
+  });
+
+  it('takes children before their parents in one batch, and writes nothing for rows sent again unchanged', async () => {
+    const db = getDeps().db;
+    const versions = async () =>
+      (await sql<{ id: string; v: string; parent_id: string | null }>`
+        select id, xmin::text as v, parent_id from categories where id in ('soy-drink', 'plant-drink', 'drinks') order by id`.execute(db)).rows;
+    const batch = {
+      categories: [
+        { id: 'soy-drink', name: 'Soy drink', parentId: 'plant-drink' },
+        { id: 'plant-drink', name: 'Plant drinks', parentId: 'drinks' },
+        { id: 'drinks', name: 'Drinks' },
+      ],
+    };
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, batch)).status).toBe(200);
+    const first = await versions();
+    expect(first.map((r) => [r.id, r.parent_id])).toEqual([['drinks', null], ['plant-drink', 'drinks'], ['soy-drink', 'plant-drink']]);
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, batch)).status).toBe(200);
+    expect(await versions()).toEqual(first);
+    // A change is written, to that row only.
+    const moved = { categories: [{ id: 'soy-drink', name: 'Soy drink', parentId: 'drinks' }] };
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, moved)).status).toBe(200);
+    const after = await versions();
+    expect(after.find((r) => r.id === 'soy-drink')).toMatchObject({ parent_id: 'drinks' });
+    expect(after.find((r) => r.id === 'soy-drink')!.v).not.toBe(first.find((r) => r.id === 'soy-drink')!.v);
+    expect(after.filter((r) => r.id !== 'soy-drink')).toEqual(first.filter((r) => r.id !== 'soy-drink'));
+
+    // The same for stores, manufacturers, products and members (with contact data).
+    const resend: [string, string, unknown, string][] = [
+      ['/v1/stores', 'stores', { stores: [{ id: 7, name: 'Quay', timeZone: 'America/Chicago' }] }, 'id = 7'],
+      ['/v1/manufacturers', 'manufacturers', { manufacturers: [{ id: 'oatly-co', name: 'Oat Co' }] }, "id = 'oatly-co'"],
+      ['/v1/products', 'products', { products: [{ gtin: gtin13(70), name: 'Soy 1l', categoryId: 'soy-drink', brand: 'Soya', brandType: 'national', priceCents: 249 }] }, `gtin = '${gtin14(gtin13(70))}'`],
+      ['/v1/members', 'members', { members: [{ memberNumber: 'M-RESEND', cardNumber: '499000000001', householdSize: 3, contact: { firstName: 'Ada', email: 'ada@example.com' } }] }, "member_number = 'M-RESEND'"],
+      ['/v1/members', 'member_contacts', { members: [{ memberNumber: 'M-RESEND', contact: { firstName: 'Ada', email: 'ada@example.com' } }] }, "member_id = (select id from members where member_number = 'M-RESEND')"],
+    ];
+    for (const [path, table, body, where] of resend) {
+      const version = async () =>
+        (await sql<{ v: string }>`select xmin::text as v from ${sql.table(table)} where ${sql.raw(where)}`.execute(db)).rows;
+      expect((await api.call('PUT', path, api.keys.admin, body)).status, path).toBe(200);
+      const once = await version();
+      expect(once, table).toHaveLength(1);
+      expect((await api.call('PUT', path, api.keys.admin, body)).status, path).toBe(200);
+      expect(await version(), `${table} sent again`).toEqual(once);
+    }
   });
 
   it('rejects a bad time zone naming the field', async () => {

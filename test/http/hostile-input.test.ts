@@ -526,6 +526,23 @@ async function rowCounts(): Promise<Record<string, number>> {
   return (await sql<Record<string, number>>`select ${sql.join(counts)}`.execute(db)).rows[0]!;
 }
 
+/** Each table's rows, hashed (text form, sorted): what a retry must leave as the first request did. */
+async function tableContents(): Promise<Record<string, string>> {
+  await rowCounts(); // lists the tables
+  const hashes = tables!.map(
+    (t) => sql`(select coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from ${sql.table(t)} x) as ${sql.ref(t)}`,
+  );
+  return (await sql<Record<string, string>>`select ${sql.join(hashes)}`.execute(getDeps().db)).rows[0]!;
+}
+
+/**
+ * Writes that make something new on every call, by design: a retry of them is a second one.
+ * Every other write, sent twice, must leave every table as the first call left it.
+ */
+const NEW_EACH_CALL: Record<string, string> = {
+  'POST /v1/keys': 'a new key each time (its secret is shown once, so a retry cannot return it)',
+};
+
 /** Row counts after the last request of a write operation (one count per request, not two). */
 let counted: Record<string, number> | undefined;
 
@@ -768,6 +785,15 @@ async function sweep(operation: OperationEntry, caller: Caller): Promise<string[
     const res = await api.app.request(sent.url, { method, headers, body: sent.body });
     if (res.status >= (method !== 'GET' || known ? 400 : 500)) {
       problems.push(`the valid request is refused to ${caller.name}: ${method} ${sent.url}${sent.body ? ` ${clip(sent.body)}` : ''} → ${res.status} ${clip(await res.text())}`);
+    } else if (caller === admin && writes && !(key in NEW_EACH_CALL)) {
+      // Retried (a lost answer): nothing doubled, nothing changed.
+      const once = await tableContents();
+      const again = await api.app.request(sent.url, { method, headers, body: sent.body });
+      const twice = await tableContents();
+      const changed = Object.keys(once).filter((t) => once[t] !== twice[t]);
+      if (again.status >= 500 || changed.length > 0) {
+        problems.push(`a retry of the valid request ${changed.length ? `changed ${changed.join(', ')}` : 'failed'}: ${method} ${sent.url}${sent.body ? ` ${clip(sent.body)}` : ''} → ${res.status}, then ${again.status} ${clip(await again.text())}`);
+      }
     }
     counted = undefined;
   }
