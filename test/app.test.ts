@@ -37,16 +37,22 @@ describe('the app', () => {
 
   it('hides internal errors behind a 500 with the request id', async () => {
     const deps = getDeps();
-    const logged: string[] = [];
-    const app = createApp({ ...deps, logger: { ...deps.logger, error: (m: string) => void logged.push(m) } });
-    app.get('/boom', () => {
+    const logged: [string, Record<string, unknown> | undefined][] = [];
+    const app = createApp({
+      ...deps,
+      logger: { ...deps.logger, error: (m: string, fields?: Record<string, unknown>) => void logged.push([m, fields]) },
+    });
+    app.get('/boom/:memberNumber', () => {
       throw new Error('secret detail');
     });
-    const res = await app.request('/boom');
+    const res = await app.request('/boom/M0004711');
     expect(res.status).toBe(500);
     const body = await res.json() as { detail: string; requestId: string };
     expect(body.detail).not.toContain('secret');
     expect(body.requestId).toBeTruthy();
-    expect(logged).toEqual(['unhandled error']);
+    // The log has the error and the route, never the member the path named.
+    expect(logged).toEqual([
+      ['unhandled error', { requestId: body.requestId, error: 'secret detail', method: 'GET', route: '/boom/:memberNumber' }],
+    ]);
   });
 });

@@ -80,7 +80,9 @@ export function errorHandler(logger: Logger) {
     logger.error('unhandled error', {
       requestId: c.get('requestId'),
       error: err.message,
-      path: c.req.path,
+      // The route's pattern, not the path: a path names members and cards, which logs must not.
+      method: c.req.method,
+      route: c.req.routePath,
     });
     return problemResponse(c, {
       type: `${typeBase}internal`,
