@@ -91,21 +91,19 @@ describe('cadence analyse and predict', () => {
   }, 180_000);
 
   it('names the missing or bad flag', async () => {
-    const noDate = await cadence('predict', '--out', join(dir, 'x.csv'));
-    expect(noDate.code).toBe(1);
-    expect(noDate.stderr).toContain('--at DATE is required');
-    const badDate = await cadence('predict', '--at', '2026-13-01', '--out', join(dir, 'x.csv'));
-    expect(badDate.code).toBe(1);
-    expect(badDate.stderr).toContain('--at must be a date');
-    const noOut = await cadence('predict', '--at', '2026-09-15');
-    expect(noOut.code).toBe(1);
-    expect(noOut.stderr).toContain('--out FILE.csv');
-    // Dates the database cannot hold, and an analysis after the end of history (now), are refused.
-    const tooEarly = await cadence('predict', '--at', '1899-12-31', '--out', join(dir, 'x.csv'));
-    expect(tooEarly.code).toBe(1);
-    expect(tooEarly.stderr).toContain('--at must lie between 1900-01-01 and 9999-01-01');
-    const future = await cadence('analyse', '--at', '2999-01-01');
-    expect(future.code).toBe(1);
-    expect(future.stderr).toContain('--at must not be after now');
+    const out = join(dir, 'x.csv');
+    const cases: [string[], string][] = [
+      [['predict', '--out', out], '--at DATE is required'],
+      [['predict', '--at', '2026-13-01', '--out', out], '--at must be a date'],
+      [['predict', '--at', '2026-09-15'], '--out FILE.csv'],
+      // Dates the database cannot hold, and an analysis after the end of history (now), are refused.
+      [['predict', '--at', '1899-12-31', '--out', out], '--at must lie between 1900-01-01 and 9999-01-01'],
+      [['analyse', '--at', '2999-01-01'], '--at must not be after now'],
+    ];
+    for (const [args, message] of cases) {
+      const res = await cadence(...args);
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr, args.join(' ')).toContain(message);
+    }
   }, 60_000);
 });

@@ -515,21 +515,24 @@ interface Sent {
 const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
 
 let tables: string[] | undefined;
-async function rowCounts(): Promise<Record<string, number>> {
-  const db = getDeps().db;
-  tables ??= (
+/** The schema's tables (migrations' bookkeeping aside), listed once. */
+async function tableNames(): Promise<string[]> {
+  return (tables ??= (
     await sql<{ name: string }>`select table_name as name from information_schema.tables
       where table_schema = current_schema() and table_type = 'BASE TABLE' and table_name not like 'kysely%'
-      order by table_name`.execute(db)
-  ).rows.map((r) => r.name);
-  const counts = tables.map((t) => sql`(select count(*) from ${sql.table(t)})::int as ${sql.ref(t)}`);
+      order by table_name`.execute(getDeps().db)
+  ).rows.map((r) => r.name));
+}
+
+async function rowCounts(): Promise<Record<string, number>> {
+  const db = getDeps().db;
+  const counts = (await tableNames()).map((t) => sql`(select count(*) from ${sql.table(t)})::int as ${sql.ref(t)}`);
   return (await sql<Record<string, number>>`select ${sql.join(counts)}`.execute(db)).rows[0]!;
 }
 
 /** Each table's rows, hashed (text form, sorted): what a retry must leave as the first request did. */
 async function tableContents(): Promise<Record<string, string>> {
-  await rowCounts(); // lists the tables
-  const hashes = tables!.map(
+  const hashes = (await tableNames()).map(
     (t) => sql`(select coalesce(md5(string_agg(x::text, '|' order by x::text)), '') from ${sql.table(t)} x) as ${sql.ref(t)}`,
   );
   return (await sql<Record<string, string>>`select ${sql.join(hashes)}`.execute(getDeps().db)).rows[0]!;

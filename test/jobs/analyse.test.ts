@@ -23,6 +23,9 @@ const WRITTEN = [
   'member_product_scores',
 ];
 
+/** Those, the back-test and the snapshots: every table a failed run must leave as it was. */
+const EVERY_TABLE = [...WRITTEN, 'member_product_backtest', 'analytics_snapshots'];
+
 /** Row counts and a content hash of every table the analyse job writes. */
 async function fingerprint(db: Db, tables = WRITTEN) {
   const out: Record<string, { rows: number; hash: string }> = {};
@@ -94,9 +97,8 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     const rules = staticRules().current();
     const run = (asOf: string, connections: 1 | 2) =>
       runAnalyse(deps, { asOf: new Date(asOf), timeZone: 'America/New_York', rules, connections });
-    const everything = [...WRITTEN, 'member_product_backtest', 'analytics_snapshots'];
     await run(AS_OF, 2);
-    const before = await fingerprint(deps.db, everything);
+    const before = await fingerprint(deps.db, EVERY_TABLE);
     const OTHER = '2026-10-24T04:00:00Z';
     // A table a step writes made unreachable: that step fails, after others have written theirs.
     // member_traits: the member chain's third step (the prediction chain may have finished);
@@ -110,14 +112,14 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       } finally {
         await sql`alter table hidden_for_test rename to ${sql.table(table)}`.execute(deps.db);
       }
-      expect(await fingerprint(deps.db, everything), `${table}, ${connections}`).toEqual(before);
+      expect(await fingerprint(deps.db, EVERY_TABLE), `${table}, ${connections}`).toEqual(before);
     }
     // The run that failed would have changed every table.
     await run(OTHER, 2);
-    const other = await fingerprint(deps.db, everything);
-    for (const t of everything) expect(other[t], t).not.toEqual(before[t]);
+    const other = await fingerprint(deps.db, EVERY_TABLE);
+    for (const t of EVERY_TABLE) expect(other[t], t).not.toEqual(before[t]);
     await run(AS_OF, 2);
-    expect(await fingerprint(deps.db, everything)).toEqual(before);
+    expect(await fingerprint(deps.db, EVERY_TABLE)).toEqual(before);
   }, 120_000);
 
   it.skipIf(dbKind !== 'postgres')(
@@ -125,9 +127,8 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     async () => {
       const deps = getDeps();
       const rules = staticRules().current();
-      const everything = [...WRITTEN, 'member_product_backtest', 'analytics_snapshots'];
-      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
-      const before = await fingerprint(deps.db, everything);
+        await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      const before = await fingerprint(deps.db, EVERY_TABLE);
       // A step held on a lock until the other chain is done, then cancelled: the failure comes
       // after the other chain finished its last step, whatever the two chains' speeds.
       for (const table of ['member_product_scores', 'member_traits']) {
@@ -152,7 +153,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
         lock.release();
         await lock.done;
         await expect(job, table).rejects.toThrow(/cancel/);
-        expect(await fingerprint(deps.db, everything), table).toEqual(before);
+        expect(await fingerprint(deps.db, EVERY_TABLE), table).toEqual(before);
       }
     },
     120_000,
