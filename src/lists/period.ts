@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { jsonb, withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
-import { analyticsAsOf, lockAnalytics, snapshotOf } from '../analytics/repo.ts';
+import { analyticsAsOf, lockAnalytics } from '../analytics/repo.ts';
 import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { activeIn, pickOffers, promotedProducts, type CampaignAssignment, type PromotedProduct } from '../offers/assign.ts';
 import type { CampaignSpec } from '../offers/spec.ts';
@@ -71,10 +71,11 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     }
     // Before the first read of the analytics: a running analyse job finishes first.
     await lockAnalytics(tx, 'read');
-    const scores = await snapshotOf(tx, 'member_scores');
-    if (!scores) throw new ConflictError('no analytics yet: run `cadence analyse` first');
-    const computed = Object.entries(await analyticsAsOf(tx)).filter(([, at]) => at !== null);
-    if (computed.some(([, at]) => at!.getTime() !== scores.asOf.getTime())) {
+    const parts = await analyticsAsOf(tx);
+    const asOf = parts.member_scores;
+    if (!asOf) throw new ConflictError('no analytics yet: run `cadence analyse` first');
+    const computed = Object.entries(parts).filter(([, at]) => at !== null);
+    if (computed.some(([, at]) => at!.getTime() !== asOf.getTime())) {
       const runs = computed.map(([part, at]) => `${part} as of ${at!.toISOString()}`).join(', ');
       throw new ConflictError(
         `the analytics tables are from different runs (${runs}): run \`cadence analyse\` again`,
@@ -92,7 +93,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     }
     await sql`
       insert into list_periods (period_start, period_end, analytics_as_of, rules_hash, status, started_at)
-      values (${opts.periodStart}::date, ${periodEnd}::date, ${scores.asOf.toISOString()}::timestamptz,
+      values (${opts.periodStart}::date, ${periodEnd}::date, ${asOf.toISOString()}::timestamptz,
               ${opts.rulesHash}, 'running', ${opts.now.toISOString()}::timestamptz)
       on conflict (period_start) do update set period_end = excluded.period_end,
         analytics_as_of = excluded.analytics_as_of, rules_hash = excluded.rules_hash,
@@ -123,7 +124,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       periodDays: opts.periodDays,
       maxOffers: opts.maxOffers,
       campaigns: active,
-      analyticsAsOf: scores.asOf,
+      analyticsAsOf: asOf,
       timeZone: opts.timeZone,
       products,
     });
