@@ -9,6 +9,7 @@ import * as simLoop from './20261124_07_sim_loop.ts';
 import * as basketsWithoutForeignKeys from './20261125_08_baskets_without_foreign_keys.ts';
 import * as dropImportStagingLines from './20261125_09_drop_import_staging_lines.ts';
 import * as returnedUnitsPerReturnTerminal from './20261125_10_returned_units_per_return_terminal.ts';
+import * as analyticsNextSchema from './20261125_11_analytics_next_schema.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_08_baskets_without_foreign_keys': basketsWithoutForeignKeys,
   '20261125_09_drop_import_staging_lines': dropImportStagingLines,
   '20261125_10_returned_units_per_return_terminal': returnedUnitsPerReturnTerminal,
+  '20261125_11_analytics_next_schema': analyticsNextSchema,
 };

@@ -85,12 +85,9 @@ export interface CellsSummary {
  * Same-day baskets count as one purchase day; spend is Σ round(qty · unit price) − discounts, as
  * basket totals are.
  *
- * Replaces the table's contents in one transaction: computed into a temp table first, then
- * `truncate` and one ordered insert, the indexes built after it (replace-rows.ts). Readers of the table wait only for that write phase (about
- * half a second per 200k member × categories), not the computation; `delete` instead let them read
- * the previous rows meanwhile, but every insert's unique check then visited the deleted row with
- * the same key, which made the write 2–3× slower (1.4 s against 0.6 s for 176k rows, measured on
- * PostgreSQL 15) and left a table's worth of dead rows behind each night.
+ * Replaces the table's contents in one transaction: computed into a temp table first, then one
+ * ordered insert into a new table, its indexes built after it, moved into place of the live one
+ * (replace-rows.ts, which says why neither `truncate` nor `delete`).
  */
 export async function computeCells(db: Db, opts: AnalyseOptions): Promise<CellsSummary> {
   const { asOf, timeZone, settings } = opts;

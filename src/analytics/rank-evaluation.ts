@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { textArray, withTx, type Db } from '../db/index.ts';
 import { calibrate } from './calibrate.ts';
 import { computeCycles } from './cycles.ts';
+import { deferReplacements } from './replace-rows.ts';
 import { preparePurchaseLines } from './purchase-lines.ts';
 import { SCORE_DEFAULTS, scoreNextBasket, type ScoreOptions } from './rank.ts';
 
@@ -163,6 +164,9 @@ export async function evaluateLastBaskets(db: Db, opts: LastBasketOptions): Prom
   const tz = sql`${opts.timeZone}::text`;
 
   return rolledBack(db, async (tx) => {
+    // The replayed days' tables are built beside the live ones and never moved: readers of the
+    // live analytics do not wait for the evaluation.
+    await deferReplacements(tx);
     await sql`drop table if exists eval_last, eval_held, eval_ranked, eval_cycles`.execute(tx);
     await sql`create temp table eval_last on commit drop as ${lastBasketSql(opts.to, opts.timeZone)}`.execute(tx);
     const counted = await sql<{ all: number; in_window: number }>`

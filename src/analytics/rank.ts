@@ -3,7 +3,7 @@ import { withTx, type Db } from '../db/index.ts';
 import { ConflictError } from '../lib/errors.ts';
 import { calibrate, calibrationSql } from './calibrate.ts';
 import { computeCycles, tuneSession } from './cycles.ts';
-import { replaceRows } from './replace-rows.ts';
+import { deferReplacements, replaceRows } from './replace-rows.ts';
 
 /**
  * Next-basket ranking: which of the products a member has bought they will buy in the next list
@@ -105,8 +105,8 @@ export async function scoreNextBasket(db: Db, opts: ScoreOptions): Promise<Score
     const calibrated =
       opts.calibrated !== false && windows.rows.length === 1 && windows.rows[0]!.window_days === periodDays;
 
-    // Replaced as computeCycles replaces its tables (readers wait for the commit rather than see
-    // old rows; the indexes are built after the insert: replace-rows.ts).
+    // Replaced as computeCycles replaces its tables: a new table, its indexes built after the
+    // insert, moved into place (replace-rows.ts).
     // Inputs of the inlined probability functions materialised first: they repeat their arguments.
     const cal = calibrationSql({
       raw: sql`r.raw`,
@@ -213,6 +213,9 @@ export async function* exportPredictions(db: Db, opts: ExportOptions): AsyncGene
   }
   const trx = await db.startTransaction().execute();
   try {
+    // Rolled back: the tables are built beside the live ones and never moved (replace-rows.ts),
+    // so readers of the live analytics do not wait for the export.
+    await deferReplacements(trx);
     await computeCycles(trx, { asOf: opts.asOf, timeZone: opts.timeZone, backtestDays: windowDays });
     await calibrate(trx, { asOf: opts.asOf, timeZone: opts.timeZone, windowDays });
     await scoreNextBasket(trx, { asOf: opts.asOf, timeZone: opts.timeZone, periodDays: windowDays, keep: top });

@@ -9,6 +9,7 @@ import { computeMemberScores, type MemberScoresSummary } from '../analytics/memb
 import { scoreNextBasket, type ScoreSummary } from '../analytics/rank.ts';
 import { computeTraits, type TraitsSummary } from '../analytics/traits.ts';
 import { lockAnalytics } from '../analytics/repo.ts';
+import { deferReplacements, swapReplaced } from '../analytics/replace-rows.ts';
 import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 
@@ -85,9 +86,10 @@ interface Job {
  * commitTogether), so readers never see cells of today beside predictions of yesterday, and a
  * failure in any step leaves every analytics table as the last successful run left it (the job
  * fails with the first error; the other chain stops before its next step). A rerun with the same
- * `asOf` gives the same rows. The price: a table a step replaced stays locked until the job
- * commits (readers of member_category_cells, say, wait for the rest of the job, some seconds per
- * million scan lines, once a night), where each step alone used to hold only its own.
+ * `asOf` gives the same rows. Readers keep reading the last run's rows meanwhile: tables replaced
+ * whole are built beside the live ones and moved into place just before the commit
+ * (replace-rows.ts, swapTogether), so a reader waits milliseconds, not for the job; the others are
+ * rewritten by `delete` and insert, which readers do not wait for.
  */
 export async function runAnalyse(
   deps: { db: Db; logger: Logger },
@@ -130,7 +132,10 @@ export async function runAnalyse(
         await memberSteps(tx, job, lines),
         await job.step('cycles', () => cycleStep(tx, job, lines)),
       ] as const);
-      return { members: m, predictions: { cycles, ...(await predictionSteps(tx, job)) } };
+      const results = { members: m, predictions: { cycles, ...(await predictionSteps(tx, job)) } };
+      // One transaction: PostgreSQL sees every wait of the swap, and breaks any deadlock itself.
+      await swapReplaced(tx);
+      return results;
     }));
   } else {
     [members, predictions] = await commitTogether(
@@ -148,6 +153,7 @@ export async function runAnalyse(
         return { cycles, ...(await predictionSteps(tx, job)) };
       },
       (error) => (failed ??= { error }),
+      { logger, now },
     );
   }
   const timingsMs: Record<string, number> = {};
@@ -221,15 +227,18 @@ async function predictionSteps(
     calibrate(db, { asOf, timeZone, windowDays: periodDays }),
   );
   const scores = await step('scores', () => scoreNextBasket(db, { asOf, timeZone, periodDays }));
-  await step('statistics', () => analyze(db, ['member_category_cycles']));
+  await step('statistics', () =>
+    analyze(db, ['member_category_cycles', 'member_product_cycles', 'member_product_scores']),
+  );
   return { calibration, scores };
 }
 
 /**
- * Fresh planner statistics for tables just rewritten whole: PGlite has no autovacuum, and
- * PostgreSQL's would come minutes later. Without them the planner takes a selective filter
- * (stage = 'strategic') for a handful of rows and the campaign preview picks nested loops that
- * run 20–30× slower (measured on the demo chain). Each chain analyses its own tables at its end.
+ * Fresh planner statistics for tables just rewritten whole (a table replaceRows built has none
+ * at all): PGlite has no autovacuum, and PostgreSQL's would come minutes later. Without them the
+ * planner takes a selective filter (stage = 'strategic') for a handful of rows and the campaign
+ * preview picks nested loops that run 20–30× slower (measured on the demo chain). Each chain
+ * analyses its own tables at its end.
  */
 async function analyze(db: Db, tables: readonly string[]): Promise<void> {
   await sql`analyze ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
@@ -240,13 +249,14 @@ async function analyze(db: Db, tables: readonly string[]): Promise<void> {
  * both have succeeded: the one that finishes first holds its transaction open until the other is
  * done, and rolls back when the other fails (`onFailure` is told at once, so the other can stop
  * early). `begin` opens each transaction (`lead` true for `a`'s, which `b` waits for: the job's
- * lock is taken there before either chain touches a table). The two commits follow each other
- * within milliseconds; only a failure of the second commit itself (the connection lost in
- * between) could still leave one chain's tables new and the other's old, which list generation
- * detects (the tables' `as_of` differ) and refuses.
+ * lock is taken there before either chain touches a table). Once both are done, each moves the
+ * tables it replaced into place (swapTogether) and both commit, within milliseconds of each
+ * other; only a failure of the second commit itself (the connection lost in between) could still
+ * leave one chain's tables new and the other's old, which list generation detects (the tables'
+ * `as_of` differ) and refuses.
  *
- * The chains must not touch each other's tables: each holds the exclusive lock of every table it
- * replaced until the common commit, so a read of it from the other chain would wait for ever.
+ * The chains must not touch each other's tables: each holds the locks of what it wrote until the
+ * common commit, so a read of it from the other chain could wait for ever.
  */
 async function commitTogether<A, B>(
   db: Db,
@@ -254,33 +264,107 @@ async function commitTogether<A, B>(
   a: (tx: Db) => Promise<A>,
   b: (tx: Db) => Promise<B>,
   onFailure: (error: unknown) => void,
+  swap: { logger: Logger; now: () => number },
 ): Promise<[A, B]> {
   let arrived = 0;
   const led = latch();
   const done = latch();
+  const rounds = votes();
   const run = <T>(lead: boolean, fn: (tx: Db) => Promise<T>) =>
     db.transaction().execute(async (tx) => {
-      let value: T;
       try {
         if (!lead) await led.promise;
         await begin(tx, lead);
         if (lead) led.open();
-        value = await fn(tx);
+        const value = await fn(tx);
+        if (++arrived === 2) done.open();
+        await done.promise; // rejects with the other chain's error: this one rolls back
+        await swapTogether(tx, rounds, swap.now, lead ? swap.logger : null);
+        return value;
       } catch (error) {
         onFailure(error);
         led.fail(error);
         done.fail(error);
+        rounds.fail(error);
         throw error;
       }
-      if (++arrived === 2) done.open();
-      await done.promise; // rejects with the other chain's error: this one rolls back
-      return value;
     });
   const [ra, rb] = await Promise.allSettled([run(true, a), run(false, b)]);
   // The first failure is the one both report (the other rolled back because of it).
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
+}
+
+/**
+ * Both chains move their new tables into place (swapReplaced), in rounds: each drop of a live
+ * table waits for that table's readers, and a chain that has moved its tables holds their locks
+ * until both commit. A reader that holds a table of one chain and then asks for a table of the
+ * other (one query joining cells and scores, say) would otherwise wait for a chain that waits, in
+ * JavaScript where PostgreSQL's deadlock detector cannot see it, for the other chain, which waits
+ * for that reader: stuck until the job's lock timeout. So each round gives the moves a short
+ * lock timeout; when either chain's times out, both roll back to the round's savepoint (releasing
+ * the locks it took), pause as long, and try again with a longer timeout, up to SWAP_DEADLINE_MS
+ * in all. Readers wait at most about one round's timeout; usually no round fails.
+ */
+async function swapTogether(
+  tx: Db,
+  rounds: ReturnType<typeof votes>,
+  now: () => number,
+  logger: Logger | null,
+): Promise<void> {
+  const deadline = now() + SWAP_DEADLINE_MS;
+  for (let round = 0; ; round++) {
+    const waitMs = Math.min(SWAP_WAIT_MS * 2 ** round, SWAP_WAIT_MAX_MS);
+    await sql`savepoint swap`.execute(tx);
+    await sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(tx);
+    let moved = true;
+    try {
+      await swapReplaced(tx);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== LOCK_NOT_AVAILABLE && code !== DEADLOCK_DETECTED) throw error;
+      if (now() > deadline) {
+        throw new Error(`analyse: readers held the analytics tables for over ${SWAP_DEADLINE_MS / 1000} s; nothing was replaced`, { cause: error });
+      }
+      moved = false;
+    }
+    if (await rounds.vote(round, moved)) return;
+    logger?.info('analyse swap round waited for readers; trying again', { round, waitMs });
+    await sql`rollback to savepoint swap`.execute(tx);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const DEADLOCK_DETECTED = '40P01';
+/** First round's lock timeout, doubled each round up to the maximum. */
+const SWAP_WAIT_MS = 100;
+const SWAP_WAIT_MAX_MS = 2_000;
+const SWAP_DEADLINE_MS = 5 * 60_000;
+
+/**
+ * Rounds both chains vote in: `vote(round, ok)` resolves, once both have voted in that round, to
+ * whether both voted ok; after `fail(error)` every vote rejects with that error.
+ */
+function votes() {
+  const rounds = new Map<number, { count: number; ok: boolean; all: ReturnType<typeof latch> }>();
+  let failure: { error: unknown } | null = null;
+  return {
+    async vote(round: number, ok: boolean): Promise<boolean> {
+      if (failure) throw failure.error;
+      let r = rounds.get(round);
+      if (!r) rounds.set(round, (r = { count: 0, ok: true, all: latch() }));
+      r.ok &&= ok;
+      if (++r.count === 2) r.all.open();
+      await r.all.promise;
+      return r.ok;
+    },
+    fail(error: unknown): void {
+      failure ??= { error };
+      for (const r of rounds.values()) r.all.fail(error);
+    },
+  };
 }
 
 /** A promise opened or failed from outside; unobserved failures are not reported. */
@@ -301,11 +385,13 @@ function latch(): { promise: Promise<void>; open: () => void; fail: (error: unkn
  * and they wait for it, before any table is replaced; otherwise such a reader holding a table of
  * one chain while waiting for a table of the other would wait for ever on a chain that waits for
  * its partner. Then a bound on every other lock wait, so that any such cycle this does not
- * foresee fails the job (and frees its tables) instead of hanging it.
+ * foresee fails the job (and frees its tables) instead of hanging it. Tables replaced whole are
+ * built beside the live ones until the swap (replace-rows.ts).
  */
 async function beginJob(tx: Db, lead: boolean): Promise<void> {
   if (lead) await lockAnalytics(tx, 'write');
   await sql`set local lock_timeout = ${sql.lit(LOCK_TIMEOUT)}`.execute(tx);
+  await deferReplacements(tx);
 }
 
 /** Longest wait for a table's lock once the job runs (PostgreSQL interval text). */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { replaceRows } from '../../src/analytics/replace-rows.ts';
+import { deferReplacements, replaceRows, swapReplaced } from '../../src/analytics/replace-rows.ts';
 import type { Db } from '../../src/db/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 
@@ -81,4 +81,68 @@ describe(`replaceRows on ${dbKind}`, () => {
     expect(await memberIds(db)).toEqual(rows);
     expect(await definitions(db, table)).toEqual(before);
   });
+
+  it('leaves the search path as it was and nothing behind in analytics_next', async () => {
+    const { db } = getDeps();
+    const path = async (tx: Db) =>
+      (await sql<{ p: string }>`select current_setting('search_path') as p`.execute(tx)).rows[0]!.p;
+    await db.transaction().execute(async (tx) => {
+      const before = await path(tx);
+      await replaceRows(tx, 'member_product_scores', () => insertScores(tx, [9]));
+      expect(await path(tx)).toBe(before);
+    });
+    expect(await nextTables(db)).toEqual([]);
+  });
+
+  it('deferred: the transaction reads its new rows, others the live ones until the swap commits', async () => {
+    const { db } = getDeps();
+    const table = 'member_product_scores';
+    const before = await definitions(db, table);
+    await db.transaction().execute((tx) => replaceRows(tx, table, () => insertScores(tx, [1, 2])));
+
+    let swapped: string[] = [];
+    await db.transaction().execute(async (tx) => {
+      await deferReplacements(tx);
+      await replaceRows(tx, table, () => insertScores(tx, [3]));
+      // replaced again in the same transaction (an evaluation replaying days): the last one counts
+      await replaceRows(tx, table, () => insertScores(tx, [4, 5]));
+      expect(await memberIds(tx)).toEqual([4, 5]);
+      // Another session: the live rows, at once (PGlite has one session: this one)
+      if (dbKind === 'postgres') expect(await memberIdsWithin(db, '2s')).toEqual([1, 2]);
+      swapped = await swapReplaced(tx);
+      expect(await memberIds(tx)).toEqual([4, 5]);
+    });
+    expect(swapped).toEqual([table]);
+    expect(await memberIds(db)).toEqual([4, 5]);
+    expect(await definitions(db, table)).toEqual(before);
+    expect(await nextTables(db)).toEqual([]);
+    await expect(insertScores(db, [4])).rejects.toThrow(/member_product_scores_pk/);
+  });
+
+  it('deferred and rolled back: the live table untouched, nothing left in analytics_next', async () => {
+    const { db } = getDeps();
+    const table = 'member_product_scores';
+    const rows = await memberIds(db);
+    const trx = await db.startTransaction().execute();
+    await deferReplacements(trx);
+    await replaceRows(trx, table, () => insertScores(trx, [43]));
+    expect(await memberIds(trx)).toEqual([43]);
+    await trx.rollback().execute();
+    expect(await memberIds(db)).toEqual(rows);
+    expect(await nextTables(db)).toEqual([]);
+  });
 });
+
+async function nextTables(db: Db) {
+  const { rows } = await sql<{ name: string }>`
+    select relname as name from pg_class where relnamespace = 'analytics_next'::regnamespace`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+/** member_product_scores' members read in a transaction of its own that may wait at most `timeout`. */
+async function memberIdsWithin(db: Db, timeout: string) {
+  return db.transaction().execute(async (tx) => {
+    await sql`select set_config('statement_timeout', ${timeout}, true)`.execute(tx);
+    return memberIds(tx);
+  });
+}

@@ -181,6 +181,85 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     120_000,
   );
 
+  it.skipIf(dbKind !== 'postgres')(
+    'readers read the last run\'s rows while a run computes, without waiting for it',
+    async () => {
+      const deps = getDeps();
+      const rules = staticRules().current();
+      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      const READ = WRITTEN.filter((t) => t !== 'prediction_calibration');
+      const before = await fingerprint(deps.db, READ);
+      // The prediction chain held at its calibration (a table no reader below reads) until the
+      // member chain is done: both chains have replaced tables by then.
+      const lock = await holdInTransaction(deps.db, (tx) =>
+        sql`lock table prediction_calibration in access exclusive mode`.execute(tx),
+      );
+      let chainsDone = 0;
+      const logger = {
+        ...silentLogger,
+        debug: (_: string, fields?: Record<string, unknown>) => {
+          if (fields?.step === 'statistics') chainsDone++;
+        },
+      };
+      const job = runAnalyse({ db: deps.db, logger }, {
+        asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
+      });
+      job.catch(() => {});
+      try {
+        expect(await backendWaiting(deps.db, lock.pid, 'relation', () => chainsDone === 1)).not.toBeNull();
+        // Before, a replaced table was truncated and locked until the job committed: these waited.
+        const during = await deps.db.transaction().execute(async (tx) => {
+          await sql`set local statement_timeout = '2s'`.execute(tx);
+          return fingerprint(tx, READ);
+        });
+        expect(during).toEqual(before);
+      } finally {
+        lock.release();
+        await lock.done;
+      }
+      await job;
+      const after = await fingerprint(deps.db, READ);
+      for (const t of READ) expect(after[t], t).not.toEqual(before[t]);
+      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules }); // as the tests below expect
+    },
+    120_000,
+  );
+
+  it.skipIf(dbKind !== 'postgres')(
+    'moves its tables into place without hanging a reader that holds one chain\'s table and asks for the other\'s',
+    async () => {
+      const deps = getDeps();
+      const rules = staticRules().current();
+      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      const cells = async (db: Db) =>
+        (await sql<{ n: number }>`select count(*)::int as n from member_category_cells`.execute(db)).rows[0]!.n;
+      const cellsBefore = await cells(deps.db);
+      // A reader holds the prediction chain's scores (as a query joining scores and cells would)...
+      const reader = await deps.db.startTransaction().execute();
+      try {
+        await sql`select count(*) from member_product_scores`.execute(reader);
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(reader);
+        const job = runAnalyse(deps, {
+          asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
+        });
+        job.catch(() => {});
+        // ... so the prediction chain's move waits for it, while the member chain may hold cells,
+        // moved already, until both commit ...
+        expect(await backendWaiting(deps.db, rows[0]!.pid, 'relation')).not.toBeNull();
+        // ... and then asks for cells: it gets them (the moves are retried in rounds that let go),
+        // the live ones, and the job completes once it has ended.
+        await sql`set local statement_timeout = '5s'`.execute(reader);
+        expect(await cells(reader)).toBe(cellsBefore);
+        await reader.commit().execute();
+        expect((await job).asOf).toBe('2026-10-24T04:00:00.000Z');
+      } finally {
+        if (!reader.isCommitted) await reader.rollback().execute();
+      }
+      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules }); // as the tests below expect
+    },
+    120_000,
+  );
+
   it('serves the profile the run computed', async () => {
     const { rows } = await sql<{ member_number: string }>`
       select m.member_number from member_scores s join members m on m.id = s.member_id
