@@ -40,6 +40,31 @@ async function fingerprint(db: Db, tables = WRITTEN) {
   return out;
 }
 
+/**
+ * A run as of OTHER whose chain writing `table` is held on that table's lock (taken here) until
+ * the other chain is done: `waiter` is the held chain's backend (null if it never waited).
+ */
+async function heldRun(db: Db, table: string) {
+  const lock = await holdInTransaction(db, (tx) => sql`lock table ${sql.table(table)} in access exclusive mode`.execute(tx));
+  // Each chain's last step is 'statistics': once one is logged, the other chain is done.
+  let chainsDone = 0;
+  const logger = {
+    ...silentLogger,
+    debug: (_: string, fields?: Record<string, unknown>) => {
+      if (fields?.step === 'statistics') chainsDone++;
+    },
+  };
+  const job = runAnalyse({ db, logger }, { ...jobOptions(OTHER), connections: 2 });
+  job.catch(() => {});
+  const waiter = await backendWaiting(db, lock.pid, 'relation', () => chainsDone === 1);
+  return { lock, job, waiter };
+}
+
+const OTHER = '2026-10-24T04:00:00Z';
+const jobOptions = (asOf: string) => ({
+  asOf: new Date(asOf), timeZone: 'America/New_York', rules: staticRules().current(),
+});
+
 async function post(body: unknown, key: string | null) {
   const res = await createApp(getDeps()).request('/v1/jobs/analyse', {
     method: 'POST',
@@ -83,7 +108,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
 
   it('writes the same tables on one connection as on two (two: member and prediction steps side by side)', async () => {
     const deps = getDeps();
-    const opts = { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: staticRules().current() };
+    const opts = jobOptions(AS_OF);
     const two = await runAnalyse(deps, { ...opts, connections: 2 });
     const afterTwo = await fingerprint(deps.db);
     const one = await runAnalyse(deps, { ...opts, connections: 1 });
@@ -99,7 +124,6 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       runAnalyse(deps, { asOf: new Date(asOf), timeZone: 'America/New_York', rules, connections });
     await run(AS_OF, 2);
     const before = await fingerprint(deps.db, EVERY_TABLE);
-    const OTHER = '2026-10-24T04:00:00Z';
     // A table a step writes made unreachable: that step fails, after others have written theirs.
     // member_traits: the member chain's third step (the prediction chain may have finished);
     // member_product_scores: the prediction chain's last (the member chain may have finished).
@@ -126,28 +150,12 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     'on two connections, the chain that finished first rolls back when the other fails',
     async () => {
       const deps = getDeps();
-      const rules = staticRules().current();
-        await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      await runAnalyse(deps, jobOptions(AS_OF));
       const before = await fingerprint(deps.db, EVERY_TABLE);
       // A step held on a lock until the other chain is done, then cancelled: the failure comes
       // after the other chain finished its last step, whatever the two chains' speeds.
       for (const table of ['member_product_scores', 'member_traits']) {
-        const lock = await holdInTransaction(deps.db, (tx) =>
-          sql`lock table ${sql.table(table)} in access exclusive mode`.execute(tx),
-        );
-        // Each chain's last step is 'statistics': once one is logged, the other chain is done.
-        let chainsDone = 0;
-        const logger = {
-          ...silentLogger,
-          debug: (_: string, fields?: Record<string, unknown>) => {
-            if (fields?.step === 'statistics') chainsDone++;
-          },
-        };
-        const job = runAnalyse({ db: deps.db, logger }, {
-          asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
-        });
-        job.catch(() => {});
-        const waiter = await backendWaiting(deps.db, lock.pid, null, () => chainsDone === 1);
+        const { lock, job, waiter } = await heldRun(deps.db, table);
         expect(waiter, table).not.toBeNull();
         await sql`select pg_cancel_backend(${waiter})`.execute(deps.db);
         lock.release();
@@ -185,28 +193,14 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     'readers read the last run\'s rows while a run computes, without waiting for it',
     async () => {
       const deps = getDeps();
-      const rules = staticRules().current();
-      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      await runAnalyse(deps, jobOptions(AS_OF));
       const READ = WRITTEN.filter((t) => t !== 'prediction_calibration');
       const before = await fingerprint(deps.db, READ);
       // The prediction chain held at its calibration (a table no reader below reads) until the
       // member chain is done: both chains have replaced tables by then.
-      const lock = await holdInTransaction(deps.db, (tx) =>
-        sql`lock table prediction_calibration in access exclusive mode`.execute(tx),
-      );
-      let chainsDone = 0;
-      const logger = {
-        ...silentLogger,
-        debug: (_: string, fields?: Record<string, unknown>) => {
-          if (fields?.step === 'statistics') chainsDone++;
-        },
-      };
-      const job = runAnalyse({ db: deps.db, logger }, {
-        asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
-      });
-      job.catch(() => {});
+      const { lock, job, waiter } = await heldRun(deps.db, 'prediction_calibration');
       try {
-        expect(await backendWaiting(deps.db, lock.pid, 'relation', () => chainsDone === 1)).not.toBeNull();
+        expect(waiter).not.toBeNull();
         // Before, a replaced table was truncated and locked until the job committed: these waited.
         const during = await deps.db.transaction().execute(async (tx) => {
           await sql`set local statement_timeout = '2s'`.execute(tx);
@@ -220,7 +214,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       await job;
       const after = await fingerprint(deps.db, READ);
       for (const t of READ) expect(after[t], t).not.toEqual(before[t]);
-      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules }); // as the tests below expect
+      await runAnalyse(deps, jobOptions(AS_OF)); // as the tests below expect
     },
     120_000,
   );
@@ -229,8 +223,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
     'moves its tables into place without hanging a reader that holds one chain\'s table and asks for the other\'s',
     async () => {
       const deps = getDeps();
-      const rules = staticRules().current();
-      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules });
+      await runAnalyse(deps, jobOptions(AS_OF));
       const cells = async (db: Db) =>
         (await sql<{ n: number }>`select count(*)::int as n from member_category_cells`.execute(db)).rows[0]!.n;
       const cellsBefore = await cells(deps.db);
@@ -239,9 +232,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       try {
         await sql`select count(*) from member_product_scores`.execute(reader);
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(reader);
-        const job = runAnalyse(deps, {
-          asOf: new Date('2026-10-24T04:00:00Z'), timeZone: 'America/New_York', rules, connections: 2,
-        });
+        const job = runAnalyse(deps, { ...jobOptions(OTHER), connections: 2 });
         job.catch(() => {});
         // ... so the prediction chain's move waits for it, while the member chain may hold cells,
         // moved already, until both commit ...
@@ -255,7 +246,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       } finally {
         if (!reader.isCommitted) await reader.rollback().execute();
       }
-      await runAnalyse(deps, { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules }); // as the tests below expect
+      await runAnalyse(deps, jobOptions(AS_OF)); // as the tests below expect
     },
     120_000,
   );
