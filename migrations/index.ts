@@ -10,6 +10,7 @@ import * as basketsWithoutForeignKeys from './20261125_08_baskets_without_foreig
 import * as dropImportStagingLines from './20261125_09_drop_import_staging_lines.ts';
 import * as returnedUnitsPerReturnTerminal from './20261125_10_returned_units_per_return_terminal.ts';
 import * as analyticsNextSchema from './20261125_11_analytics_next_schema.ts';
+import * as jobRuns from './20261125_12_job_runs.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_09_drop_import_staging_lines': dropImportStagingLines,
   '20261125_10_returned_units_per_return_terminal': returnedUnitsPerReturnTerminal,
   '20261125_11_analytics_next_schema': analyticsNextSchema,
+  '20261125_12_job_runs': jobRuns,
 };

@@ -418,11 +418,10 @@ async function runListsPrint(session: Session, storeId: number, period: string, 
 
 async function runAnalyseCommand(session: Session, at: Date): Promise<number> {
   const { analyseRunnerFor } = await import('./jobs/runners.ts');
-  const running = analyseRunnerFor(session.deps).run({
-    asOf: at,
-    timeZone: session.config.CHAIN_TIME_ZONE,
-    rules: session.deps.rules.current(),
-  });
+  const running = analyseRunnerFor(session.deps).start(
+    { asOf: at, timeZone: session.config.CHAIN_TIME_ZONE, rules: session.deps.rules.current() },
+    'cli',
+  )?.done;
   if (!running) throw new Error('an analyse run is already in progress');
   const s = await running;
   const total = Object.values(s.timingsMs).reduce((a, b) => a + b, 0);

@@ -93,12 +93,11 @@ async function start(): Promise<void> {
   };
   const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
   const demoKey = demo ? await prepareDemo(deps) : null;
-  const analyse = (why: string) => {
-    const running = analyseRunnerFor(deps).run({
-      asOf: deps.clock.now(),
-      timeZone: config.CHAIN_TIME_ZONE,
-      rules: rules.current(),
-    });
+  const analyse = (why: 'first start' | 'schedule') => {
+    const running = analyseRunnerFor(deps).start(
+      { asOf: deps.clock.now(), timeZone: config.CHAIN_TIME_ZONE, rules: rules.current() },
+      why === 'schedule' ? 'schedule' : 'start',
+    )?.done;
     if (!running) {
       logger.warn('analyse skipped: another run is in progress', { why });
       return null;

@@ -5,7 +5,7 @@ import { parseConfig, type Config } from './config.ts';
 import type { Db } from './db/index.ts';
 import { postgresClient, postgresKysely } from './db/postgres.ts';
 import type { Deps } from './deps.ts';
-import { runAnalyse } from './jobs/analyse.ts';
+import { analyseRunnerFor } from './jobs/runners.ts';
 import { runListsJob } from './jobs/lists.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
@@ -110,7 +110,11 @@ export default {
     const { config, logger } = deps;
     const job: (() => Promise<unknown>) | null =
       controller.cron === config.ANALYSE_SCHEDULE
-        ? () => runAnalyse(deps, { asOf: new Date(controller.scheduledTime), timeZone: config.CHAIN_TIME_ZONE, rules: deps.rules.current() })
+        ? () =>
+            analyseRunnerFor(deps).start(
+              { asOf: new Date(controller.scheduledTime), timeZone: config.CHAIN_TIME_ZONE, rules: deps.rules.current() },
+              'schedule',
+            )?.done ?? Promise.reject(new Error('an analyse run is already in progress'))
         : controller.cron === config.LISTS_SCHEDULE
           ? () => runListsJob(deps)
           : null;

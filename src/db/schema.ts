@@ -222,6 +222,21 @@ export interface AnalyticsSnapshotsTable {
   time_zone: string;
 }
 
+/** Finished runs of the jobs (migration 12, src/jobs/job-runs.ts). */
+export interface JobRunsTable {
+  id: number;
+  kind: 'analyse';
+  as_of: Timestamp;
+  trigger: JobTrigger;
+  status: 'done' | 'failed';
+  started_at: Timestamp;
+  finished_at: DefaultedTimestamp;
+  /** The job's summary (for analyse: the API's AnalyseResult), as JSON; null when it failed. */
+  summary: ColumnType<unknown, string | null, string | null>;
+  error: string | null;
+}
+export type JobTrigger = 'schedule' | 'start' | 'api' | 'cli';
+
 /** Pooled priors of the repurchase-cycle model (src/analytics/cycles.ts). */
 export interface CyclePriorsTable {
   scope: 'category' | 'product' | 'global';
@@ -457,6 +472,7 @@ export interface DB {
   member_traits: MemberTraitsTable;
   category_associations: CategoryAssociationsTable;
   analytics_snapshots: AnalyticsSnapshotsTable;
+  job_runs: JobRunsTable;
   list_periods: ListPeriodsTable;
   campaign_terms: CampaignTermsTable;
   lists: ListsTable;

@@ -12,6 +12,8 @@ import { lockAnalytics } from '../analytics/repo.ts';
 import { deferReplacements, swapReplaced } from '../analytics/replace-rows.ts';
 import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
+import type { JobTrigger } from '../db/index.ts';
+import { recordRun, reserveRun, type RunStart } from './job-runs.ts';
 
 export interface AnalyseJobOptions {
   /** Only history strictly before this instant counts. */
@@ -30,6 +32,11 @@ export interface AnalyseJobOptions {
    * and the first chain's transaction, waiting for the second's, would wait for ever).
    */
   connections?: 1 | 2;
+  /**
+   * Runs in the job's last transaction once every step has succeeded and the tables are in place,
+   * just before the commit (the run's record: job-runs.ts); its failure fails the job.
+   */
+  finish?: (tx: Db, summary: AnalyseSummary) => Promise<void>;
 }
 
 export interface AnalyseSummary {
@@ -123,22 +130,28 @@ export async function runAnalyse(
       return result;
     },
   };
-  let members: MemberResults;
-  let predictions: PredictionResults;
+  const summarize = (members: MemberResults, predictions: PredictionResults): AnalyseSummary => {
+    const timingsMs: Record<string, number> = {};
+    for (const name of STEPS) if (timings[name] !== undefined) timingsMs[name] = timings[name];
+    return { asOf: opts.asOf.toISOString(), ...members, ...predictions, timingsMs };
+  };
+  let summary: AnalyseSummary;
   if (connections === 1) {
-    ({ members, predictions } = await db.transaction().execute(async (tx) => {
+    summary = await db.transaction().execute(async (tx) => {
       await beginJob(tx, true);
       const [m, cycles] = await withLines(tx, job, async (lines) => [
         await memberSteps(tx, job, lines),
         await job.step('cycles', () => cycleStep(tx, job, lines)),
       ] as const);
-      const results = { members: m, predictions: { cycles, ...(await predictionSteps(tx, job)) } };
+      const done = summarize(m, { cycles, ...(await predictionSteps(tx, job)) });
       // One transaction: PostgreSQL sees every wait of the swap, and breaks any deadlock itself.
       await swapReplaced(tx);
-      return results;
-    }));
+      await opts.finish?.(tx, done);
+      return done;
+    });
   } else {
-    [members, predictions] = await commitTogether(
+    const finish = opts.finish;
+    const [members, predictions] = await commitTogether(
       db,
       beginJob,
       (tx) => withLines(tx, job, (lines) => memberSteps(tx, job, lines)),
@@ -154,16 +167,15 @@ export async function runAnalyse(
       },
       (error) => (failed ??= { error }),
       { logger, now },
+      finish && ((tx, m, p) => finish(tx, summarize(m, p))),
     );
+    summary = summarize(members, predictions);
   }
-  const timingsMs: Record<string, number> = {};
-  for (const name of STEPS) if (timings[name] !== undefined) timingsMs[name] = timings[name];
-  const summary = { asOf: opts.asOf.toISOString(), ...members, ...predictions, timingsMs };
   logger.info('analyse done', {
     asOf: summary.asOf,
-    members: members.memberScores.members,
-    qualified: members.memberScores.qualified,
-    memberProducts: predictions.cycles.memberProducts,
+    members: summary.memberScores.members,
+    qualified: summary.memberScores.qualified,
+    memberProducts: summary.cycles.memberProducts,
     ms: Math.round(now() - started),
   });
   return summary;
@@ -265,11 +277,14 @@ async function commitTogether<A, B>(
   b: (tx: Db) => Promise<B>,
   onFailure: (error: unknown) => void,
   swap: { logger: Logger; now: () => number },
+  finish?: (tx: Db, a: A, b: B) => Promise<void>,
 ): Promise<[A, B]> {
   let arrived = 0;
   const led = latch();
   const done = latch();
+  const finished = latch();
   const rounds = votes();
+  const values: { a?: A; b?: B } = {};
   const run = <T>(lead: boolean, fn: (tx: Db) => Promise<T>) =>
     db.transaction().execute(async (tx) => {
       try {
@@ -277,14 +292,22 @@ async function commitTogether<A, B>(
         await begin(tx, lead);
         if (lead) led.open();
         const value = await fn(tx);
+        if (lead) values.a = value as unknown as A;
+        else values.b = value as unknown as B;
         if (++arrived === 2) done.open();
         await done.promise; // rejects with the other chain's error: this one rolls back
         await swapTogether(tx, rounds, swap.now, lead ? swap.logger : null);
+        // The lead finishes (in its transaction) before either commits.
+        if (lead) {
+          await finish?.(tx, values.a!, values.b!);
+          finished.open();
+        } else {
+          await finished.promise;
+        }
         return value;
       } catch (error) {
         onFailure(error);
-        led.fail(error);
-        done.fail(error);
+        for (const l of [led, done, finished]) l.fail(error);
         rounds.fail(error);
         throw error;
       }
@@ -399,11 +422,12 @@ const LOCK_TIMEOUT = '5min';
 
 /**
  * One analyse at a time per process: the nightly cron, the CLI and POST /v1/jobs/analyse share it.
- * A second request while one runs gets the running one's promise only if it asks for the same
- * instant; otherwise it is refused (the caller answers 409).
+ * A second request while one runs gets the running one only if it asks for the same instant;
+ * otherwise it is refused (the caller answers 409). Each run is recorded (job-runs.ts): it takes
+ * its id as it starts, and its row as it ends.
  */
 export class AnalyseRunner {
-  private running: { asOf: number; promise: Promise<AnalyseSummary> } | null = null;
+  private running: RunningAnalyse | null = null;
 
   constructor(private readonly deps: { db: Db; logger: Logger }) {}
 
@@ -411,15 +435,70 @@ export class AnalyseRunner {
     return this.running !== null;
   }
 
-  /** `job` is the work itself (the analytics; tests pass their own to hold the runner busy). */
-  run(opts: AnalyseJobOptions, job = runAnalyse): Promise<AnalyseSummary> | null {
-    if (this.running) {
-      return this.running.asOf === opts.asOf.getTime() ? this.running.promise : null;
-    }
-    const promise = job(this.deps, opts).finally(() => {
-      this.running = null;
-    });
-    this.running = { asOf: opts.asOf.getTime(), promise };
-    return promise;
+  /** The run going on in this process, if any. */
+  get current(): RunningAnalyse | null {
+    return this.running;
   }
+
+  /** `job` is the work itself (the analytics; tests pass their own to hold the runner busy). */
+  run(opts: AnalyseJobOptions, job = runAnalyse, trigger: JobTrigger = 'api'): Promise<AnalyseSummary> | null {
+    return this.start(opts, trigger, job)?.done ?? null;
+  }
+
+  start(opts: AnalyseJobOptions, trigger: JobTrigger, job = runAnalyse): RunningAnalyse | null {
+    if (this.running) {
+      return this.running.asOf.getTime() === opts.asOf.getTime() ? this.running : null;
+    }
+    const { db, logger } = this.deps;
+    const started = reserveRun(db);
+    const done = started
+      .then(async (run) => {
+        const record = { ...run, asOf: opts.asOf, trigger };
+        try {
+          return await job(this.deps, {
+            ...opts,
+            finish: (tx, summary) => recordRun(tx, { ...record, result: analyseResult(summary) }),
+          });
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          await recordRun(db, { ...record, error: message }).catch((e: unknown) =>
+            logger.error('analyse run not recorded', { runId: run.id, error: (e as Error).message }),
+          );
+          throw error;
+        }
+      })
+      .finally(() => {
+        this.running = null;
+      });
+    this.running = { asOf: opts.asOf, trigger, started, done };
+    return this.running;
+  }
+}
+
+export interface RunningAnalyse {
+  asOf: Date;
+  trigger: JobTrigger;
+  /** Its id and start, once taken. */
+  started: Promise<RunStart>;
+  done: Promise<AnalyseSummary>;
+}
+
+/** A run's summary as the API and the run records give it. */
+export type AnalyseResult = ReturnType<typeof analyseResult>;
+
+export function analyseResult(s: AnalyseSummary) {
+  return {
+    asOf: s.asOf,
+    members: s.memberScores.members,
+    qualified: s.memberScores.qualified,
+    keyMembers: s.memberScores.key,
+    churnRisk: s.memberScores.churnRisk,
+    classifiedCells: s.cells.classified,
+    memberProducts: s.cycles.memberProducts,
+    calibratedPairs: s.calibration.pairs,
+    scoredMembers: s.scores.members,
+    associationPairs: s.associations.pairs,
+    traits: s.traits.members,
+    timingsMs: s.timingsMs,
+  };
 }

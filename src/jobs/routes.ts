@@ -3,8 +3,10 @@ import type { Deps } from '../deps.ts';
 import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
-import { ConflictError, ValidationError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
+import { analyseResult, type RunningAnalyse } from './analyse.ts';
+import { finishedRun, finishedRuns, type JobRun, type RunStart } from './job-runs.ts';
 import { analyseRunnerFor } from './runners.ts';
 import { runListsJob } from './lists.ts';
 import { LocalDate } from '../lib/validators.ts';
@@ -13,6 +15,11 @@ const AnalyseRequest = z
   .object({
     asOf: InstantWithOffset.optional().openapi({
       description: 'Analyse as of this instant (only history before it counts; not after now); default now',
+    }),
+    wait: z.boolean().default(true).openapi({
+      description:
+        'true: answer when the run is done (200, its result). false: answer at once (202, the run; ' +
+        'follow its Location, GET /v1/jobs/analyse/runs/{runId}, until it is done or failed)',
     }),
   })
   .strict()
@@ -35,6 +42,33 @@ const AnalyseResult = z
   })
   .openapi('AnalyseResult');
 
+const AnalyseRun = z
+  .object({
+    runId: z.number().int(),
+    kind: z.literal('analyse'),
+    asOf: z.string(),
+    trigger: z.enum(['schedule', 'start', 'api', 'cli']).openapi({
+      description: 'What started it: the nightly schedule, the first start of the service, the API or the CLI',
+    }),
+    status: z.enum(['running', 'done', 'failed']),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    result: AnalyseResult.nullable().openapi({ description: 'When done' }),
+    error: z.string().nullable().openapi({ description: 'Why it failed' }),
+  })
+  .openapi('AnalyseRun');
+
+const RunIdParam = z.object({
+  runId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ param: { name: 'runId', in: 'path' } }),
+});
+
+const RunsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(20),
+  before: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().openapi({
+    description: 'Only runs with a smaller runId (the next page: the last runId of this one)',
+  }),
+});
+
 /** Admin-triggered jobs (the same ones the nightly schedule runs). */
 export function jobRoutes(deps: Deps) {
   const app = newRouter();
@@ -46,20 +80,25 @@ export function jobRoutes(deps: Deps) {
       summary: 'Run the nightly analytics now',
       description:
         'Recomputes 9-cells, member scores, traits, associations, repurchase cycles, calibration and ' +
-        'next-basket scores with the live rules/settings.yaml and rules/traits.yaml, and waits for ' +
-        'the result. Idempotent: the same asOf over the same data gives the same rows. 409 while ' +
-        'another analyse runs.',
+        'next-basket scores with the live rules/settings.yaml and rules/traits.yaml. Waits for the ' +
+        'result (200), or with wait: false answers at once (202, the run, Location to poll). ' +
+        'Idempotent: the same asOf over the same data gives the same rows. 409 while another analyse ' +
+        'runs in this process (the same asOf joins it).',
       ...allowRoles([]),
       request: {
         body: { required: false, content: { 'application/json': { schema: AnalyseRequest } } },
       },
       responses: {
-        200: { description: 'Done', content: { 'application/json': { schema: AnalyseResult } } },
+        200: {
+          description: 'Done',
+          content: { 'application/json': { schema: AnalyseResult.extend({ runId: z.number().int() }) } },
+        },
+        202: { description: 'Started (or joined)', content: { 'application/json': { schema: AnalyseRun } } },
         ...problemResponses(400, 401, 403, 409, 422),
       },
     }),
     async (c) => {
-      const body = c.req.valid('json') ?? {};
+      const body = c.req.valid('json') ?? { wait: true };
       const now = deps.clock.now();
       const asOf = body.asOf ? new Date(body.asOf) : now;
       // History ends now: a later asOf measures nothing, and one centuries ahead overflowed the
@@ -67,30 +106,68 @@ export function jobRoutes(deps: Deps) {
       if (asOf > now) {
         throw new ValidationError('asOf is in the future', [{ path: 'asOf', message: `after now (${now.toISOString()})` }]);
       }
-      const running = analyseRunnerFor(deps).run({
-        asOf,
-        timeZone: deps.config.CHAIN_TIME_ZONE,
-        rules: deps.rules.current(),
-      });
-      if (!running) throw new ConflictError('an analyse run is already in progress; retry when it ends');
-      const s = await running;
-      return c.json(
-        {
-          asOf: s.asOf,
-          members: s.memberScores.members,
-          qualified: s.memberScores.qualified,
-          keyMembers: s.memberScores.key,
-          churnRisk: s.memberScores.churnRisk,
-          classifiedCells: s.cells.classified,
-          memberProducts: s.cycles.memberProducts,
-          calibratedPairs: s.calibration.pairs,
-          scoredMembers: s.scores.members,
-          associationPairs: s.associations.pairs,
-          traits: s.traits.members,
-          timingsMs: s.timingsMs,
-        },
-        200,
+      const running = analyseRunnerFor(deps).start(
+        { asOf, timeZone: deps.config.CHAIN_TIME_ZONE, rules: deps.rules.current() },
+        'api',
       );
+      if (!running) throw new ConflictError('an analyse run is already in progress; retry when it ends');
+      const started = await running.started;
+      if (body.wait === false) {
+        running.done.catch(() => {}); // recorded as failed; the caller polls the run
+        c.header('location', `/v1/jobs/analyse/runs/${started.id}`);
+        return c.json(runningRun(running, started), 202);
+      }
+      return c.json({ runId: started.id, ...analyseResult(await running.done) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/jobs/analyse/runs',
+      tags: ['jobs'],
+      summary: 'Analyse runs, newest first',
+      description:
+        'The run going on in this process (if any), then the finished ones: when each started and ' +
+        'ended, what started it, its result or why it failed. A process that died mid-run left no run ' +
+        '(and no analytics: a run is all or nothing).',
+      ...allowRoles(['marketer']),
+      request: { query: RunsQuery },
+      responses: {
+        200: {
+          description: 'Runs',
+          content: { 'application/json': { schema: z.object({ runs: z.array(AnalyseRun) }).openapi('AnalyseRuns') } },
+        },
+        ...problemResponses(400, 401, 403, 422),
+      },
+    }),
+    async (c) => {
+      const { limit, before } = c.req.valid('query');
+      const current = await currentRun(deps);
+      const live = current && (before === undefined || current.runId < before) ? [current] : [];
+      const finished = await finishedRuns(deps.db, { limit: limit - live.length, ...(before !== undefined ? { before } : {}) });
+      return c.json({ runs: [...live, ...finished.filter((r) => r.runId !== current?.runId)].slice(0, limit) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/jobs/analyse/runs/{runId}',
+      tags: ['jobs'],
+      summary: 'One analyse run',
+      ...allowRoles(['marketer']),
+      request: { params: RunIdParam },
+      responses: {
+        200: { description: 'The run', content: { 'application/json': { schema: AnalyseRun } } },
+        ...problemResponses(400, 401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const { runId } = c.req.valid('param');
+      const current = await currentRun(deps);
+      const run = current?.runId === runId ? current : await finishedRun(deps.db, runId);
+      // A run going on in another process is not known here until it ends.
+      if (!run) throw new NotFoundError(`no analyse run ${runId} (finished, or going on in this process)`);
+      return c.json(run, 200);
     },
   );
   app.openapi(
@@ -160,4 +237,24 @@ export function jobRoutes(deps: Deps) {
     },
   );
   return app;
+}
+
+/** The run going on in this process, once it has its id. */
+async function currentRun(deps: Deps): Promise<JobRun | null> {
+  const running = analyseRunnerFor(deps).current;
+  return running ? runningRun(running, await running.started) : null;
+}
+
+function runningRun(running: RunningAnalyse, started: RunStart): JobRun {
+  return {
+    runId: started.id,
+    kind: 'analyse',
+    asOf: running.asOf.toISOString(),
+    trigger: running.trigger,
+    status: 'running',
+    startedAt: started.startedAt.toISOString(),
+    finishedAt: null,
+    result: null,
+    error: null,
+  };
 }

@@ -79,6 +79,8 @@ describe('every /v1 route checks role', () => {
     ['GET', '/v1/categories/{id}/cells', ['marketer']],
     ['GET', '/v1/associations', ['marketer']],
     ['POST', '/v1/jobs/analyse', []],
+    ['GET', '/v1/jobs/analyse/runs', ['marketer']],
+    ['GET', '/v1/jobs/analyse/runs/{runId}', ['marketer']],
     ['POST', '/v1/checkout/identify', ['pos']],
     ['POST', '/v1/checkout/quote', ['pos']],
     ['POST', '/v1/checkout/commit', ['pos']],

@@ -6,7 +6,7 @@ import { dbKind, freshDatabase } from '../support/db.ts';
 
 const tables = [
   'analytics_snapshots', 'api_keys', 'basket_lines', 'baskets', 'campaign_terms', 'categories',
-  'category_associations', 'checkout_commits', 'cycle_priors',
+  'category_associations', 'checkout_commits', 'cycle_priors', 'job_runs',
   'list_periods', 'lists', 'manufacturers', 'member_category_cells', 'member_category_cycles',
   'member_contacts', 'member_product_backtest', 'member_product_cycles', 'member_product_scores',
   'member_scores', 'member_traits', 'members', 'offer_redemptions', 'offer_reservations', 'offers',
@@ -22,6 +22,12 @@ describe(`migrations on ${dbKind}`, async () => {
     const r = await sql<{ table_name: string }>`select table_name from information_schema.tables
       where table_schema = 'public' and table_name not like 'kysely_%' order by table_name`.execute(database.db);
     return r.rows.map((x) => x.table_name);
+  }
+
+  async function schemas() {
+    const r = await sql<{ name: string }>`select nspname as name from pg_namespace
+      where nspname = 'analytics_next'`.execute(database.db);
+    return r.rows.map((x) => x.name);
   }
 
   it('brings an empty database up to the latest schema, and again is a no-op', async () => {
@@ -49,7 +55,10 @@ describe(`migrations on ${dbKind}`, async () => {
       expect(error).toBeUndefined();
     }
     expect(await userTables()).toEqual([]);
+    expect(await schemas()).toEqual([]);
     expect(await migrateToLatest(database.db)).toEqual(Object.keys(migrations));
     expect(await userTables()).toEqual(tables);
+    // where the analyse job builds the tables it replaces (src/analytics/replace-rows.ts)
+    expect(await schemas()).toEqual(['analytics_next']);
   });
 });

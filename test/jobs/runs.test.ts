@@ -1,0 +1,170 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { createApiKey } from '../../src/auth/index.ts';
+import { analyseRunnerFor } from '../../src/jobs/runners.ts';
+import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+
+const getDeps = useTestDeps();
+const AS_OF = '2026-10-31T04:00:00Z';
+const OTHER = '2026-10-24T04:00:00Z';
+let keys: { admin: string; marketer: string; pos: string };
+
+async function call(method: string, path: string, key: string | null, body?: unknown) {
+  const res = await createApp(getDeps()).request(path, {
+    method,
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as any };
+}
+
+/** Rows of the analytics tables a run replaces, as one text (to see that nothing changed). */
+async function analytics() {
+  const { rows } = await sql<{ t: string }>`
+    select (select md5(string_agg(x::text, '|' order by x::text)) from member_category_cells x)
+      || (select md5(string_agg(x::text, '|' order by x::text)) from member_product_scores x) as t`.execute(getDeps().db);
+  return rows[0]!.t;
+}
+
+async function until(path: string, status: string) {
+  for (let i = 0; i < 600; i++) {
+    const res = await call('GET', path, keys.admin);
+    if (res.body.status === status) return res;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${path} never ${status}`);
+}
+
+beforeAll(async () => {
+  const deps = getDeps();
+  await loadSimChain(deps, generateChain({ seed: 5, members: 120, stores: 2, weeks: 26, endDate: '2026-10-30' }));
+  keys = {
+    admin: (await createApiKey(deps, { name: 'a', role: 'admin' })).key,
+    marketer: (await createApiKey(deps, { name: 'm', role: 'marketer' })).key,
+    pos: (await createApiKey(deps, { name: 'p', role: 'pos', storeId: 1 })).key,
+  };
+}, 120_000);
+
+describe(`analyse runs on ${dbKind}`, () => {
+  it('records a run that waited: its result, what started it and when, newest first', async () => {
+    const done = await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: AS_OF });
+    expect(done.status).toBe(200);
+    const { runId, ...result } = done.body;
+    expect(runId).toBeGreaterThan(0);
+
+    const one = await call('GET', `/v1/jobs/analyse/runs/${runId}`, keys.marketer);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ runId, kind: 'analyse', asOf: '2026-10-31T04:00:00.000Z', trigger: 'api', status: 'done', error: null });
+    expect(one.body.result).toEqual(result);
+    expect(Date.parse(one.body.finishedAt)).toBeGreaterThanOrEqual(Date.parse(one.body.startedAt));
+
+    const cli = await analyseRunnerFor(getDeps()).start(
+      { asOf: new Date(OTHER), timeZone: 'America/New_York', rules: getDeps().rules.current() },
+      'cli',
+    )!.done;
+    const list = await call('GET', '/v1/jobs/analyse/runs', keys.admin);
+    expect(list.status).toBe(200);
+    expect(list.body.runs.map((r: any) => [r.trigger, r.asOf, r.status])).toEqual([
+      ['cli', cli.asOf, 'done'],
+      ['api', '2026-10-31T04:00:00.000Z', 'done'],
+    ]);
+    expect(list.body.runs[0].runId).toBeGreaterThan(runId);
+    // pages
+    const first = await call('GET', '/v1/jobs/analyse/runs?limit=1', keys.admin);
+    expect(first.body.runs.map((r: any) => r.runId)).toEqual([list.body.runs[0].runId]);
+    const next = await call('GET', `/v1/jobs/analyse/runs?limit=1&before=${first.body.runs[0].runId}`, keys.admin);
+    expect(next.body.runs.map((r: any) => r.runId)).toEqual([runId]);
+  }, 120_000);
+
+  it('wait: false answers 202 at once with the running run and its Location, which ends done', async () => {
+    const started = await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: AS_OF, wait: false });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ kind: 'analyse', status: 'running', trigger: 'api', finishedAt: null, result: null });
+    expect(started.location).toBe(`/v1/jobs/analyse/runs/${started.body.runId}`);
+    const done = await until(started.location!, 'done');
+    expect(done.body.result.scoredMembers).toBeGreaterThan(50);
+    expect(done.body.startedAt).toBe(started.body.startedAt);
+  }, 120_000);
+
+  it('shows the run going on in this process; the same instant joins it, another is refused', async () => {
+    const deps = getDeps();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = analyseRunnerFor(deps).start(
+      { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
+      'schedule',
+      async (...args) => {
+        await held;
+        return runAnalyse(...args);
+      },
+    )!;
+    const { id } = await running.started;
+    try {
+      const joined = await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: AS_OF, wait: false });
+      expect(joined.status).toBe(202);
+      expect(joined.body).toMatchObject({ runId: id, status: 'running', trigger: 'schedule' });
+      expect((await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: OTHER, wait: false })).status).toBe(409);
+      const list = await call('GET', '/v1/jobs/analyse/runs?limit=2', keys.marketer);
+      expect(list.body.runs.map((r: any) => [r.runId, r.status])[0]).toEqual([id, 'running']);
+      expect(list.body.runs[1].status).toBe('done');
+      expect((await call('GET', `/v1/jobs/analyse/runs/${id}`, keys.admin)).body.status).toBe('running');
+    } finally {
+      release();
+    }
+    await running.done;
+    expect((await call('GET', `/v1/jobs/analyse/runs/${id}`, keys.admin)).body).toMatchObject({ status: 'done', trigger: 'schedule' });
+  }, 120_000);
+
+  it('records a failed run with its error, and a run whose record fails changes no analytics', async () => {
+    const deps = getDeps();
+    const before = await analytics();
+    await sql`alter table member_traits rename to hidden_for_test`.execute(deps.db);
+    try {
+      const started = await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: OTHER, wait: false });
+      expect(started.status).toBe(202);
+      const failed = await until(started.location!, 'failed');
+      expect(failed.body.error).toMatch(/member_traits/);
+      expect(failed.body.result).toBeNull();
+    } finally {
+      await sql`alter table hidden_for_test rename to member_traits`.execute(deps.db);
+    }
+    expect(await analytics()).toBe(before);
+
+    // The done record is written in the run's own transaction: when it cannot be, nothing commits.
+    await sql`alter table job_runs add constraint no_more_runs check (status <> 'done') not valid`.execute(deps.db);
+    try {
+      const run = analyseRunnerFor(deps).start(
+        { asOf: new Date(OTHER), timeZone: 'America/New_York', rules: deps.rules.current() },
+        'cli',
+      )!;
+      await expect(run.done).rejects.toThrow(/no_more_runs/);
+      const failed = await call('GET', `/v1/jobs/analyse/runs/${(await run.started).id}`, keys.admin);
+      expect(failed.body).toMatchObject({ status: 'failed', trigger: 'cli' });
+      expect(failed.body.error).toMatch(/no_more_runs/);
+    } finally {
+      await sql`alter table job_runs drop constraint no_more_runs`.execute(deps.db);
+    }
+    expect(await analytics()).toBe(before);
+  }, 120_000);
+
+  it('answers 404 for a run it does not know, 422 for a bad id or page, and only to admins and marketers', async () => {
+    expect((await call('GET', '/v1/jobs/analyse/runs/999999', keys.admin)).status).toBe(404);
+    for (const path of ['/v1/jobs/analyse/runs/abc', '/v1/jobs/analyse/runs/0', '/v1/jobs/analyse/runs?limit=0', '/v1/jobs/analyse/runs?before=-1']) {
+      const res = await call('GET', path, keys.admin);
+      expect(res.status, path).toBe(422);
+      expect(res.body.issues.length, path).toBeGreaterThan(0);
+    }
+    expect((await call('GET', '/v1/jobs/analyse/runs', keys.pos)).status).toBe(403);
+    expect((await call('GET', '/v1/jobs/analyse/runs', null)).status).toBe(401);
+    expect((await call('POST', '/v1/jobs/analyse', keys.marketer, { wait: false })).status).toBe(403);
+    const bad = await call('POST', '/v1/jobs/analyse', keys.admin, { wait: 'no' });
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(bad.body.issues)).toContain('wait');
+  });
+});
