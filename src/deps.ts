@@ -18,4 +18,9 @@ export interface Deps {
   config: Config;
   /** The live rules/ (settings, traits; later campaigns). */
   rules: RuleSource;
+  /**
+   * True where no work may outlive the request that started it (Workers: the request's database
+   * client closes with it), so a job cannot be left running in the background.
+   */
+  requestBound?: boolean;
 }

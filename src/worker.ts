@@ -66,7 +66,9 @@ function isolateSetup(env: Env) {
     const config = parsed.config;
     const logger = jsonLogger(config.LOG_LEVEL, (line) => console.log(line));
     const { rules } = await parseRuleSet(bundledRuleFiles);
-    const deps: Deps = { db, clock: systemClock, ids: cryptoIds, logger, config, rules: new LiveRules(rules, systemClock.now()) };
+    const deps: Deps = {
+      db, clock: systemClock, ids: cryptoIds, logger, config, rules: new LiveRules(rules, systemClock.now()), requestBound: true,
+    };
     return { deps, app: createApp(deps) };
   })();
   setup.catch(() => (setup = null));

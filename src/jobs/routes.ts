@@ -106,6 +106,11 @@ export function jobRoutes(deps: Deps) {
       if (asOf > now) {
         throw new ValidationError('asOf is in the future', [{ path: 'asOf', message: `after now (${now.toISOString()})` }]);
       }
+      if (body.wait === false && deps.requestBound) {
+        throw new ValidationError('no background runs here', [
+          { path: 'wait', message: 'false needs a long-lived process; on Workers the Cron Trigger runs the analytics' },
+        ]);
+      }
       const running = analyseRunnerFor(deps).start(
         { asOf, timeZone: deps.config.CHAIN_TIME_ZONE, rules: deps.rules.current() },
         'api',

@@ -179,6 +179,13 @@ describe.skipIf(!databaseUrl)('the worker under wrangler dev (real PostgreSQL)',
     expect((await cron('30 7 * * *')).status).toBe(200);
     const snapshots = await database.db.selectFrom('analytics_snapshots').select('component').execute();
     expect(snapshots.length).toBeGreaterThan(0);
+    // recorded as the schedule's run, seen through the API
+    const runs = (await (await call('/v1/jobs/analyse/runs', admin)).json()) as { runs: { trigger: string; status: string }[] };
+    expect(runs.runs.map((r) => [r.trigger, r.status])).toEqual([['schedule', 'done']]);
+    // no run left in the background of a request whose database client closes with it
+    const detached = await call('/v1/jobs/analyse', admin, { method: 'POST', body: JSON.stringify({ wait: false }) });
+    expect(detached.status).toBe(422);
+    expect(((await detached.json()) as { issues: { path: string }[] }).issues[0]!.path).toBe('wait');
     expect((await cron('30 8 * * *')).status).toBe(200);
     const list = await database.db
       .selectFrom('lists')

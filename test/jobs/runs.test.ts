@@ -166,5 +166,14 @@ describe(`analyse runs on ${dbKind}`, () => {
     const bad = await call('POST', '/v1/jobs/analyse', keys.admin, { wait: 'no' });
     expect(bad.status).toBe(422);
     expect(JSON.stringify(bad.body.issues)).toContain('wait');
+    // Where work cannot outlive its request (Workers), nothing is left running in the background.
+    const edge = await createApp({ ...getDeps(), requestBound: true }).request('/v1/jobs/analyse', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ asOf: AS_OF, wait: false }),
+    });
+    expect(edge.status).toBe(422);
+    expect(((await edge.json()) as any).issues[0].path).toBe('wait');
+    expect(analyseRunnerFor(getDeps()).busy).toBe(false);
   });
 });
