@@ -60,7 +60,7 @@ export async function replaceRows<T>(tx: Db, table: string, insert: () => Promis
   }
   for (const i of indexes) await sql.raw(onNext(i.def, table)).execute(tx);
   if (previousPath !== null) {
-    await moveIntoPlace(tx, table);
+    await moveIntoPlace(tx, table, live);
     await sql`select set_config('search_path', ${previousPath}, true)`.execute(tx);
   }
   return result;
@@ -114,8 +114,8 @@ async function liveTable(tx: Db, table: string): Promise<{ oid: number; schema: 
   return { oid: Number(rows[0].oid), schema: rows[0].schema };
 }
 
-async function moveIntoPlace(tx: Db, table: string): Promise<void> {
-  const live = await liveTable(tx, table);
+async function moveIntoPlace(tx: Db, table: string, live?: { schema: string }): Promise<void> {
+  live ??= await liveTable(tx, table);
   await sql`drop table ${sql.table(`${live.schema}.${table}`)}`.execute(tx);
   await sql`alter table ${sql.table(`${NEXT_SCHEMA}.${table}`)} set schema ${sql.id(live.schema)}`.execute(tx);
 }

@@ -441,10 +441,6 @@ export class AnalyseRunner {
   }
 
   /** `job` is the work itself (the analytics; tests pass their own to hold the runner busy). */
-  run(opts: AnalyseJobOptions, job = runAnalyse, trigger: JobTrigger = 'api'): Promise<AnalyseSummary> | null {
-    return this.start(opts, trigger, job)?.done ?? null;
-  }
-
   start(opts: AnalyseJobOptions, trigger: JobTrigger, job = runAnalyse): RunningAnalyse | null {
     if (this.running) {
       return this.running.asOf.getTime() === opts.asOf.getTime() ? this.running : null;

@@ -149,8 +149,10 @@ export function jobRoutes(deps: Deps) {
       const { limit, before } = c.req.valid('query');
       const current = await currentRun(deps);
       const live = current && (before === undefined || current.runId < before) ? [current] : [];
-      const finished = await finishedRuns(deps.db, { limit: limit - live.length, ...(before !== undefined ? { before } : {}) });
-      return c.json({ runs: [...live, ...finished.filter((r) => r.runId !== current?.runId)].slice(0, limit) }, 200);
+      const finished = await finishedRuns(deps.db, { limit, ...(before !== undefined ? { before } : {}) });
+      // newest first; a run that ended meanwhile is listed once
+      const runs = [...live, ...finished.filter((r) => r.runId !== current?.runId)].sort((a, b) => b.runId - a.runId);
+      return c.json({ runs: runs.slice(0, limit) }, 200);
     },
   );
   app.openapi(

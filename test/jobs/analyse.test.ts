@@ -276,16 +276,16 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       return runAnalyse(...args);
     };
     const opts = { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: staticRules().current() };
-    const first = runner.run(opts, job)!;
+    const first = runner.start(opts, 'api', job)!;
     expect(runner.busy).toBe(true);
-    expect(runner.run(opts, job)).toBe(first);
-    expect(runner.run({ ...opts, asOf: new Date('2026-10-24T04:00:00Z') }, job)).toBeNull();
+    expect(runner.start(opts, 'cli', job)).toBe(first);
+    expect(runner.start({ ...opts, asOf: new Date('2026-10-24T04:00:00Z') }, 'api', job)).toBeNull();
 
     const refused = await post({ asOf: '2026-10-24T04:00:00Z' }, keys.admin);
     expect(refused.status).toBe(409);
     expect(refused.body.detail).toMatch(/already in progress/);
     finish();
-    expect((await first).asOf).toBe('2026-10-31T04:00:00.000Z');
+    expect((await first.done).asOf).toBe('2026-10-31T04:00:00.000Z');
     expect(jobs).toBe(1);
     expect(runner.busy).toBe(false);
     expect((await post({ asOf: AS_OF }, keys.admin)).status).toBe(200);
