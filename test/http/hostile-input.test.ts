@@ -265,6 +265,7 @@ const getDeps = useTestDeps({ logger: recordingLogger });
 let api: Awaited<ReturnType<typeof appWithKeys>>;
 let spareKeyId = 0;
 let listId = 0;
+let runId = 0;
 const CARD = '400000000001';
 const MEMBER = 'M0000001';
 const TS = '2026-11-24T10:15:00-05:00';
@@ -291,6 +292,10 @@ beforeAll(async () => {
     values (${member.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(deps.db)).rows[0]!.id;
   const spare = await api.call('POST', '/v1/keys', api.keys.admin, { name: 'spare', role: 'marketer' });
   spareKeyId = (await spare.json()).id;
+  // A recorded analyse run, so the run route answers 200 when its input is valid.
+  const run = await api.call('POST', '/v1/jobs/analyse', api.keys.admin, { asOf: '2026-11-24T05:00:00Z' });
+  if (run.status !== 200) throw new Error(`setup analyse run: ${run.status} ${await run.text()}`);
+  runId = (await run.json()).runId;
   for (const txn of ['to-void', 'to-return']) {
     const res = await api.call('POST', '/v1/checkout/commit', api.keys.admin, { ...sale(txn), identity: { cardNumber: CARD } });
     if (res.status !== 201) throw new Error(`setup sale ${txn}: ${res.status} ${await res.text()}`);
@@ -305,6 +310,7 @@ const validPathParams = (): Record<string, Record<string, string>> => ({
   'GET /v1/stores/{id}/offer-file': { id: '1' },
   'GET /v1/stores/{id}/reconciliation': { id: '1' },
   'GET /v1/lists/{ref}': { ref: String(listId) },
+  'GET /v1/jobs/analyse/runs/{runId}': { runId: String(runId) },
   'GET /v1/members/{memberNumber}/lists/{which}': { memberNumber: MEMBER, which: 'current' },
 });
 
