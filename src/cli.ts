@@ -184,11 +184,15 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
 /** `--flag N`: digits only, 1 … `max` (a store number: PostgreSQL's integer; else 2^53). */
 function positiveInt(value: string | undefined, fallback: number, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= max)) {
-    throw new UsageError(`--${flag} must be a whole number from 1 to ${max}, not ${value}`);
-  }
+  const n = wholeNumber(value, max);
+  if (n === null) throw new UsageError(`--${flag} must be a whole number from 1 to ${max}, not ${value}`);
   return n;
+}
+
+/** `value` as a whole number from 1 to `max` (digits only), else null. */
+function wholeNumber(value: string, max = Number.MAX_SAFE_INTEGER): number | null {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  return n >= 1 && n <= max ? n : null;
 }
 
 /** The API's CreateApiKey rules for `keys create`, with its fields named as the flags that set them. */
@@ -641,10 +645,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
           return 0;
         }
         if (sub === 'revoke' && arg) {
-          if (!/^\d+$/.test(arg) || !(Number(arg) >= 1 && Number(arg) <= Number.MAX_SAFE_INTEGER)) {
-            throw new UsageError(`keys revoke takes a key's number (see keys list), not ${arg}`);
-          }
-          await revokeApiKey(session.deps, Number(arg));
+          const id = wholeNumber(arg);
+          if (id === null) throw new UsageError(`keys revoke takes a key's number (see keys list), not ${arg}`);
+          await revokeApiKey(session.deps, id);
           console.log(`revoked key #${arg}`);
           return 0;
         }

@@ -49,7 +49,7 @@ export async function preparePurchaseLines(
   const name = opts.owner === 'job' ? JOB_TABLE : STEP_TABLE;
   const visits = `${name}_visits`;
   const asOf = sql`${opts.asOf.toISOString()}::timestamptz`;
-  await sql`drop table if exists ${sql.table(name)}, ${sql.table(visits)}`.execute(db);
+  await dropLines(db, name);
   // Each basket's local day, converted once per basket rather than once per line.
   await sql`
     create temp table ${sql.table(visits)} on commit drop as
@@ -95,7 +95,12 @@ export async function purchaseLinesFor(
   return {
     lines,
     release: async () => {
-      await sql`drop table if exists ${sql.table(STEP_TABLE)}, ${sql.table(`${STEP_TABLE}_visits`)}`.execute(tx);
+      await dropLines(tx, STEP_TABLE);
     },
   };
+}
+
+/** Drops a prepared-lines table and its visits. */
+async function dropLines(db: Db, name: string): Promise<void> {
+  await sql`drop table if exists ${sql.table(name)}, ${sql.table(`${name}_visits`)}`.execute(db);
 }

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Db, JobTrigger } from '../db/index.ts';
+import { sql, type Selectable } from 'kysely';
+import type { Db, JobRunsTable, JobTrigger } from '../db/index.ts';
 import type { AnalyseResult } from './analyse.ts';
 
 /**
@@ -68,16 +68,7 @@ export async function finishedRun(db: Db, id: number): Promise<JobRun | null> {
   return row ? toRun(row) : null;
 }
 
-function toRun(r: {
-  id: number | string;
-  as_of: Date;
-  trigger: JobTrigger;
-  status: 'done' | 'failed';
-  started_at: Date;
-  finished_at: Date;
-  summary: unknown;
-  error: string | null;
-}): JobRun {
+function toRun(r: Selectable<JobRunsTable>): JobRun {
   return {
     runId: Number(r.id),
     kind: 'analyse',
