@@ -11,6 +11,7 @@ import * as dropImportStagingLines from './20261125_09_drop_import_staging_lines
 import * as returnedUnitsPerReturnTerminal from './20261125_10_returned_units_per_return_terminal.ts';
 import * as analyticsNextSchema from './20261125_11_analytics_next_schema.ts';
 import * as jobRuns from './20261125_12_job_runs.ts';
+import * as jobRunsWhileRunning from './20261125_13_job_runs_while_running.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_10_returned_units_per_return_terminal': returnedUnitsPerReturnTerminal,
   '20261125_11_analytics_next_schema': analyticsNextSchema,
   '20261125_12_job_runs': jobRuns,
+  '20261125_13_job_runs_while_running': jobRunsWhileRunning,
 };

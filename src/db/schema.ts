@@ -228,9 +228,12 @@ export interface JobRunsTable {
   kind: 'analyse';
   as_of: Timestamp;
   trigger: JobTrigger;
-  status: 'done' | 'failed';
+  /** `running` from its start (see src/jobs/job-runs.ts for a run whose process died). */
+  status: 'running' | 'done' | 'failed';
   started_at: Timestamp;
-  finished_at: DefaultedTimestamp;
+  finished_at: Timestamp | null;
+  /** Touched every few seconds by the process running it, while it runs. */
+  heartbeat_at: Timestamp | null;
   /** The job's summary (for analyse: the API's AnalyseResult), as JSON; null when it failed. */
   summary: ColumnType<unknown, string | null, string | null>;
   error: string | null;

@@ -13,7 +13,7 @@ import { deferReplacements, swapReplaced } from '../analytics/replace-rows.ts';
 import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
 import type { JobTrigger } from '../db/index.ts';
-import { recordRun, reserveRun, type RunStart } from './job-runs.ts';
+import { beginRun, endRun, HEARTBEAT_MS, keepAlive, type RunStart } from './job-runs.ts';
 
 export interface AnalyseJobOptions {
   /** Only history strictly before this instant counts. */
@@ -429,7 +429,10 @@ const LOCK_TIMEOUT = '5min';
 export class AnalyseRunner {
   private running: RunningAnalyse | null = null;
 
-  constructor(private readonly deps: { db: Db; logger: Logger }) {}
+  constructor(
+    private readonly deps: { db: Db; logger: Logger },
+    private readonly heartbeatMs = HEARTBEAT_MS,
+  ) {}
 
   get busy(): boolean {
     return this.running !== null;
@@ -446,21 +449,28 @@ export class AnalyseRunner {
       return this.running.asOf.getTime() === opts.asOf.getTime() ? this.running : null;
     }
     const { db, logger } = this.deps;
-    const started = reserveRun(db);
+    const started = beginRun(db, { asOf: opts.asOf, trigger });
     const done = started
       .then(async (run) => {
-        const record = { ...run, asOf: opts.asOf, trigger };
+        const stop = keepAlive(
+          db,
+          run.id,
+          (e) => logger.warn('analyse run heartbeat failed', { runId: run.id, error: (e as Error).message }),
+          this.heartbeatMs,
+        );
         try {
           return await job(this.deps, {
             ...opts,
-            finish: (tx, summary) => recordRun(tx, { ...record, result: analyseResult(summary) }),
+            finish: (tx, summary) => endRun(tx, run.id, { result: analyseResult(summary) }),
           });
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          await recordRun(db, { ...record, error: message }).catch((e: unknown) =>
+          await endRun(db, run.id, { error: message }).catch((e: unknown) =>
             logger.error('analyse run not recorded', { runId: run.id, error: (e as Error).message }),
           );
           throw error;
+        } finally {
+          stop();
         }
       })
       .finally(() => {

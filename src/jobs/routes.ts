@@ -6,7 +6,7 @@ import { newRouter } from '../http/router.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
 import { analyseResult, type RunningAnalyse } from './analyse.ts';
-import { finishedRun, finishedRuns, type JobRun, type RunStart } from './job-runs.ts';
+import { storedRun, storedRuns, type JobRun, type RunStart } from './job-runs.ts';
 import { analyseRunnerFor } from './runners.ts';
 import { runListsJob } from './lists.ts';
 import { LocalDate } from '../lib/validators.ts';
@@ -50,7 +50,11 @@ const AnalyseRun = z
     trigger: z.enum(['schedule', 'start', 'api', 'cli']).openapi({
       description: 'What started it: the nightly schedule, the first start of the service, the API or the CLI',
     }),
-    status: z.enum(['running', 'done', 'failed']),
+    status: z.enum(['running', 'done', 'failed', 'abandoned']).openapi({
+      description:
+        'abandoned: it was running, but the process running it has given no sign of life for a ' +
+        'minute (it stopped, and kept none of its analytics: a run is all or nothing)',
+    }),
     startedAt: z.string(),
     finishedAt: z.string().nullable(),
     result: AnalyseResult.nullable().openapi({ description: 'When done' }),
@@ -132,9 +136,9 @@ export function jobRoutes(deps: Deps) {
       tags: ['jobs'],
       summary: 'Analyse runs, newest first',
       description:
-        'The run going on in this process (if any), then the finished ones: when each started and ' +
-        'ended, what started it, its result or why it failed. A process that died mid-run left no run ' +
-        '(and no analytics: a run is all or nothing).',
+        'Runs going on in any process sharing the database, and the finished ones: when each ' +
+        'started and ended, what started it, its result or why it failed. A run whose process died ' +
+        'is abandoned.',
       ...allowRoles(['marketer']),
       request: { query: RunsQuery },
       responses: {
@@ -148,11 +152,9 @@ export function jobRoutes(deps: Deps) {
     async (c) => {
       const { limit, before } = c.req.valid('query');
       const current = await currentRun(deps);
-      const live = current && (before === undefined || current.runId < before) ? [current] : [];
-      const finished = await finishedRuns(deps.db, { limit, ...(before !== undefined ? { before } : {}) });
-      // newest first; a run that ended meanwhile is listed once
-      const runs = [...live, ...finished.filter((r) => r.runId !== current?.runId)].sort((a, b) => b.runId - a.runId);
-      return c.json({ runs: runs.slice(0, limit) }, 200);
+      const runs = await storedRuns(deps.db, { limit, ...(before !== undefined ? { before } : {}) });
+      // This process's own run as it knows it (its row's heartbeat may wait for its transaction).
+      return c.json({ runs: runs.map((r) => (r.runId === current?.runId ? current : r)) }, 200);
     },
   );
   app.openapi(
@@ -171,9 +173,8 @@ export function jobRoutes(deps: Deps) {
     async (c) => {
       const { runId } = c.req.valid('param');
       const current = await currentRun(deps);
-      const run = current?.runId === runId ? current : await finishedRun(deps.db, runId);
-      // A run going on in another process is not known here until it ends.
-      if (!run) throw new NotFoundError(`no analyse run ${runId} (finished, or going on in this process)`);
+      const run = current?.runId === runId ? current : await storedRun(deps.db, runId);
+      if (!run) throw new NotFoundError(`no analyse run ${runId}`);
       return c.json(run, 200);
     },
   );

@@ -3,9 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createApiKey } from '../../src/auth/index.ts';
 import { analyseRunnerFor } from '../../src/jobs/runners.ts';
-import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { AnalyseRunner, runAnalyse } from '../../src/jobs/analyse.ts';
+import { beginRun, endRun } from '../../src/jobs/job-runs.ts';
+import { openPostgres } from '../../src/db/node.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
-import { dbKind, useTestDeps } from '../support/db.ts';
+import { dbKind, databaseUrl, useTestDeps } from '../support/db.ts';
 
 const getDeps = useTestDeps();
 const AS_OF = '2026-10-31T04:00:00Z';
@@ -176,4 +179,86 @@ describe(`analyse runs on ${dbKind}`, () => {
     expect(((await edge.json()) as any).issues[0].path).toBe('wait');
     expect(analyseRunnerFor(getDeps()).busy).toBe(false);
   });
+  it('keeps a running run alive with heartbeats, and stops beating when it ends', async () => {
+    const deps = getDeps();
+    const beat = async (id: number) =>
+      (await sql<{ at: string }>`select heartbeat_at::text as at from job_runs where id = ${id}`.execute(deps.db)).rows[0]!.at;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = new AnalyseRunner(deps, 20).start(
+      { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
+      'cli',
+      async (...args) => {
+        await held;
+        return runAnalyse(...args);
+      },
+    )!;
+    const { id } = await running.started;
+    try {
+      const first = await beat(id);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await beat(id)).not.toBe(first);
+    } finally {
+      release();
+    }
+    await running.done;
+    const last = await beat(id);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await beat(id)).toBe(last);
+    expect((await call('GET', `/v1/jobs/analyse/runs/${id}`, keys.admin)).body.status).toBe('done');
+  }, 120_000);
+
+  it('lists a run another process is running from its row, and calls it abandoned once it falls silent', async () => {
+    const deps = getDeps();
+    // What another process's runner writes when it starts a run.
+    const other = await beginRun(deps.db, { asOf: new Date(OTHER), trigger: 'schedule' });
+    const one = await call('GET', `/v1/jobs/analyse/runs/${other.id}`, keys.marketer);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ runId: other.id, status: 'running', trigger: 'schedule', finishedAt: null, result: null, error: null });
+    expect((await call('GET', '/v1/jobs/analyse/runs?limit=1', keys.admin)).body.runs[0]).toMatchObject({ runId: other.id, status: 'running' });
+
+    // Its process died: no heartbeat for over a minute.
+    await sql`update job_runs set heartbeat_at = heartbeat_at - interval '61 seconds' where id = ${other.id}`.execute(deps.db);
+    const gone = await call('GET', `/v1/jobs/analyse/runs/${other.id}`, keys.admin);
+    expect(gone.body).toMatchObject({ status: 'abandoned', finishedAt: null, result: null });
+    expect(gone.body.error).toMatch(/no sign of life for 6\d s/);
+    // Silent for less than a minute, it is still taken for running.
+    await sql`update job_runs set heartbeat_at = clock_timestamp() - interval '50 seconds' where id = ${other.id}`.execute(deps.db);
+    expect((await call('GET', `/v1/jobs/analyse/runs/${other.id}`, keys.admin)).body.status).toBe('running');
+    await endRun(deps.db, other.id, { error: 'test: ended' });
+    expect((await call('GET', `/v1/jobs/analyse/runs/${other.id}`, keys.admin)).body).toMatchObject({ status: 'failed', error: 'test: ended' });
+    await expect(endRun(deps.db, other.id, { error: 'again' })).rejects.toThrow(/no running row/);
+  });
+
+  it.skipIf(!databaseUrl)('follows a run that another process runs on the same database, until it is done', async () => {
+    const deps = getDeps();
+    // A second pool on the same database, with its own runner: another server behind the same
+    // load balancer, or the CLI.
+    const second = await openPostgres((deps.database as { url?: string }).url!, 4);
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const running = analyseRunnerFor({ db: second.db, logger: silentLogger }).start(
+        { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
+        'cli',
+        async (...args) => {
+          await held;
+          return runAnalyse(...args);
+        },
+      )!;
+      const { id } = await running.started;
+      expect(analyseRunnerFor(deps).current).toBeNull();
+      try {
+        expect((await call('GET', `/v1/jobs/analyse/runs/${id}`, keys.admin)).body).toMatchObject({ runId: id, status: 'running', trigger: 'cli' });
+      } finally {
+        release();
+      }
+      await running.done;
+      const done = await call('GET', `/v1/jobs/analyse/runs/${id}`, keys.admin);
+      expect(done.body).toMatchObject({ status: 'done', trigger: 'cli' });
+      expect(done.body.result.scoredMembers).toBeGreaterThan(50);
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
 });
