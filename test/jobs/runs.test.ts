@@ -44,6 +44,21 @@ async function until(path: string, status: string) {
   throw new Error(`${path} never ${status}`);
 }
 
+/** A run started on `runner` whose work waits until `release()` (it then analyses for real). */
+function heldStart(runner: AnalyseRunner, asOf: string, trigger: 'schedule' | 'cli') {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const running = runner.start(
+    { asOf: new Date(asOf), timeZone: 'America/New_York', rules: getDeps().rules.current() },
+    trigger,
+    async (...args) => {
+      await held;
+      return runAnalyse(...args);
+    },
+  )!;
+  return { running, release };
+}
+
 beforeAll(async () => {
   const deps = getDeps();
   await loadSimChain(deps, generateChain({ seed: 5, members: 120, stores: 2, weeks: 26, endDate: '2026-10-30' }));
@@ -96,17 +111,7 @@ describe(`analyse runs on ${dbKind}`, () => {
   }, 120_000);
 
   it('shows the run going on in this process; the same instant joins it, another is refused', async () => {
-    const deps = getDeps();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const running = analyseRunnerFor(deps).start(
-      { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
-      'schedule',
-      async (...args) => {
-        await held;
-        return runAnalyse(...args);
-      },
-    )!;
+    const { running, release } = heldStart(analyseRunnerFor(getDeps()), AS_OF, 'schedule');
     const { id } = await running.started;
     try {
       const joined = await call('POST', '/v1/jobs/analyse', keys.admin, { asOf: AS_OF, wait: false });
@@ -183,16 +188,7 @@ describe(`analyse runs on ${dbKind}`, () => {
     const deps = getDeps();
     const beat = async (id: number) =>
       (await sql<{ at: string }>`select heartbeat_at::text as at from job_runs where id = ${id}`.execute(deps.db)).rows[0]!.at;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const running = new AnalyseRunner(deps, 20).start(
-      { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
-      'cli',
-      async (...args) => {
-        await held;
-        return runAnalyse(...args);
-      },
-    )!;
+    const { running, release } = heldStart(new AnalyseRunner(deps, 20), AS_OF, 'cli');
     const { id } = await running.started;
     try {
       const first = await beat(id);
@@ -236,16 +232,7 @@ describe(`analyse runs on ${dbKind}`, () => {
     // load balancer, or the CLI.
     const second = await openPostgres((deps.database as { url?: string }).url!, 4);
     try {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const running = analyseRunnerFor({ db: second.db, logger: silentLogger }).start(
-        { asOf: new Date(AS_OF), timeZone: 'America/New_York', rules: deps.rules.current() },
-        'cli',
-        async (...args) => {
-          await held;
-          return runAnalyse(...args);
-        },
-      )!;
+      const { running, release } = heldStart(analyseRunnerFor({ db: second.db, logger: silentLogger }), AS_OF, 'cli');
       const { id } = await running.started;
       expect(analyseRunnerFor(deps).current).toBeNull();
       try {
