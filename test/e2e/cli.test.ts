@@ -82,7 +82,7 @@ describe('cadence CLI', () => {
       expect(res.stderr, args.join(' ')).not.toMatch(/^\s+at |severity|code: '/m);
     }
     expect((await cadence('keys', 'list')).stdout).toBe(keysBefore);
-  });
+  }, 180_000); // some 20 CLI processes one after another: 15–38 s alone, past 60 s on a loaded machine
 
   it.runIf(!databaseUrl)('refuses to open a data folder the server holds', async () => {
     writeFileSync(
