@@ -489,9 +489,11 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
   return oncePerPosKey<ReturnResult>(deps, req.lines ? 'return' : 'void', req, async (tx, now) => {
     const zone = await storeZone(tx, req.storeId);
     const origStore = req.original.storeId ?? req.storeId;
+    // The sale's row lock serializes returns and voids of one sale (from any lane): each reads what
+    // the earlier ones returned. Without it two lanes both refunded the same units.
     const basket = await tx.selectFrom('baskets').select(['id', 'member_id'])
       .where('store_id', '=', origStore).where('terminal_id', '=', req.original.terminalId)
-      .where('txn_id', '=', req.original.txnId).executeTakeFirst();
+      .where('txn_id', '=', req.original.txnId).forUpdate().executeTakeFirst();
     if (!basket) {
       throw new NotFoundError('no such sale', [{ path: 'original.txnId', message: 'no basket with this store, terminal and txn' }]);
     }

@@ -274,6 +274,25 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await third.json()).issues[0].path).toBe('lines[0].qty');
   });
 
+  it('eight lanes returning the last unit of one sale at once: one refund, the others 422 (each refunded it)', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { value: 50, maxUnits: 1 });
+    const body = sale({ identity: { cardNumber: m.card }, lines: [{ gtin: PAIN_STORE, qty: 1, unitPriceCents: 549 }] });
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(201);
+    const res = await Promise.all(Array.from({ length: 8 }, (_, lane) => api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: `CS${lane}`, txnId: 'R-same', ts: TS, original: { terminalId: 'T01', txnId: body.txnId },
+      lines: [{ gtin: PAIN_STORE, qty: 1 }],
+    })));
+    expect(res.map((r) => r.status).sort()).toEqual([200, 422, 422, 422, 422, 422, 422, 422]);
+    const ok = await res.find((r) => r.status === 200)!.json();
+    expect(ok.refundCents).toBe(549 - 275);
+    const back = await sql<{ qty: number }>`select sum(qty)::float8 as qty from returned_units
+      where store_id = 1 and terminal_id = 'T01' and txn_id = ${body.txnId}`.execute(db);
+    expect(back.rows[0]!.qty).toBe(1);
+    expect(await uses(id)).toBe(0);
+  });
+
   it('refuses a list barcode whose serial Cadence cannot have issued with 422 naming the scan (was a 500)', async () => {
     for (const serial of ['99999999999999999999', 'ABCDEF', '9007199254740993']) {
       const scan = `L${serial}${mod3736CheckChar(serial)}`;
