@@ -483,7 +483,8 @@ export interface ReturnResult {
  * returned, takes the same share back from each redemption on the line, and restores an offer's
  * use when what is left no longer meets its minimum quantity and the offer is still valid.
  * Cumulative rounding (share of the total returned so far, minus what earlier returns took) makes
- * a line returned in several parts reverse exactly its whole discount.
+ * a line returned in several parts refund exactly its amount and reverse exactly its discount
+ * (a weighed line of 1.5 kg at 199 cents, 299 paid, returned 0.5 kg at a time was 100 × 3).
  */
 export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promise<ReturnResult> {
   return oncePerPosKey<ReturnResult>(deps, req.lines ? 'return' : 'void', req, async (tx, now) => {
@@ -540,11 +541,12 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
     for (const l of lines) {
       const u = back.get(l.line_no);
       if (!u) continue;
-      const after = l.returned + u;
+      const after = Math.round((l.returned + u) * 1000) / 1000;
       const discountAfter = Math.round((l.line_discount_cents * after) / l.qty);
       const discountBack = discountAfter - l.returned_discount;
       outLines.push({ gtin: l.gtin, qty: -u, unitPriceCents: l.unit_price_cents, lineDiscountCents: -discountBack });
-      refund += Math.round(u * (l.unit_price_cents ?? 0)) - discountBack;
+      const price = l.unit_price_cents ?? 0;
+      refund += Math.round(after * price) - Math.round(l.returned * price) - discountBack;
       lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
       await tx.insertInto('returned_units').values({
         store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,

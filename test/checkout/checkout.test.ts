@@ -242,6 +242,25 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await tooMany.json()).issues[0].path).toMatch(/lines|qty/);
   });
 
+  it('a weighed line returned in parts refunds exactly what was paid for it (was a cent more)', async () => {
+    const body = sale({ lines: [{ gtin: MILK, qty: 1.5, unitPriceCents: 199 }, { gtin: PAIN, qty: 0.75, unitPriceCents: 335, lineDiscountCents: 5 }] });
+    const c = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(c.totalCents).toBe(299 + 251 - 5); // 298.5 → 299, 251.25 → 251
+    const refunds: number[] = [];
+    for (const [i, lines] of [[{ gtin: MILK, qty: 0.5 }, { gtin: PAIN, qty: 0.25 }], [{ gtin: MILK, qty: 0.5 }, { gtin: PAIN, qty: 0.25 }], [{ gtin: MILK, qty: 0.5 }]].entries()) {
+      const r = await api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+        storeId: 1, terminalId: 'T09', txnId: `${body.txnId}-w${i}`, ts: TS, original: { terminalId: 'T01', txnId: body.txnId }, lines,
+      });
+      expect(r.status).toBe(200);
+      refunds.push((await r.json()).refundCents);
+    }
+    const v = await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: body.txnId, ts: TS });
+    refunds.push((await v.json()).refundCents);
+    // each part: the rounded amount (and discount) of all returned so far minus the earlier parts'
+    expect(refunds).toEqual([100 + 84 - 2, 99 + 84 - 1, 100, 83 - 2]);
+    expect(refunds.reduce((s, x) => s + x, 0)).toBe(c.totalCents);
+  });
+
   it('books a return under the member of the sale, also for a member without a card', async () => {
     const db = getDeps().db;
     await upsertMembers(getDeps(), [{ memberNumber: 'NOCARD1', cardNumber: null, homeStoreId: 1 }]);
