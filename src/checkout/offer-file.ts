@@ -11,6 +11,7 @@ export interface LiveOfferView {
   value: number;
   minQty: number;
   maxUnits: number | null;
+  minSpendCents: number;
   gtins: string[];
   validFrom: string;
   validTo: string;
@@ -25,6 +26,7 @@ interface OfferRow {
   value: number;
   min_qty: number;
   max_units: number | null;
+  min_spend_cents: number;
   gtins: string[];
   valid_from: string;
   valid_to: string;
@@ -35,14 +37,14 @@ interface OfferRow {
   status: string;
 }
 
-const columns = sql`o.id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, t.gtins,
+const columns = sql`o.id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents, t.gtins,
   o.valid_from::text as valid_from, o.valid_to::text as valid_to, (o.uses_allowed - o.uses) as uses_left,
   o.list_id, m.member_number, m.card_number, o.status`;
 
 function view(r: OfferRow): LiveOfferView {
   return {
     offerId: r.id, campaignId: r.campaign_id, name: r.name, kind: r.kind, value: r.value, minQty: r.min_qty,
-    maxUnits: r.max_units, gtins: r.gtins, validFrom: r.valid_from, validTo: r.valid_to, usesLeft: r.uses_left,
+    maxUnits: r.max_units, minSpendCents: r.min_spend_cents, gtins: r.gtins, validFrom: r.valid_from, validTo: r.valid_to, usesLeft: r.uses_left,
   };
 }
 

@@ -143,6 +143,7 @@ export const LiveOffer = z
     value: z.number(),
     minQty: z.number().int(),
     maxUnits: z.number().int().nullable(),
+    minSpendCents: z.number().int().openapi({ description: 'Rewards: the basket must reach this (after earlier discounts)' }),
     gtins: z.array(z.string()),
     validFrom: z.string(),
     validTo: z.string(),

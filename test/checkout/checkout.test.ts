@@ -362,6 +362,20 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await api.call('GET', '/v1/stores/2/offer-file', api.keys.pos1)).status).toBe(403);
   });
 
+  it('gives a reward\'s minimum spend in the offer file and at identify, so an offline lane can check it', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { kind: 'reward', value: 3000, to: '2026-12-31' });
+    await sql`update offers set min_spend_cents = 5000 where id = ${id}`.execute(db);
+    const file = await (await api.call('GET', '/v1/stores/1/offer-file', api.keys.pos1)).json();
+    expect(file.offers.find((o: { offerId: number }) => o.offerId === id)).toMatchObject({ kind: 'reward', value: 3000, minSpendCents: 5000 });
+    const who = await (await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: m.card } })).json();
+    expect(who.offers).toEqual([expect.objectContaining({ offerId: id, minSpendCents: 5000 })]);
+    // what the file says is what the server holds to: below the minimum the reward does not apply
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { cardNumber: m.card } }))).json();
+    expect(q.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'below_min_spend' }]);
+  });
+
   it('offline: an offer used on two lanes counts once and the other is in the reconciliation list', async () => {
     const db = getDeps().db;
     const m = await member(db);
