@@ -79,7 +79,9 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
 /**
  * Every offer of the store's members (home store, or the store their list was printed for) that
  * can still be used from `day` on — or, with `since`, every offer of theirs that changed after
- * it, voided and used-up ones included so an offline POS can drop them.
+ * it, voided and used-up ones included so an offline POS can drop them, and every offer of a member
+ * who changed after it (a card re-issued or a new home store changes no offer, yet the lane needs
+ * the offer under its new card, or at its new store).
  */
 export async function offerFile(db: Db, storeId: number, day: string, since: Date | null) {
   const { rows } = await sql<OfferRow>`
@@ -90,7 +92,7 @@ export async function offerFile(db: Db, storeId: number, day: string, since: Dat
     where not o.control and o.valid_to >= ${day}::date
       and (m.home_store_id = ${storeId} or l.store_id = ${storeId})
       and ${since
-        ? sql`o.updated_at > ${since.toISOString()}::timestamptz`
+        ? sql`(o.updated_at > ${since.toISOString()}::timestamptz or m.updated_at > ${since.toISOString()}::timestamptz)`
         : sql`o.status = 'live' and o.uses < o.uses_allowed`}
     order by o.id`.execute(db);
   return rows.map((r) => ({

@@ -362,6 +362,27 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await api.call('GET', '/v1/stores/2/offer-file', api.keys.pos1)).status).toBe(403);
   });
 
+  it('offer file since: a card re-issued or a member moved to this store brings their offers (no offer changed)', async () => {
+    const db = getDeps().db;
+    const a = await member(db);
+    const mine = await offer(db, a.id, { to: '2026-12-31' });
+    await upsertMembers(getDeps(), [{ memberNumber: 'MOVER1', cardNumber: '800000000001', homeStoreId: 2 }]);
+    const mover = await db.selectFrom('members').select('id').where('member_number', '=', 'MOVER1').executeTakeFirstOrThrow();
+    const moved = await offer(db, mover.id, { to: '2026-12-31' });
+    await sql`update members set updated_at = '2026-11-01T00:00:00Z' where id in (${a.id}, ${mover.id})`.execute(db);
+    const path = '/v1/stores/1/offer-file?since=2026-11-02T00:00:00Z';
+    const before = await (await api.call('GET', path, api.keys.pos1)).json();
+    expect(before.offers.map((o: { offerId: number }) => o.offerId)).not.toContain(mine);
+    // a's card is lost: a gets a new one, the old number goes to a new member; the mover moves to store 1
+    await upsertMembers(getDeps(), [{ memberNumber: a.number, cardNumber: `9${a.card}`, homeStoreId: 1 }]);
+    await upsertMembers(getDeps(), [{ memberNumber: 'REISSUE1', cardNumber: a.card, homeStoreId: 1 }]);
+    await upsertMembers(getDeps(), [{ memberNumber: 'MOVER1', cardNumber: '800000000001', homeStoreId: 1 }]);
+    const after = await (await api.call('GET', path, api.keys.pos1)).json();
+    expect(after.offers.find((o: { offerId: number }) => o.offerId === mine)).toMatchObject({ cardNumber: `9${a.card}`, status: 'live' });
+    expect(after.offers.find((o: { offerId: number }) => o.offerId === moved)).toMatchObject({ cardNumber: '800000000001', status: 'live' });
+    expect(after.offers.filter((o: { cardNumber: string }) => o.cardNumber === a.card)).toEqual([]);
+  });
+
   it('gives a reward\'s minimum spend in the offer file and at identify, so an offline lane can check it', async () => {
     const db = getDeps().db;
     const m = await member(db);
