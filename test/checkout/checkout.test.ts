@@ -337,6 +337,23 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await ret.json()).issues[0].path).toBe('lines[0].qty');
   });
 
+  it('refuses lines adding up past what a discount can be stored as, 422 naming lines (was a 500 at commit)', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    await offer(db, m.id, { value: 30, maxUnits: null });
+    const huge = [{ gtin: PAIN_STORE, qty: 100_000, unitPriceCents: 100_000_000 }];
+    for (const path of ['/v1/checkout/quote', '/v1/checkout/commit']) {
+      const res = await api.call('POST', path, api.keys.pos1, sale({ identity: { cardNumber: m.card }, lines: huge }));
+      expect(res.status, path).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'lines', message: 'the lines add up to more than 2147483647 cents' }]);
+    }
+    // up to the limit, the offer is taken off and stored
+    const most = [{ gtin: PAIN_STORE, qty: 21, unitPriceCents: 100_000_000 }, { gtin: MILK, qty: 1, unitPriceCents: 47_483_647 }];
+    const ok = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { cardNumber: m.card }, lines: most }));
+    expect(ok.status).toBe(201);
+    expect((await ok.json()).discountCents).toBe(630_000_000);
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
