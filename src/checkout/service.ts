@@ -137,6 +137,27 @@ export async function resolveMember(
   return { id: row.id, memberNumber: row.member_number, cardNumber: row.card_number };
 }
 
+/**
+ * The member of a sale, and how its basket names them. A card not seen yet (issued at the store,
+ * registered later) is no error: the sale gets no offers and its basket, ingested under the card,
+ * makes the unregistered member as POST /v1/baskets does, so the card's history starts here.
+ */
+async function saleMember(
+  db: Db,
+  identity: Identity | null,
+): Promise<{ member: Awaited<ReturnType<typeof resolveMember>> | null; ref: BasketInput['member'] }> {
+  if (!identity) return { member: null, ref: null };
+  try {
+    const member = await resolveMember(db, identity);
+    return { member, ref: memberRef(member) };
+  } catch (e) {
+    if (e instanceof NotFoundError && 'cardNumber' in identity) {
+      return { member: null, ref: { kind: 'card', ref: identity.cardNumber } };
+    }
+    throw e;
+  }
+}
+
 /** A store's time zone, or null when there is no such store. */
 export async function storeTimeZone(db: Db, storeId: number): Promise<string | null> {
   const s = await db.selectFrom('stores').select('time_zone').where('id', '=', storeId).executeTakeFirst();
@@ -230,7 +251,7 @@ export async function quote(deps: CheckoutDeps, req: Omit<SaleRequest, 'offline'
   const now = deps.clock.now();
   return withTx(deps.db, async (tx) => {
     const zone = await storeZone(tx, req.storeId);
-    const member = req.identity ? await resolveMember(tx, req.identity) : null;
+    const { member } = await saleMember(tx, req.identity);
     const offers = member ? await liveOffers(tx, member.id, req, now, false) : [];
     const result = evaluate(offers, netLines(req.lines), localDate(new Date(req.ts), zone), { ignoreReservations: false });
     const until = new Date(now.getTime() + RESERVATION_TTL_SECONDS * 1000).toISOString();
@@ -339,7 +360,7 @@ async function ingestOne(tx: Db, basket: BasketInput, what: string): Promise<num
 export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<CommitResult> {
   return oncePerPosKey<CommitResult>(deps, 'sale', req, async (tx, now) => {
     const zone = await storeZone(tx, req.storeId);
-    const member = req.identity ? await resolveMember(tx, req.identity) : null;
+    const { member, ref } = await saleMember(tx, req.identity);
     const day = localDate(new Date(req.ts), zone);
     const offers = member ? await liveOffers(tx, member.id, req, now, true) : [];
     const offline = req.offline === true;
@@ -402,7 +423,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
         terminalId: req.terminalId,
         txnId: req.txnId,
         ts: req.ts,
-        member: memberRef(member),
+        member: ref,
         lines: req.lines.map((l, i) => ({
           gtin: l.gtin,
           qty: l.qty,

@@ -151,6 +151,30 @@ describe(`checkout on ${dbKind}`, () => {
     expect(next.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'already_used' }]);
   });
 
+  it('a card not seen yet: quote without offers, commit stores the basket under the card (was a 404, the sale lost)', async () => {
+    const db = getDeps().db;
+    const card = '600000000077';
+    const q = await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { cardNumber: card } }));
+    expect(q.status).toBe(200);
+    expect(await q.json()).toMatchObject({ memberNumber: null, applied: [], notApplied: [], totalCents: 2 * 549 + 399 });
+    const body = sale({ identity: { scan: card } });
+    const c = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(c.status).toBe(201);
+    const r = await c.json();
+    const owner = await sql<{ card_number: string | null; status: string }>`select m.card_number, m.status
+      from baskets b join members m on m.id = b.member_id where b.id = ${r.basketId}`.execute(db);
+    expect(owner.rows).toEqual([{ card_number: card, status: 'unregistered' }]);
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(200);
+    // once registered, the card's sale is the member's, and identify knows it
+    await upsertMembers(getDeps(), [{ memberNumber: 'NEWCARD1', cardNumber: card, homeStoreId: 1 }]);
+    const who = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: card } });
+    expect((await who.json()).memberNumber).toBe('NEWCARD1');
+    // an unknown list or member number is still a 404 naming the field
+    const list = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { listId: 987654321 } }));
+    expect(list.status).toBe(404);
+    expect((await list.json()).issues[0].path).toBe('identity.listId');
+  });
+
   it('64 lanes committing the same single-use offer at once: exactly one redemption', async () => {
     const db = getDeps().db;
     const m = await member(db);
