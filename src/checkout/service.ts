@@ -106,6 +106,10 @@ interface LiveOffer {
   uses_allowed: number;
   gtins: string[];
   reserved_by_other: boolean;
+  /** The campaign's limit of redemptions per member over all its offers (null: none). */
+  per_member_total: number | null;
+  /** Redemptions of the campaign by the member so far, over all its offers. */
+  campaign_uses: number;
 }
 
 /** The member behind a scanned identity; NotFoundError naming the field otherwise. */
@@ -174,7 +178,9 @@ async function storeZone(db: Db, storeId: number): Promise<string> {
 /** An offer with the terms it was issued under (`o` offers, `t` campaign_terms). */
 const offerColumns = sql`o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty,
   o.max_units, o.min_spend_cents, o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses,
-  o.uses_allowed, t.gtins`;
+  o.uses_allowed, t.gtins, (t.spec->'limits'->>'perMemberTotal')::int as per_member_total,
+  (select coalesce(sum(x.uses), 0) from offers x where x.member_id = o.member_id and x.campaign_id = o.campaign_id)::int
+    as campaign_uses`;
 
 async function liveOffers(
   db: Db,
@@ -183,6 +189,12 @@ async function liveOffers(
   now: Date,
   lock: boolean,
 ): Promise<LiveOffer[]> {
+  // Lock first, then read in a statement of its own: it sees what a lane that held the locks
+  // committed, in the campaign's use count too (a subquery of the locking statement would not).
+  if (lock) {
+    await sql`select o.id from offers o where o.member_id = ${memberId} and o.status = 'live' and not o.control
+      order by o.id for update`.execute(db);
+  }
   const { rows } = await sql<LiveOffer>`
     select ${offerColumns},
       exists (select 1 from offer_reservations r where r.offer_id = o.id and r.expires_at > ${now.toISOString()}::timestamptz
@@ -190,8 +202,7 @@ async function liveOffers(
     from offers o
     join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash
     where o.member_id = ${memberId} and o.status = 'live' and not o.control
-    order by o.id
-    ${lock ? sql`for update of o` : sql``}`.execute(db);
+    order by o.id`.execute(db);
   return rows;
 }
 
@@ -208,12 +219,13 @@ function evaluate(
   const taken = lines.map(() => 0);
   const applied: AppliedOffer[] = [];
   const notApplied: QuoteResult['notApplied'] = [];
+  const campaignUses = new CampaignUses();
   for (const o of offers) {
     if (opts.only && !opts.only.has(o.id)) continue;
     const no = (reason: NotAppliedReason) => notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason });
     if (day < o.valid_from) { no('not_yet_valid'); continue; }
     if (day > o.valid_to) { no('expired'); continue; }
-    if (o.uses >= o.uses_allowed) { no('already_used'); continue; }
+    if (o.uses >= o.uses_allowed || campaignUses.spent(o)) { no('already_used'); continue; }
     if (o.reserved_by_other && !opts.ignoreReservations) { no('reserved'); continue; }
     const r = applyOffer(
       { kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents },
@@ -223,12 +235,28 @@ function evaluate(
     if ('reason' in r) { no(r.reason); continue; }
     if (r.discountCents === 0) { no('wrong_product'); continue; }
     for (const a of r.allocations) taken[a.line]! += a.cents;
+    campaignUses.use(o);
     applied.push({
       offerId: o.id, campaignId: o.campaign_id, name: o.name, kind: o.kind,
       discountCents: r.discountCents, allocations: r.allocations,
     });
   }
   return { applied, notApplied };
+}
+
+/**
+ * A campaign's per-member total over its offers: an offer of an earlier period still valid and one
+ * of this period each had a use left, and both were redeemed (in one basket, or two).
+ */
+class CampaignUses {
+  private readonly extra = new Map<string, number>();
+  /** True when the member has used the offer's campaign as often as it allows. */
+  spent(o: LiveOffer): boolean {
+    return o.per_member_total !== null && o.campaign_uses + (this.extra.get(o.campaign_id) ?? 0) >= o.per_member_total;
+  }
+  use(o: LiveOffer): void {
+    this.extra.set(o.campaign_id, (this.extra.get(o.campaign_id) ?? 0) + 1);
+  }
 }
 
 function netLines(lines: readonly CheckoutLine[]): QuoteLine[] {
@@ -372,6 +400,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
       const wanted = new Set(req.offerIds ?? []);
       const lines = netLines(req.lines);
       const taken = lines.map(() => 0);
+      const campaignUses = new CampaignUses();
       applied = [];
       notApplied = [];
       for (const id of wanted) {
@@ -392,9 +421,10 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
           : 'voided' in o ? 'voided'
           : day < o.valid_from ? 'not_yet_valid'
           : day > o.valid_to ? 'expired'
-          : o.uses >= o.uses_allowed ? 'already_used'
+          : o.uses >= o.uses_allowed || campaignUses.spent(o) ? 'already_used'
           : null;
         if (reason) conflicts.push({ offerId: o.id, reason, discountCents: r.discountCents });
+        else campaignUses.use(o);
         applied.push(a);
       }
     } else {

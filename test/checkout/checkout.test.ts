@@ -175,6 +175,38 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await list.json()).issues[0].path).toBe('identity.listId');
   });
 
+  it("a campaign's per-member total holds across its offers of two periods (each had a use left)", async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
+      values ('once-ever', 'h', 'Once ever', '{"limits":{"usesPerOffer":1,"perMemberTotal":1}}', ${[PAIN_STORE]}::text[], now())`.execute(db);
+    const ids: number[] = [];
+    for (const [period, from, to] of [['2026-11-02', '2026-11-10', '2026-11-25'], ['2026-11-16', '2026-11-20', '2026-11-29']]) {
+      const r = await sql<{ id: number }>`
+        insert into offers (member_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty, max_units,
+          valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed, uses,
+          status, created_at, updated_at)
+        values (${m.id}, 'once-ever', 'h', ${period}, false, 'percent_off', 30, 1, 1, ${from}, ${to}, 0.5, 100, 100, 0, 1, 0,
+          'live', now(), now()) returning id`.execute(db);
+      ids.push(r.rows[0]!.id);
+    }
+    const body = sale({ identity: { cardNumber: m.card } });
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, body)).json();
+    expect(q.applied.map((a: { offerId: number }) => a.offerId)).toEqual([ids[0]]);
+    expect(q.notApplied).toEqual([{ offerId: ids[1], campaignId: 'once-ever', reason: 'already_used' }]);
+    const first = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(first.applied.map((a: { offerId: number }) => a.offerId)).toEqual([ids[0]]);
+    const second = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ terminalId: 'T02', identity: { cardNumber: m.card } }))).json();
+    expect(second.applied).toEqual([]);
+    expect(second.notApplied).toEqual(ids.map((offerId) => ({ offerId, campaignId: 'once-ever', reason: 'already_used' })));
+    const used = await sql<{ n: number }>`select sum(uses)::int as n from offers where campaign_id = 'once-ever'`.execute(db);
+    expect(used.rows[0]!.n).toBe(1);
+    // offline, the second counts as a conflict, not a second use
+    const off = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ terminalId: 'OFF9', identity: { cardNumber: m.card }, offline: true, offerIds: [ids[1]] }))).json();
+    expect(off.conflicts).toEqual([{ offerId: ids[1], reason: 'already_used', discountCents: 165 }]);
+    expect(await uses(ids[1]!)).toBe(0);
+  });
+
   it('64 lanes committing the same single-use offer at once: exactly one redemption', async () => {
     const db = getDeps().db;
     const m = await member(db);
@@ -434,7 +466,8 @@ describe(`checkout on ${dbKind}`, () => {
     const who = await (await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: m.card } })).json();
     expect(who.offers).toEqual([expect.objectContaining({ offerId: id, minSpendCents: 5000 })]);
     // what the file says is what the server holds to: below the minimum the reward does not apply
-    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { cardNumber: m.card } }))).json();
+    const body = sale({ identity: { cardNumber: m.card } });
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, body)).json();
     expect(q.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'below_min_spend' }]);
   });
 
