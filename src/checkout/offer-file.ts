@@ -58,6 +58,7 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
     .where('member_id', '=', member.id)
     .where('voided_at', 'is', null)
     .where('period_start', '<=', day)
+    .where('period_end', '>=', day)
     .orderBy('period_start', 'desc')
     .limit(1)
     .executeTakeFirst();

@@ -57,3 +57,22 @@ describe(`list composition on ${dbKind}`, () => {
     ]);
   });
 });
+
+describe(`a member's current list on ${dbKind}`, () => {
+  it('is the list of the period holding today; a member left out this period has none (was the last, expired list)', async () => {
+    const db = getDeps().db;
+    const { listId, memberNumber } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
+    // the clock says 2026-11-24: the list of 2026-11-16 … 11-29 is current
+    const now = await api.call('GET', `/v1/members/${memberNumber}/lists/current`, api.keys.marketer);
+    expect((await now.json()).listSerial).toBe(String(listId));
+    const card = (await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } }));
+    expect((await card.json()).listId).toBe(listId);
+    // a period that ended on 2026-11-15 is no current list, for the member nor at the lane
+    await sql`update lists set period_start = '2026-11-02', period_end = '2026-11-15' where id = ${listId}`.execute(db);
+    const stale = await api.call('GET', `/v1/members/${memberNumber}/lists/current.pdf`, api.keys.marketer);
+    expect(stale.status).toBe(404);
+    expect((await stale.json()).issues).toEqual([{ path: 'memberNumber', message: 'no current list' }]);
+    const lane = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } });
+    expect((await lane.json()).listId).toBeNull();
+  });
+});
