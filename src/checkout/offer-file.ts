@@ -11,6 +11,7 @@ export interface LiveOfferView {
   value: number;
   minQty: number;
   maxUnits: number | null;
+  minSpendCents: number;
   gtins: string[];
   validFrom: string;
   validTo: string;
@@ -25,6 +26,7 @@ interface OfferRow {
   value: number;
   min_qty: number;
   max_units: number | null;
+  min_spend_cents: number;
   gtins: string[];
   valid_from: string;
   valid_to: string;
@@ -35,14 +37,14 @@ interface OfferRow {
   status: string;
 }
 
-const columns = sql`o.id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, t.gtins,
+const columns = sql`o.id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents, t.gtins,
   o.valid_from::text as valid_from, o.valid_to::text as valid_to, (o.uses_allowed - o.uses) as uses_left,
   o.list_id, m.member_number, m.card_number, o.status`;
 
 function view(r: OfferRow): LiveOfferView {
   return {
     offerId: r.id, campaignId: r.campaign_id, name: r.name, kind: r.kind, value: r.value, minQty: r.min_qty,
-    maxUnits: r.max_units, gtins: r.gtins, validFrom: r.valid_from, validTo: r.valid_to, usesLeft: r.uses_left,
+    maxUnits: r.max_units, minSpendCents: r.min_spend_cents, gtins: r.gtins, validFrom: r.valid_from, validTo: r.valid_to, usesLeft: r.uses_left,
   };
 }
 
@@ -56,6 +58,7 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
     .where('member_id', '=', member.id)
     .where('voided_at', 'is', null)
     .where('period_start', '<=', day)
+    .where('period_end', '>=', day)
     .orderBy('period_start', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -77,7 +80,9 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
 /**
  * Every offer of the store's members (home store, or the store their list was printed for) that
  * can still be used from `day` on — or, with `since`, every offer of theirs that changed after
- * it, voided and used-up ones included so an offline POS can drop them.
+ * it, voided and used-up ones included so an offline POS can drop them, and every offer of a member
+ * who changed after it (a card re-issued or a new home store changes no offer, yet the lane needs
+ * the offer under its new card, or at its new store).
  */
 export async function offerFile(db: Db, storeId: number, day: string, since: Date | null) {
   const { rows } = await sql<OfferRow>`
@@ -88,7 +93,7 @@ export async function offerFile(db: Db, storeId: number, day: string, since: Dat
     where not o.control and o.valid_to >= ${day}::date
       and (m.home_store_id = ${storeId} or l.store_id = ${storeId})
       and ${since
-        ? sql`o.updated_at > ${since.toISOString()}::timestamptz`
+        ? sql`(o.updated_at > ${since.toISOString()}::timestamptz or m.updated_at > ${since.toISOString()}::timestamptz)`
         : sql`o.status = 'live' and o.uses < o.uses_allowed`}
     order by o.id`.execute(db);
   return rows.map((r) => ({

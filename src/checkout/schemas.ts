@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
-import { Cents, Gtin, InstantWithOffset, Quantity, StoreId, StoreIdInPath } from '../lib/validators.ts';
+import { Cents, Gtin, InstantWithOffset, MAX_INT4, Quantity, StoreId, StoreIdInPath } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -34,6 +34,19 @@ export const CheckoutLineInput = z
   })
   .openapi('CheckoutLine');
 
+/**
+ * A sale's lines. Their amounts (qty × unitPriceCents) may add up to at most MAX_INT4 cents
+ * ($21 million): an offer's discount on them is stored as an integer (offer_redemptions,
+ * basket_lines), and 30% off 100,000 units at $1,000,000 was a 500 at commit.
+ */
+const SaleLines = z
+  .array(CheckoutLineInput)
+  .min(1)
+  .max(1000)
+  .refine((lines) => lines.reduce((s, l) => s + Math.round(l.qty * l.unitPriceCents), 0) <= MAX_INT4, {
+    message: `the lines add up to more than ${MAX_INT4} cents`,
+  });
+
 const Key = {
   storeId: StoreId.openapi({ example: 3 }),
   terminalId: z.string().min(1).max(40).openapi({ example: 'T02' }),
@@ -45,7 +58,7 @@ export const QuoteRequest = z
     ...Key,
     ts: InstantWithOffset,
     identity: IdentityInput.nullish(),
-    lines: z.array(CheckoutLineInput).min(1).max(1000),
+    lines: SaleLines,
   })
   .strict()
   .openapi('QuoteRequest');
@@ -55,7 +68,7 @@ export const CommitRequest = z
     ...Key,
     ts: InstantWithOffset,
     identity: IdentityInput.nullish(),
-    lines: z.array(CheckoutLineInput).min(1).max(1000),
+    lines: SaleLines,
     offline: z.boolean().default(false).openapi({
       description: 'Posted later by a POS that redeemed from its offer file while offline',
     }),
@@ -143,6 +156,7 @@ export const LiveOffer = z
     value: z.number(),
     minQty: z.number().int(),
     maxUnits: z.number().int().nullable(),
+    minSpendCents: z.number().int().openapi({ description: 'Rewards: the basket must reach this (after earlier discounts)' }),
     gtins: z.array(z.string()),
     validFrom: z.string(),
     validTo: z.string(),

@@ -106,6 +106,10 @@ interface LiveOffer {
   uses_allowed: number;
   gtins: string[];
   reserved_by_other: boolean;
+  /** The campaign's limit of redemptions per member over all its offers (null: none). */
+  per_member_total: number | null;
+  /** Redemptions of the campaign by the member so far, over all its offers. */
+  campaign_uses: number;
 }
 
 /** The member behind a scanned identity; NotFoundError naming the field otherwise. */
@@ -137,6 +141,27 @@ export async function resolveMember(
   return { id: row.id, memberNumber: row.member_number, cardNumber: row.card_number };
 }
 
+/**
+ * The member of a sale, and how its basket names them. A card not seen yet (issued at the store,
+ * registered later) is no error: the sale gets no offers and its basket, ingested under the card,
+ * makes the unregistered member as POST /v1/baskets does, so the card's history starts here.
+ */
+async function saleMember(
+  db: Db,
+  identity: Identity | null,
+): Promise<{ member: Awaited<ReturnType<typeof resolveMember>> | null; ref: BasketInput['member'] }> {
+  if (!identity) return { member: null, ref: null };
+  try {
+    const member = await resolveMember(db, identity);
+    return { member, ref: memberRef(member) };
+  } catch (e) {
+    if (e instanceof NotFoundError && 'cardNumber' in identity) {
+      return { member: null, ref: { kind: 'card', ref: identity.cardNumber } };
+    }
+    throw e;
+  }
+}
+
 /** A store's time zone, or null when there is no such store. */
 export async function storeTimeZone(db: Db, storeId: number): Promise<string | null> {
   const s = await db.selectFrom('stores').select('time_zone').where('id', '=', storeId).executeTakeFirst();
@@ -153,7 +178,9 @@ async function storeZone(db: Db, storeId: number): Promise<string> {
 /** An offer with the terms it was issued under (`o` offers, `t` campaign_terms). */
 const offerColumns = sql`o.id, o.member_id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty,
   o.max_units, o.min_spend_cents, o.valid_from::text as valid_from, o.valid_to::text as valid_to, o.uses,
-  o.uses_allowed, t.gtins`;
+  o.uses_allowed, t.gtins, (t.spec->'limits'->>'perMemberTotal')::int as per_member_total,
+  (select coalesce(sum(x.uses), 0) from offers x where x.member_id = o.member_id and x.campaign_id = o.campaign_id)::int
+    as campaign_uses`;
 
 async function liveOffers(
   db: Db,
@@ -162,6 +189,12 @@ async function liveOffers(
   now: Date,
   lock: boolean,
 ): Promise<LiveOffer[]> {
+  // Lock first, then read in a statement of its own: it sees what a lane that held the locks
+  // committed, in the campaign's use count too (a subquery of the locking statement would not).
+  if (lock) {
+    await sql`select o.id from offers o where o.member_id = ${memberId} and o.status = 'live' and not o.control
+      order by o.id for update`.execute(db);
+  }
   const { rows } = await sql<LiveOffer>`
     select ${offerColumns},
       exists (select 1 from offer_reservations r where r.offer_id = o.id and r.expires_at > ${now.toISOString()}::timestamptz
@@ -169,8 +202,7 @@ async function liveOffers(
     from offers o
     join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash
     where o.member_id = ${memberId} and o.status = 'live' and not o.control
-    order by o.id
-    ${lock ? sql`for update of o` : sql``}`.execute(db);
+    order by o.id`.execute(db);
   return rows;
 }
 
@@ -187,12 +219,13 @@ function evaluate(
   const taken = lines.map(() => 0);
   const applied: AppliedOffer[] = [];
   const notApplied: QuoteResult['notApplied'] = [];
+  const campaignUses = new CampaignUses();
   for (const o of offers) {
     if (opts.only && !opts.only.has(o.id)) continue;
     const no = (reason: NotAppliedReason) => notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason });
     if (day < o.valid_from) { no('not_yet_valid'); continue; }
     if (day > o.valid_to) { no('expired'); continue; }
-    if (o.uses >= o.uses_allowed) { no('already_used'); continue; }
+    if (o.uses >= o.uses_allowed || campaignUses.spent(o)) { no('already_used'); continue; }
     if (o.reserved_by_other && !opts.ignoreReservations) { no('reserved'); continue; }
     const r = applyOffer(
       { kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents },
@@ -202,12 +235,28 @@ function evaluate(
     if ('reason' in r) { no(r.reason); continue; }
     if (r.discountCents === 0) { no('wrong_product'); continue; }
     for (const a of r.allocations) taken[a.line]! += a.cents;
+    campaignUses.use(o);
     applied.push({
       offerId: o.id, campaignId: o.campaign_id, name: o.name, kind: o.kind,
       discountCents: r.discountCents, allocations: r.allocations,
     });
   }
   return { applied, notApplied };
+}
+
+/**
+ * A campaign's per-member total over its offers: an offer of an earlier period still valid and one
+ * of this period each had a use left, and both were redeemed (in one basket, or two).
+ */
+class CampaignUses {
+  private readonly extra = new Map<string, number>();
+  /** True when the member has used the offer's campaign as often as it allows. */
+  spent(o: LiveOffer): boolean {
+    return o.per_member_total !== null && o.campaign_uses + (this.extra.get(o.campaign_id) ?? 0) >= o.per_member_total;
+  }
+  use(o: LiveOffer): void {
+    this.extra.set(o.campaign_id, (this.extra.get(o.campaign_id) ?? 0) + 1);
+  }
 }
 
 function netLines(lines: readonly CheckoutLine[]): QuoteLine[] {
@@ -230,7 +279,7 @@ export async function quote(deps: CheckoutDeps, req: Omit<SaleRequest, 'offline'
   const now = deps.clock.now();
   return withTx(deps.db, async (tx) => {
     const zone = await storeZone(tx, req.storeId);
-    const member = req.identity ? await resolveMember(tx, req.identity) : null;
+    const { member } = await saleMember(tx, req.identity);
     const offers = member ? await liveOffers(tx, member.id, req, now, false) : [];
     const result = evaluate(offers, netLines(req.lines), localDate(new Date(req.ts), zone), { ignoreReservations: false });
     const until = new Date(now.getTime() + RESERVATION_TTL_SECONDS * 1000).toISOString();
@@ -339,7 +388,7 @@ async function ingestOne(tx: Db, basket: BasketInput, what: string): Promise<num
 export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<CommitResult> {
   return oncePerPosKey<CommitResult>(deps, 'sale', req, async (tx, now) => {
     const zone = await storeZone(tx, req.storeId);
-    const member = req.identity ? await resolveMember(tx, req.identity) : null;
+    const { member, ref } = await saleMember(tx, req.identity);
     const day = localDate(new Date(req.ts), zone);
     const offers = member ? await liveOffers(tx, member.id, req, now, true) : [];
     const offline = req.offline === true;
@@ -351,6 +400,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
       const wanted = new Set(req.offerIds ?? []);
       const lines = netLines(req.lines);
       const taken = lines.map(() => 0);
+      const campaignUses = new CampaignUses();
       applied = [];
       notApplied = [];
       for (const id of wanted) {
@@ -371,9 +421,10 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
           : 'voided' in o ? 'voided'
           : day < o.valid_from ? 'not_yet_valid'
           : day > o.valid_to ? 'expired'
-          : o.uses >= o.uses_allowed ? 'already_used'
+          : o.uses >= o.uses_allowed || campaignUses.spent(o) ? 'already_used'
           : null;
         if (reason) conflicts.push({ offerId: o.id, reason, discountCents: r.discountCents });
+        else campaignUses.use(o);
         applied.push(a);
       }
     } else {
@@ -402,7 +453,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
         terminalId: req.terminalId,
         txnId: req.txnId,
         ts: req.ts,
-        member: memberRef(member),
+        member: ref,
         lines: req.lines.map((l, i) => ({
           gtin: l.gtin,
           qty: l.qty,
@@ -483,15 +534,18 @@ export interface ReturnResult {
  * returned, takes the same share back from each redemption on the line, and restores an offer's
  * use when what is left no longer meets its minimum quantity and the offer is still valid.
  * Cumulative rounding (share of the total returned so far, minus what earlier returns took) makes
- * a line returned in several parts reverse exactly its whole discount.
+ * a line returned in several parts refund exactly its amount and reverse exactly its discount
+ * (a weighed line of 1.5 kg at 199 cents, 299 paid, returned 0.5 kg at a time was 100 × 3).
  */
 export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promise<ReturnResult> {
   return oncePerPosKey<ReturnResult>(deps, req.lines ? 'return' : 'void', req, async (tx, now) => {
     const zone = await storeZone(tx, req.storeId);
     const origStore = req.original.storeId ?? req.storeId;
+    // The sale's row lock serializes returns and voids of one sale (from any lane): each reads what
+    // the earlier ones returned. Without it two lanes both refunded the same units.
     const basket = await tx.selectFrom('baskets').select(['id', 'member_id'])
       .where('store_id', '=', origStore).where('terminal_id', '=', req.original.terminalId)
-      .where('txn_id', '=', req.original.txnId).executeTakeFirst();
+      .where('txn_id', '=', req.original.txnId).forUpdate().executeTakeFirst();
     if (!basket) {
       throw new NotFoundError('no such sale', [{ path: 'original.txnId', message: 'no basket with this store, terminal and txn' }]);
     }
@@ -538,11 +592,12 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
     for (const l of lines) {
       const u = back.get(l.line_no);
       if (!u) continue;
-      const after = l.returned + u;
+      const after = Math.round((l.returned + u) * 1000) / 1000;
       const discountAfter = Math.round((l.line_discount_cents * after) / l.qty);
       const discountBack = discountAfter - l.returned_discount;
       outLines.push({ gtin: l.gtin, qty: -u, unitPriceCents: l.unit_price_cents, lineDiscountCents: -discountBack });
-      refund += Math.round(u * (l.unit_price_cents ?? 0)) - discountBack;
+      const price = l.unit_price_cents ?? 0;
+      refund += Math.round(after * price) - Math.round(l.returned * price) - discountBack;
       lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
       await tx.insertInto('returned_units').values({
         store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,

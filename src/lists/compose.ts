@@ -55,6 +55,20 @@ function discountOf(kind: OfferKind, value: number, minQty: number): Discount {
   }
 }
 
+/**
+ * The conditions the lane holds an offer to, printed under it: the minimum quantity (buy X get Y
+ * says it in its discount), the units covered and the uses. The list said "One use." whatever the
+ * campaign allowed, and never the minimum, so a member buying one unit of a "buy 2" offer was
+ * refused at the till.
+ */
+function offerTerms(o: { kind: OfferKind; min_qty: number; max_units: number | null; uses_allowed: number }): string {
+  const parts: string[] = [];
+  if (o.kind !== 'buy_x_get_y' && o.min_qty > 1) parts.push(`When you buy ${o.min_qty} or more.`);
+  if (o.max_units) parts.push(`Up to ${o.max_units} unit${o.max_units === 1 ? '' : 's'}.`);
+  parts.push(o.uses_allowed === 1 ? 'One use.' : `${o.uses_allowed} uses.`);
+  return parts.join(' ');
+}
+
 function suits(c: ContentChoice, m: { traits: Set<string>; categories: Set<string>; tier: string | null; stage: string | null }): number {
   // 0: does not suit; otherwise a score, most specific first (traits, then categories).
   const s = c.suits;
@@ -86,9 +100,10 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
   const { rows: offers } = await sql<{
     id: number; campaign_id: string; name: string; kind: OfferKind; value: number; min_qty: number;
     max_units: number | null; min_spend_cents: number; valid_from: string; valid_to: string; gtins: string[];
-    category_id: string | null;
+    category_id: string | null; uses_allowed: number;
   }>`
     select o.id, o.campaign_id, t.name, o.kind, o.value::float8 as value, o.min_qty, o.max_units, o.min_spend_cents,
+      o.uses_allowed,
       o.valid_from::text as valid_from, o.valid_to::text as valid_to, t.gtins, o.category_id
     from offers o join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash
     where o.member_id = ${row.member_id} and o.list_id = ${row.id} and o.status = 'live' and not o.control
@@ -160,7 +175,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
       validFromDate: o.valid_from,
       validToDate: o.valid_to,
       coupon: coupon(o.campaign_id),
-      terms: o.max_units ? `Up to ${o.max_units} unit${o.max_units === 1 ? '' : 's'}. One use.` : 'One use.',
+      terms: offerTerms(o),
     })),
     rewards: rewards.slice(0, 6).map((o) => ({
       serial: serial(o.id),

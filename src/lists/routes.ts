@@ -67,7 +67,9 @@ export function listRoutes(deps: Deps) {
       method: 'get', path: '/members/{memberNumber}/lists/{which}', tags: ['lists'],
       ...allowRoles(['marketer']),
       summary: "A member's current list (`current` JSON, `current.pdf`)",
-      description: 'The live list of the latest period that has started, for apps and e-mail.',
+      description:
+        'The live list of the period holding today, for apps and e-mail; 404 when the member has none ' +
+        '(a list of an ended period, its offers expired, is not sent as current).',
       request: { params: CurrentRef, query: PaperQuery },
       responses: listResponses,
     }),
@@ -81,6 +83,7 @@ export function listRoutes(deps: Deps) {
         .where('members.member_number', '=', memberNumber)
         .where('lists.voided_at', 'is', null)
         .where('lists.period_start', '<=', today)
+        .where('lists.period_end', '>=', today)
         .orderBy('lists.period_start', 'desc')
         .limit(1)
         .executeTakeFirst();

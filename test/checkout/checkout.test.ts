@@ -151,6 +151,62 @@ describe(`checkout on ${dbKind}`, () => {
     expect(next.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'already_used' }]);
   });
 
+  it('a card not seen yet: quote without offers, commit stores the basket under the card (was a 404, the sale lost)', async () => {
+    const db = getDeps().db;
+    const card = '600000000077';
+    const q = await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ identity: { cardNumber: card } }));
+    expect(q.status).toBe(200);
+    expect(await q.json()).toMatchObject({ memberNumber: null, applied: [], notApplied: [], totalCents: 2 * 549 + 399 });
+    const body = sale({ identity: { scan: card } });
+    const c = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(c.status).toBe(201);
+    const r = await c.json();
+    const owner = await sql<{ card_number: string | null; status: string }>`select m.card_number, m.status
+      from baskets b join members m on m.id = b.member_id where b.id = ${r.basketId}`.execute(db);
+    expect(owner.rows).toEqual([{ card_number: card, status: 'unregistered' }]);
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(200);
+    // once registered, the card's sale is the member's, and identify knows it
+    await upsertMembers(getDeps(), [{ memberNumber: 'NEWCARD1', cardNumber: card, homeStoreId: 1 }]);
+    const who = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: card } });
+    expect((await who.json()).memberNumber).toBe('NEWCARD1');
+    // an unknown list or member number is still a 404 naming the field
+    const list = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { listId: 987654321 } }));
+    expect(list.status).toBe(404);
+    expect((await list.json()).issues[0].path).toBe('identity.listId');
+  });
+
+  it("a campaign's per-member total holds across its offers of two periods (each had a use left)", async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
+      values ('once-ever', 'h', 'Once ever', '{"limits":{"usesPerOffer":1,"perMemberTotal":1}}', ${[PAIN_STORE]}::text[], now())`.execute(db);
+    const ids: number[] = [];
+    for (const [period, from, to] of [['2026-11-02', '2026-11-10', '2026-11-25'], ['2026-11-16', '2026-11-20', '2026-11-29']]) {
+      const r = await sql<{ id: number }>`
+        insert into offers (member_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty, max_units,
+          valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed, uses,
+          status, created_at, updated_at)
+        values (${m.id}, 'once-ever', 'h', ${period}, false, 'percent_off', 30, 1, 1, ${from}, ${to}, 0.5, 100, 100, 0, 1, 0,
+          'live', now(), now()) returning id`.execute(db);
+      ids.push(r.rows[0]!.id);
+    }
+    const body = sale({ identity: { cardNumber: m.card } });
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, body)).json();
+    expect(q.applied.map((a: { offerId: number }) => a.offerId)).toEqual([ids[0]]);
+    expect(q.notApplied).toEqual([{ offerId: ids[1], campaignId: 'once-ever', reason: 'already_used' }]);
+    const first = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(first.applied.map((a: { offerId: number }) => a.offerId)).toEqual([ids[0]]);
+    const second = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ terminalId: 'T02', identity: { cardNumber: m.card } }))).json();
+    expect(second.applied).toEqual([]);
+    expect(second.notApplied).toEqual(ids.map((offerId) => ({ offerId, campaignId: 'once-ever', reason: 'already_used' })));
+    const used = await sql<{ n: number }>`select sum(uses)::int as n from offers where campaign_id = 'once-ever'`.execute(db);
+    expect(used.rows[0]!.n).toBe(1);
+    // offline, the second counts as a conflict, not a second use
+    const off = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ terminalId: 'OFF9', identity: { cardNumber: m.card }, offline: true, offerIds: [ids[1]] }))).json();
+    expect(off.conflicts).toEqual([{ offerId: ids[1], reason: 'already_used', discountCents: 165 }]);
+    expect(await uses(ids[1]!)).toBe(0);
+  });
+
   it('64 lanes committing the same single-use offer at once: exactly one redemption', async () => {
     const db = getDeps().db;
     const m = await member(db);
@@ -242,6 +298,25 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await tooMany.json()).issues[0].path).toMatch(/lines|qty/);
   });
 
+  it('a weighed line returned in parts refunds exactly what was paid for it (was a cent more)', async () => {
+    const body = sale({ lines: [{ gtin: MILK, qty: 1.5, unitPriceCents: 199 }, { gtin: PAIN, qty: 0.75, unitPriceCents: 335, lineDiscountCents: 5 }] });
+    const c = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(c.totalCents).toBe(299 + 251 - 5); // 298.5 → 299, 251.25 → 251
+    const refunds: number[] = [];
+    for (const [i, lines] of [[{ gtin: MILK, qty: 0.5 }, { gtin: PAIN, qty: 0.25 }], [{ gtin: MILK, qty: 0.5 }, { gtin: PAIN, qty: 0.25 }], [{ gtin: MILK, qty: 0.5 }]].entries()) {
+      const r = await api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+        storeId: 1, terminalId: 'T09', txnId: `${body.txnId}-w${i}`, ts: TS, original: { terminalId: 'T01', txnId: body.txnId }, lines,
+      });
+      expect(r.status).toBe(200);
+      refunds.push((await r.json()).refundCents);
+    }
+    const v = await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: body.txnId, ts: TS });
+    refunds.push((await v.json()).refundCents);
+    // each part: the rounded amount (and discount) of all returned so far minus the earlier parts'
+    expect(refunds).toEqual([100 + 84 - 2, 99 + 84 - 1, 100, 83 - 2]);
+    expect(refunds.reduce((s, x) => s + x, 0)).toBe(c.totalCents);
+  });
+
   it('books a return under the member of the sale, also for a member without a card', async () => {
     const db = getDeps().db;
     await upsertMembers(getDeps(), [{ memberNumber: 'NOCARD1', cardNumber: null, homeStoreId: 1 }]);
@@ -274,6 +349,25 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await third.json()).issues[0].path).toBe('lines[0].qty');
   });
 
+  it('eight lanes returning the last unit of one sale at once: one refund, the others 422 (each refunded it)', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { value: 50, maxUnits: 1 });
+    const body = sale({ identity: { cardNumber: m.card }, lines: [{ gtin: PAIN_STORE, qty: 1, unitPriceCents: 549 }] });
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).status).toBe(201);
+    const res = await Promise.all(Array.from({ length: 8 }, (_, lane) => api.call('POST', '/v1/checkout/return', api.keys.pos1, {
+      storeId: 1, terminalId: `CS${lane}`, txnId: 'R-same', ts: TS, original: { terminalId: 'T01', txnId: body.txnId },
+      lines: [{ gtin: PAIN_STORE, qty: 1 }],
+    })));
+    expect(res.map((r) => r.status).sort()).toEqual([200, 422, 422, 422, 422, 422, 422, 422]);
+    const ok = await res.find((r) => r.status === 200)!.json();
+    expect(ok.refundCents).toBe(549 - 275);
+    const back = await sql<{ qty: number }>`select sum(qty)::float8 as qty from returned_units
+      where store_id = 1 and terminal_id = 'T01' and txn_id = ${body.txnId}`.execute(db);
+    expect(back.rows[0]!.qty).toBe(1);
+    expect(await uses(id)).toBe(0);
+  });
+
   it('refuses a list barcode whose serial Cadence cannot have issued with 422 naming the scan (was a 500)', async () => {
     for (const serial of ['99999999999999999999', 'ABCDEF', '9007199254740993']) {
       const scan = `L${serial}${mod3736CheckChar(serial)}`;
@@ -299,6 +393,23 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await ret.json()).issues[0].path).toBe('lines[0].qty');
   });
 
+  it('refuses lines adding up past what a discount can be stored as, 422 naming lines (was a 500 at commit)', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    await offer(db, m.id, { value: 30, maxUnits: null });
+    const huge = [{ gtin: PAIN_STORE, qty: 100_000, unitPriceCents: 100_000_000 }];
+    for (const path of ['/v1/checkout/quote', '/v1/checkout/commit']) {
+      const res = await api.call('POST', path, api.keys.pos1, sale({ identity: { cardNumber: m.card }, lines: huge }));
+      expect(res.status, path).toBe(422);
+      expect((await res.json()).issues).toEqual([{ path: 'lines', message: 'the lines add up to more than 2147483647 cents' }]);
+    }
+    // up to the limit, the offer is taken off and stored
+    const most = [{ gtin: PAIN_STORE, qty: 21, unitPriceCents: 100_000_000 }, { gtin: MILK, qty: 1, unitPriceCents: 47_483_647 }];
+    const ok = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { cardNumber: m.card }, lines: most }));
+    expect(ok.status).toBe(201);
+    expect((await ok.json()).discountCents).toBe(630_000_000);
+  });
+
   it('serves the offer file with ETag, 304, gzip and since', async () => {
     const db = getDeps().db;
     const m = await member(db);
@@ -322,6 +433,42 @@ describe(`checkout on ${dbKind}`, () => {
     expect(changed.offers.find((o: { offerId: number }) => o.offerId === id)).toMatchObject({ status: 'used', usesLeft: 0 });
     expect((await api.call('GET', path, api.keys.pos1, undefined, { 'if-none-match': tag! })).status).toBe(200);
     expect((await api.call('GET', '/v1/stores/2/offer-file', api.keys.pos1)).status).toBe(403);
+  });
+
+  it('offer file since: a card re-issued or a member moved to this store brings their offers (no offer changed)', async () => {
+    const db = getDeps().db;
+    const a = await member(db);
+    const mine = await offer(db, a.id, { to: '2026-12-31' });
+    await upsertMembers(getDeps(), [{ memberNumber: 'MOVER1', cardNumber: '800000000001', homeStoreId: 2 }]);
+    const mover = await db.selectFrom('members').select('id').where('member_number', '=', 'MOVER1').executeTakeFirstOrThrow();
+    const moved = await offer(db, mover.id, { to: '2026-12-31' });
+    await sql`update members set updated_at = '2026-11-01T00:00:00Z' where id in (${a.id}, ${mover.id})`.execute(db);
+    const path = '/v1/stores/1/offer-file?since=2026-11-02T00:00:00Z';
+    const before = await (await api.call('GET', path, api.keys.pos1)).json();
+    expect(before.offers.map((o: { offerId: number }) => o.offerId)).not.toContain(mine);
+    // a's card is lost: a gets a new one, the old number goes to a new member; the mover moves to store 1
+    await upsertMembers(getDeps(), [{ memberNumber: a.number, cardNumber: `9${a.card}`, homeStoreId: 1 }]);
+    await upsertMembers(getDeps(), [{ memberNumber: 'REISSUE1', cardNumber: a.card, homeStoreId: 1 }]);
+    await upsertMembers(getDeps(), [{ memberNumber: 'MOVER1', cardNumber: '800000000001', homeStoreId: 1 }]);
+    const after = await (await api.call('GET', path, api.keys.pos1)).json();
+    expect(after.offers.find((o: { offerId: number }) => o.offerId === mine)).toMatchObject({ cardNumber: `9${a.card}`, status: 'live' });
+    expect(after.offers.find((o: { offerId: number }) => o.offerId === moved)).toMatchObject({ cardNumber: '800000000001', status: 'live' });
+    expect(after.offers.filter((o: { cardNumber: string }) => o.cardNumber === a.card)).toEqual([]);
+  });
+
+  it('gives a reward\'s minimum spend in the offer file and at identify, so an offline lane can check it', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { kind: 'reward', value: 3000, to: '2026-12-31' });
+    await sql`update offers set min_spend_cents = 5000 where id = ${id}`.execute(db);
+    const file = await (await api.call('GET', '/v1/stores/1/offer-file', api.keys.pos1)).json();
+    expect(file.offers.find((o: { offerId: number }) => o.offerId === id)).toMatchObject({ kind: 'reward', value: 3000, minSpendCents: 5000 });
+    const who = await (await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: m.card } })).json();
+    expect(who.offers).toEqual([expect.objectContaining({ offerId: id, minSpendCents: 5000 })]);
+    // what the file says is what the server holds to: below the minimum the reward does not apply
+    const body = sale({ identity: { cardNumber: m.card } });
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, body)).json();
+    expect(q.notApplied).toEqual([{ offerId: id, campaignId: expect.any(String), reason: 'below_min_spend' }]);
   });
 
   it('offline: an offer used on two lanes counts once and the other is in the reconciliation list', async () => {

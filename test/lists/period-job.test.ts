@@ -32,6 +32,18 @@ async function call(method: string, path: string, key: string, body?: unknown) {
   });
 }
 
+/** Runs `f` with the clock inside PERIOD (the member's current list is the one of today's period). */
+async function duringPeriod<T>(f: () => Promise<T>): Promise<T> {
+  const clock = getDeps().clock;
+  const before = clock.now();
+  clock.set('2026-11-05T15:00:00Z');
+  try {
+    return await f();
+  } finally {
+    clock.set(before);
+  }
+}
+
 beforeAll(async () => {
   rules = await loadRuleFiles(join(import.meta.dirname, '..', '..', 'rules'));
   const deps = getDeps();
@@ -120,7 +132,7 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
     expect(offerSerials.sort()).toEqual(offers.rows.map((o) => o.id).sort());
     expect(decoded.map((d) => d.text)).toContain(list.card_number);
 
-    const json = (await (await call('GET', `/v1/members/${list.member_number}/lists/current`, keys.marketer)).json()) as any;
+    const json = (await duringPeriod(() => call('GET', `/v1/members/${list.member_number}/lists/current`, keys.marketer)).then((r) => r.json())) as any;
     expect(json.listSerial).toBe(String(list.list_id));
     expect(json.offers.length + json.rewards.length).toBe(offers.rows.length);
 
@@ -144,7 +156,7 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
       group by m.member_number order by m.member_number limit 5`.execute(getDeps().db);
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) {
-      const json = (await (await call('GET', `/v1/members/${r.member_number}/lists/current`, keys.marketer)).json()) as any;
+      const json = (await duringPeriod(() => call('GET', `/v1/members/${r.member_number}/lists/current`, keys.marketer)).then((x) => x.json())) as any;
       const printed = [...json.offers, ...json.rewards].map((o: any) => Number(o.serial));
       for (const id of r.control_ids) expect(printed).not.toContain(id);
     }

@@ -1,0 +1,78 @@
+import { sql } from 'kysely';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { upsertMembers } from '../../src/catalogue/index.ts';
+import type { OfferKind } from '../../src/db/schema.ts';
+import { dbKind, useTestDeps } from '../support/db.ts';
+import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+
+// What a stored list prints: the terms the lane will hold the member to.
+
+const getDeps = useTestDeps();
+let api: Awaited<ReturnType<typeof appWithKeys>>;
+const PAIN_STORE = gtin14(gtin13(2));
+
+beforeAll(async () => {
+  await seedCatalogue(getDeps());
+  api = await appWithKeys(getDeps());
+});
+
+let seq = 0;
+async function listWith(offers: Array<{ kind: OfferKind; value: number; minQty: number; maxUnits: number | null; usesAllowed: number }>) {
+  const db = getDeps().db;
+  seq++;
+  await upsertMembers(getDeps(), [{ memberNumber: `L${seq}`, cardNumber: `5000000000${seq}`, homeStoreId: 1 }]);
+  const m = await db.selectFrom('members').select('id').where('member_number', '=', `L${seq}`).executeTakeFirstOrThrow();
+  const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+    values (${m.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(db);
+  const listId = list.rows[0]!.id;
+  for (const [i, o] of offers.entries()) {
+    const campaign = `compose-${seq}-${i}`;
+    await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
+      values (${campaign}, 'h', ${`Offer ${i}`}, '{}', ${[PAIN_STORE]}::text[], now())`.execute(db);
+    await sql`insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty,
+        max_units, valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed,
+        status, created_at, updated_at)
+      values (${m.id}, ${listId}, ${campaign}, 'h', '2026-11-16', false, ${o.kind}, ${o.value}, ${o.minQty}, ${o.maxUnits},
+        '2026-11-16', '2026-11-29', 0.5, 100, ${100 - i}, 0, ${o.usesAllowed}, 'live', now(), now())`.execute(db);
+  }
+  return { listId, memberNumber: `L${seq}` };
+}
+
+describe(`list composition on ${dbKind}`, () => {
+  it('prints the minimum quantity and the number of uses the lane holds the member to', async () => {
+    const { listId } = await listWith([
+      { kind: 'percent_off', value: 25, minQty: 2, maxUnits: 4, usesAllowed: 1 },
+      { kind: 'amount_off', value: 100, minQty: 3, maxUnits: null, usesAllowed: 2 },
+      { kind: 'percent_off', value: 10, minQty: 1, maxUnits: 1, usesAllowed: 1 },
+      { kind: 'buy_x_get_y', value: 1, minQty: 2, maxUnits: null, usesAllowed: 1 },
+    ]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.offers.map((o: { discountText: string; terms: string | null }) => [o.discountText, o.terms])).toEqual([
+      ['25% off', 'When you buy 2 or more. Up to 4 units. One use.'],
+      ['$1.00 off', 'When you buy 3 or more. 2 uses.'],
+      ['10% off', 'Up to 1 unit. One use.'],
+      ['Buy 2, get 1 free', 'One use.'],
+    ]);
+  });
+});
+
+describe(`a member's current list on ${dbKind}`, () => {
+  it('is the list of the period holding today; a member left out this period has none (was the last, expired list)', async () => {
+    const db = getDeps().db;
+    const { listId, memberNumber } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
+    // the clock says 2026-11-24: the list of 2026-11-16 … 11-29 is current
+    const now = await api.call('GET', `/v1/members/${memberNumber}/lists/current`, api.keys.marketer);
+    expect((await now.json()).listSerial).toBe(String(listId));
+    const card = (await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } }));
+    expect((await card.json()).listId).toBe(listId);
+    // a period that ended on 2026-11-15 is no current list, for the member nor at the lane
+    await sql`update lists set period_start = '2026-11-02', period_end = '2026-11-15' where id = ${listId}`.execute(db);
+    const stale = await api.call('GET', `/v1/members/${memberNumber}/lists/current.pdf`, api.keys.marketer);
+    expect(stale.status).toBe(404);
+    expect((await stale.json()).issues).toEqual([{ path: 'memberNumber', message: 'no current list' }]);
+    const lane = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } });
+    expect((await lane.json()).listId).toBeNull();
+  });
+});
