@@ -12,6 +12,7 @@ import * as returnedUnitsPerReturnTerminal from './20261125_10_returned_units_pe
 import * as analyticsNextSchema from './20261125_11_analytics_next_schema.ts';
 import * as jobRuns from './20261125_12_job_runs.ts';
 import * as jobRunsWhileRunning from './20261125_13_job_runs_while_running.ts';
+import * as offerFileCursor from './20261125_14_offer_file_cursor.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_11_analytics_next_schema': analyticsNextSchema,
   '20261125_12_job_runs': jobRuns,
   '20261125_13_job_runs_while_running': jobRunsWhileRunning,
+  '20261125_14_offer_file_cursor': offerFileCursor,
 };

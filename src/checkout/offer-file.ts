@@ -77,14 +77,33 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
   };
 }
 
+/** Which offers a file holds beyond the live ones: none, or those changed after a point. */
+export type OfferFileChanges = { since: Date } | { cursor: string } | null;
+
 /**
  * Every offer of the store's members (home store, or the store their list was printed for) that
- * can still be used from `day` on — or, with `since`, every offer of theirs that changed after
- * it, voided and used-up ones included so an offline POS can drop them, and every offer of a member
- * who changed after it (a card re-issued or a new home store changes no offer, yet the lane needs
- * the offer under its new card, or at its new store).
+ * can still be used from `day` on — or, with `since` or `cursor`, every offer of theirs that
+ * changed after it, voided and used-up ones included so an offline POS can drop them, and every
+ * offer of a member who changed after it (a card re-issued or a new home store changes no offer,
+ * yet the lane needs the offer under its new card, or at its new store).
+ *
+ * `cursor` is what every file returns for the next request: the oldest transaction still running
+ * when it was read (snapshot xmin). A change the file could not see was made by that transaction
+ * or a later one, so `changed_xid >= cursor` finds it, whatever the writers' clocks and however
+ * long they ran (see migrations/20261125_14_offer_file_cursor.ts). Taken before the read, it can
+ * only be older than the read's own, which re-sends a few offers and never misses one. `since`
+ * compares the instants rows were stamped with, when their transaction started: a list job that
+ * commits minutes after its start is missed by a lane that read in between.
  */
-export async function offerFile(db: Db, storeId: number, day: string, since: Date | null) {
+export async function offerFile(db: Db, storeId: number, day: string, changes: OfferFileChanges) {
+  const { rows: snap } = await sql<{ cursor: string }>`
+    select pg_snapshot_xmin(pg_current_snapshot())::text as cursor`.execute(db);
+  const changed =
+    changes === null
+      ? sql`o.status = 'live' and o.uses < o.uses_allowed`
+      : 'since' in changes
+        ? sql`(o.updated_at > ${changes.since.toISOString()}::timestamptz or m.updated_at > ${changes.since.toISOString()}::timestamptz)`
+        : sql`(o.changed_xid >= ${changes.cursor}::xid8 or m.changed_xid >= ${changes.cursor}::xid8)`;
   const { rows } = await sql<OfferRow>`
     select ${columns}
     from offers o join campaign_terms t on t.campaign_id = o.campaign_id and t.rule_hash = o.rule_hash
@@ -92,17 +111,18 @@ export async function offerFile(db: Db, storeId: number, day: string, since: Dat
     left join lists l on l.member_id = o.member_id and l.id = o.list_id
     where not o.control and o.valid_to >= ${day}::date
       and (m.home_store_id = ${storeId} or l.store_id = ${storeId})
-      and ${since
-        ? sql`(o.updated_at > ${since.toISOString()}::timestamptz or m.updated_at > ${since.toISOString()}::timestamptz)`
-        : sql`o.status = 'live' and o.uses < o.uses_allowed`}
+      and ${changed}
     order by o.id`.execute(db);
-  return rows.map((r) => ({
-    ...view(r),
-    memberNumber: r.member_number,
-    cardNumber: r.card_number,
-    listId: r.list_id,
-    status: r.status === 'live' && r.uses_left <= 0 ? 'used' : r.status,
-  }));
+  return {
+    cursor: snap[0]!.cursor,
+    offers: rows.map((r) => ({
+      ...view(r),
+      memberNumber: r.member_number,
+      cardNumber: r.card_number,
+      listId: r.list_id,
+      status: r.status === 'live' && r.uses_left <= 0 ? 'used' : r.status,
+    })),
+  };
 }
 
 /** Offline redemptions that could not count, for the store's reconciliation. */

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { compress } from 'hono/compress';
-import { etag } from 'hono/etag';
+import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import type { Deps } from '../deps.ts';
 import { allowRoles, assertStoreScope } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
@@ -35,6 +35,14 @@ type IdentityBody = { scan?: string | undefined; cardNumber?: string | undefined
  * offer barcode (AI 255 or 8112, check digits verified; the serial names the offer), or else a
  * card number. A list or offer barcode that fails its check is refused, never read as a card.
  */
+const CURSOR_HEADER = 'cadence-cursor';
+const cursorHeader = {
+  'Cadence-Cursor': {
+    description: 'Pass it back as cursor for the offers changed after this file',
+    schema: { type: 'string' as const, example: '48213' },
+  },
+};
+
 export function identityFromScan(scan: string): Identity {
   const text = scan.trim();
   if (/^(\]C0)?L/.test(text)) {
@@ -176,24 +184,33 @@ export function checkoutRoutes(deps: Deps) {
   app.openapi(
     createRoute({
       method: 'get', path: '/stores/{id}/offer-file', tags: ['checkout'],
-      ...allowRoles(['pos'], compress(), etag()),
+      // A 304 carries the cursor too: the offers it stands for are those of this read.
+      ...allowRoles(['pos'], compress(), etag({ retainedHeaders: [...RETAINED_304_HEADERS, CURSOR_HEADER] })),
       summary: "The store's live offers, for redeeming while offline",
       description:
         'All offers of the members of this store (home store or list store) still usable from today. ' +
-        'With since: every offer of theirs changed after it, voided and used ones included (status). ' +
+        'With cursor (from the last file) or since: every offer of theirs changed after it, voided and ' +
+        'used ones included (status). ' +
         'ETag / If-None-Match, gzip when asked for.',
       request: { params: StoreIdParam, query: SinceQuery },
-      responses: { 200: { description: 'The offer file', ...json(OfferFile) }, 304: { description: 'Not modified' }, ...problemResponses(401, 403, 404, 422) },
+      responses: {
+        200: { description: 'The offer file', headers: cursorHeader, ...json(OfferFile) },
+        304: { description: 'Not modified', headers: cursorHeader },
+        ...problemResponses(401, 403, 404, 422),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { since } = c.req.valid('query');
+      const { since, cursor } = c.req.valid('query');
       assertStoreScope(c.get('principal'), id, 'id');
       const now = deps.clock.now();
       const day = localDate(now, await zoneOf(deps, id));
-      const offers = await offerFile(deps.db, id, day, since ? new Date(since) : null);
+      const file = await offerFile(deps.db, id, day, cursor ? { cursor } : since ? { since: new Date(since) } : null);
       c.header('cache-control', 'private, no-cache');
-      return c.json({ storeId: id, generatedAt: day, since: since ?? null, offers }, 200);
+      // A header, not a field: the cursor moves with every write anywhere, and in the body it would
+      // change the ETag of a file whose offers did not change.
+      c.header(CURSOR_HEADER, file.cursor);
+      return c.json({ storeId: id, generatedAt: day, since: since ?? null, offers: file.offers }, 200);
     },
   );
 

@@ -204,6 +204,22 @@ export const Reconciliation = z
 export const StoreIdParam = z.object({
   id: StoreIdInPath.openapi({ param: { name: 'id', in: 'path' }, example: 3 }),
 });
-export const SinceQuery = z.object({
-  since: InstantWithOffset.optional().openapi({ description: 'Only offers changed after this instant' }),
-});
+export const SinceQuery = z
+  .object({
+    cursor: z
+      .string()
+      .regex(/^\d{1,19}$/, 'expected the cursor of an earlier offer file')
+      .refine((c) => !/^\d+$/.test(c) || BigInt(c) <= 2n ** 63n - 1n, 'expected the cursor of an earlier offer file')
+      .optional()
+      .openapi({
+        description:
+          'Only offers changed since the file that returned this cursor (every file, and every 304, ' +
+          'gives one in its Cadence-Cursor header): nothing committed after that file was read is missed',
+      }),
+    since: InstantWithOffset.optional().openapi({
+      description:
+        'Only offers changed after this instant, by the time their change started: a change ' +
+        'committed later than it started (a long list job) can be missed; prefer cursor',
+    }),
+  })
+  .refine((q) => !(q.cursor && q.since), { path: ['cursor'], message: 'give cursor or since, not both' });

@@ -3,6 +3,8 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 /** Timestamps are written as Date or ISO string and read back as Date. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** The id of the transaction that last wrote the row (xid8 as text), set by the database only. */
+type ChangeXid = ColumnType<string, never, never>;
 /** bigint and numeric are parsed to JS numbers by both drivers (ids stay below 2^53). */
 type Int8 = ColumnType<number, number | string, number | string>;
 type Numeric = ColumnType<number, number | string, number | string>;
@@ -67,6 +69,7 @@ export interface MembersTable {
   enrolled_on: ColumnType<string | null, string | null, string | null>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+  changed_xid: ChangeXid;
 }
 
 export interface MemberContactsTable {
@@ -383,6 +386,7 @@ export interface OffersTable {
   status: 'live' | 'voided';
   created_at: Timestamp;
   updated_at: Timestamp;
+  changed_xid: ChangeXid;
 }
 
 export interface CheckoutCommitsTable {

@@ -6,6 +6,7 @@ import type { Db } from '../../src/db/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
 import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
+import { holdInTransaction } from '../support/locks.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
 const getDeps = useTestDeps();
@@ -454,6 +455,64 @@ describe(`checkout on ${dbKind}`, () => {
     expect(after.offers.find((o: { offerId: number }) => o.offerId === mine)).toMatchObject({ cardNumber: `9${a.card}`, status: 'live' });
     expect(after.offers.find((o: { offerId: number }) => o.offerId === moved)).toMatchObject({ cardNumber: '800000000001', status: 'live' });
     expect(after.offers.filter((o: { cardNumber: string }) => o.cardNumber === a.card)).toEqual([]);
+  });
+
+  it('offer file cursor: every file and 304 gives one; the next file from it holds exactly what changed since', async () => {
+    const db = getDeps().db;
+    const a = await member(db);
+    const kept = await offer(db, a.id, { to: '2026-12-31' });
+    const b = await member(db);
+    const usedUp = await offer(db, b.id, { to: '2026-12-31' });
+    const path = '/v1/stores/1/offer-file';
+    const first = await api.call('GET', path, api.keys.pos1);
+    const cursor = first.headers.get('cadence-cursor')!;
+    expect(cursor).toMatch(/^\d+$/);
+    const same = await api.call('GET', path, api.keys.pos1, undefined, { 'if-none-match': first.headers.get('etag')! });
+    expect(same.status).toBe(304);
+    expect(BigInt(same.headers.get('cadence-cursor')!)).toBeGreaterThanOrEqual(BigInt(cursor));
+
+    // b redeems the offer; a's card is re-issued (no offer of a's changes)
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ identity: { cardNumber: b.card } }))).status).toBe(201);
+    await upsertMembers(getDeps(), [{ memberNumber: a.number, cardNumber: `9${a.card}`, homeStoreId: 1 }]);
+    const next = await api.call('GET', `${path}?cursor=${cursor}`, api.keys.pos1);
+    const changed = (await next.json()).offers;
+    expect(changed.map((o: { offerId: number }) => o.offerId).sort((x: number, y: number) => x - y)).toEqual([kept, usedUp].sort((x, y) => x - y));
+    expect(changed.find((o: { offerId: number }) => o.offerId === usedUp)).toMatchObject({ status: 'used', usesLeft: 0 });
+    expect(changed.find((o: { offerId: number }) => o.offerId === kept)).toMatchObject({ cardNumber: `9${a.card}`, status: 'live' });
+    const after = (await (await api.call('GET', `${path}?cursor=${next.headers.get('cadence-cursor')}`, api.keys.pos1)).json()).offers;
+    expect(after).toEqual([]);
+
+    for (const [query, message] of [
+      ['cursor=abc', 'expected the cursor of an earlier offer file'],
+      ['cursor=99999999999999999999', 'expected the cursor of an earlier offer file'],
+      [`cursor=${cursor}&since=2026-11-02T00:00:00Z`, 'give cursor or since, not both'],
+    ] as const) {
+      const bad = await api.call('GET', `${path}?${query}`, api.keys.pos1);
+      expect(bad.status, query).toBe(422);
+      expect((await bad.json()).issues[0], query).toEqual({ path: 'cursor', message });
+    }
+  });
+
+  it.skipIf(dbKind !== 'postgres')('offer file cursor: an offer committed after the file was read, by a writer that started before, is in the next file', async () => {
+    const db = getDeps().db;
+    const a = await member(db);
+    // A long list job: its offer is written (and stamped) early, committed only later.
+    let late = 0;
+    const writer = await holdInTransaction(db, async (tx) => {
+      late = await offer(tx, a.id, { to: '2026-12-31' });
+      await sql`update offers set updated_at = now() where id = ${late}`.execute(tx);
+    });
+    // Meanwhile other writes commit (a sale at a lane, a member signing up), so the file is read
+    // past the writer's own transaction.
+    await member(db);
+    const path = '/v1/stores/1/offer-file';
+    const read = await api.call('GET', path, api.keys.pos1);
+    expect((await read.json()).offers.map((o: { offerId: number }) => o.offerId)).not.toContain(late);
+    const cursor = read.headers.get('cadence-cursor')!;
+    writer.release();
+    await writer.done;
+    const next = (await (await api.call('GET', `${path}?cursor=${cursor}`, api.keys.pos1)).json()).offers;
+    expect(next.find((o: { offerId: number }) => o.offerId === late)).toMatchObject({ status: 'live', cardNumber: a.card });
   });
 
   it('gives a reward\'s minimum spend in the offer file and at identify, so an offline lane can check it', async () => {
