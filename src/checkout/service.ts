@@ -411,7 +411,11 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
         }
         const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents }, lines, taken);
         if ('reason' in r || r.discountCents === 0) {
-          notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason: 'reason' in r ? r.reason : 'wrong_product' });
+          const reason = 'reason' in r ? r.reason : 'wrong_product';
+          notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason });
+          // The lane gave a discount the offer does not give here: the store must hear of it. How
+          // much it gave, the request does not say (0).
+          conflicts.push({ offerId: o.id, reason, discountCents: 0 });
           continue;
         }
         for (const a of r.allocations) taken[a.line]! += a.cents;

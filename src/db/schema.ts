@@ -439,7 +439,10 @@ export interface OfferReservationsTable {
   expires_at: Timestamp;
 }
 
-export type ConflictReason = 'already_used' | 'expired' | 'not_yet_valid' | 'voided' | 'unknown_offer' | 'other_member';
+export type ConflictReason =
+  | 'already_used' | 'expired' | 'not_yet_valid' | 'voided' | 'unknown_offer' | 'other_member'
+  /** Applied offline, but the offer does not apply to the posted basket (discount unknown: 0). */
+  | 'below_min_spend' | 'below_min_qty' | 'wrong_product';
 
 export interface RedemptionConflictsTable {
   store_id: number;

@@ -550,6 +550,21 @@ describe(`checkout on ${dbKind}`, () => {
     expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, online)).status).toBe(422);
   });
 
+  it('offline: an offer the lane applied that does not apply to the basket is in the reconciliation list', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const id = await offer(db, m.id, { minQty: 3 }); // the sale has 2 units of its product
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1,
+      sale({ terminalId: 'OFF3', identity: { cardNumber: m.card }, offline: true, offerIds: [id] }));
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(body.notApplied).toEqual([expect.objectContaining({ offerId: id, reason: 'below_min_qty' })]);
+    expect(body.conflicts).toEqual([{ offerId: id, reason: 'below_min_qty', discountCents: 0 }]);
+    expect(await uses(id)).toBe(0);
+    const rec = await (await api.call('GET', '/v1/stores/1/reconciliation', api.keys.pos1)).json();
+    expect(rec.conflicts).toContainEqual(expect.objectContaining({ terminalId: 'OFF3', offerId: id, reason: 'below_min_qty', memberNumber: m.number, discountCents: 0 }));
+  });
+
   it('keeps pos keys to their own store', async () => {
     const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos2, sale());
     expect(res.status).toBe(403);
