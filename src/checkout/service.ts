@@ -126,8 +126,10 @@ export async function resolveMember(
     q = q.where('member_number', '=', identity.memberNumber);
     field = 'identity.memberNumber';
   } else if ('listId' in identity) {
+    // A voided list too (a regenerated period's): the member still holds it printed, and what
+    // applies comes from their live offers, not from the list.
     q = q.where('members.id', '=', (eb) =>
-      eb.selectFrom('lists').select('lists.member_id').where('lists.id', '=', identity.listId).where('voided_at', 'is', null),
+      eb.selectFrom('lists').select('lists.member_id').where('lists.id', '=', identity.listId),
     );
     field = 'identity.listId';
   } else {

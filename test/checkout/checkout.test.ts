@@ -88,6 +88,11 @@ describe(`checkout on ${dbKind}`, () => {
       expect(body).toMatchObject({ memberNumber: m.number, cardNumber: m.card, listId: m.listId });
       expect(body.offers.map((o: { offerId: number }) => o.offerId)).toEqual([id]);
     }
+    // The period was regenerated: the printed list the member hands over is voided, and still names them.
+    await sql`update lists set voided_at = now() where id = ${m.listId}`.execute(getDeps().db);
+    const voided = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId: m.listId } });
+    expect(voided.status).toBe(200);
+    expect(await voided.json()).toMatchObject({ memberNumber: m.number, listId: null, offers: [expect.objectContaining({ offerId: id })] });
     const unknown = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { cardNumber: '999999999999' } });
     expect(unknown.status).toBe(404);
     expect((await unknown.json()).issues[0].path).toBe('identity.cardNumber');
