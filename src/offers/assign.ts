@@ -3,6 +3,7 @@ import type { Db } from '../db/index.ts';
 import { textArray } from '../db/index.ts';
 import { calibrationSql } from '../analytics/calibrate.ts';
 import { addDays } from '../analytics/cells.ts';
+import { holdoutSql } from '../rules/holdout.ts';
 import type { CampaignSpec } from './spec.ts';
 
 /**
@@ -31,9 +32,9 @@ import type { CampaignSpec } from './spec.ts';
  *   reward       cost = value
  *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
  *
- * Holdout. A member is in a campaign's control group when the first 32 bits of
- * md5(campaign id ':' member id), mod 10,000, fall below holdout_percent · 100: deterministic,
- * independent between campaigns, about the stated share. Controls are recorded (never printed,
+ * Holdout. A member is in a campaign's control group when `inHoldout` says so (src/rules/holdout.ts:
+ * the first 32 bits of md5(campaign id ':' member id) below ⌊holdout_percent / 100 · 2³²⌋), the very
+ * split the preview counts as held out: deterministic, independent between campaigns. Controls are recorded (never printed,
  * never redeemable) and go through stacking and caps like everyone, so they stand for what the
  * member would have got; they spend no budget.
  *
@@ -72,12 +73,6 @@ export interface CampaignAssignment {
   offers: number;
   controls: number;
   expectedCostCents: number;
-}
-
-/** SQL for the holdout test; the same expression everywhere (assignment, preview, reports). */
-export function holdoutSql(campaignId: string, memberId: ReturnType<typeof sql>, percent: number) {
-  return sql<boolean>`(('x' || substr(md5(${campaignId} || ':' || ${memberId}::text), 1, 8))::bit(32)::bigint
-    % 10000 < ${Math.round(percent * 100)})`;
 }
 
 /** Whether a campaign is active on any day of [from, to]. */

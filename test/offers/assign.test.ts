@@ -5,6 +5,7 @@ import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
 import type { CampaignSpec } from '../../src/offers/spec.ts';
+import { inHoldout as rulesInHoldout } from '../../src/rules/index.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
@@ -83,10 +84,15 @@ function options(overrides: Partial<ListPeriodOptions> = {}): ListPeriodOptions 
   };
 }
 
-/** Independent of the SQL: the first 32 bits of md5("campaign:member") mod 10,000. */
+/**
+ * The one holdout the README names (src/rules/holdout.ts, which the preview uses too), checked here
+ * against node's own md5: the first 32 bits of md5("campaign:member") below ⌊percent/100 · 2³²⌋.
+ */
 function inHoldout(campaignId: string, memberId: number, percent: number): boolean {
   const h = createHash('md5').update(`${campaignId}:${memberId}`).digest();
-  return h.readUInt32BE(0) % 10000 < percent * 100;
+  const held = h.readUInt32BE(0) < Math.floor((percent / 100) * 2 ** 32);
+  expect(rulesInHoldout(campaignId, memberId, percent)).toBe(held);
+  return held;
 }
 
 async function offers(period = PERIOD) {
@@ -129,7 +135,7 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(new Set(rows.filter((o) => o.cell_volume === 'high').map((o) => Number(o.value)))).toEqual(new Set([30]));
   });
 
-  it('holds out a deterministic control group per campaign, recorded but without a list slot cost', async () => {
+  it('holds out the same deterministic control group as the preview (src/rules/holdout.ts), recorded but without a list slot cost', async () => {
     const rows = await offers();
     for (const o of rows) {
       const c = [analgesics, coffee, reward].find((x) => x.id === o.campaign_id)!;
