@@ -15,14 +15,15 @@ import type { CampaignSpec } from './spec.ts';
  * one of the campaign's cells (member_category_cells):
  *   predicted date  d = the category's next expected purchase (member_category_cycles), or the
  *                   period start when already overdue
- *   window          valid_from = max(period start, d − open_days_before),
- *                   valid_to   = valid_from + valid_days − 1; valid_from must fall in the period
+ *   window          valid_from = max(period start, campaign start, d − open_days_before),
+ *                   valid_to   = min(valid_from + valid_days − 1, campaign end); valid_from must fall
+ *                   in the period (d: the predicted date, at least the first of those starts)
  *   probability     p = P(purchase in the window | none since the last), from the fitted gamma
  *                   (cadence_window_prob), scaled by the back-test calibration of the 14-day window
  *                   for the same stratum: p = p_raw(window) · cal(p_raw14) / p_raw14, capped at 1
  *   issued only when d lies inside the window and p ≥ min_probability.
  * Fixed-timing campaigns (rewards) take every member of the audience, valid for valid_days from the
- * period start, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
+ * period start (or over the fixed window), within the campaign's active dates, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
  * visits being the exponential rhythm the churn warning uses.
  *
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
@@ -258,8 +259,9 @@ async function insertCandidates(
 
   if (c.timing.kind === 'fixed') {
     const f = c.timing;
-    const from = f.from && f.from > o.periodStart ? f.from : o.periodStart;
-    const to = f.to ?? addDays(o.periodStart, f.validDays - 1);
+    const from = [f.from, c.activeFrom].reduce<string>((d, x) => (x !== null && x > d ? x : d), o.periodStart);
+    const until = f.to ?? addDays(o.periodStart, f.validDays - 1);
+    const to = c.activeTo !== null && c.activeTo < until ? c.activeTo : until;
     if (from > o.periodEnd || to < from) return;
     const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
     await sql`
@@ -279,6 +281,8 @@ async function insertCandidates(
 
   if (categories.length === 0) return;
   const t = c.timing;
+  // A campaign starting inside the period opens no offer before it starts (nor ends one after it).
+  const firstDay = c.activeFrom !== null && c.activeFrom > o.periodStart ? c.activeFrom : o.periodStart;
   const cellL = a.cells.map((x) => x.loyalty);
   const cellV = a.cells.map((x) => x.volume);
   const cal = calibrationSql({
@@ -289,7 +293,7 @@ async function insertCandidates(
   });
   await sql`
     insert into offer_candidates
-    select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_from + ${t.validDays - 1}::int,
+    select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_to,
       v.predicted_date, v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
       round(v.p * v.price * ${units} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
       ${tail}
@@ -297,16 +301,16 @@ async function insertCandidates(
       select w.*, least(1, case when w.raw14 > 0 then w.raw_window * ${cal.prob} / w.raw14 else w.raw_window end) as p
       from (
         select x.*,
-          cadence_window_prob(x.elapsed, x.valid_from - x.as_of_date, x.valid_from - x.as_of_date + ${t.validDays}::int,
+          cadence_window_prob(x.elapsed, x.valid_from - x.as_of_date, x.valid_to - x.as_of_date + 1,
                               x.mean_gap_days, x.gap_shape) as raw_window,
           cadence_window_prob(x.elapsed, 0, 14, x.mean_gap_days, x.gap_shape) as raw14
-        from (
+        from (select y.*, least(y.valid_from + ${t.validDays - 1}::int, ${c.activeTo}::date) as valid_to from (
           select a.member_id, a.used, cell.category_id, cell.volume, cy.purchase_days, cy.mean_gap_days, cy.gap_shape,
             pr.price, ${o.asOfDate} as as_of_date,
             (${o.asOfDate} - cy.last_purchase_date)::float8 as elapsed,
-            greatest(cy.next_expected_date, ${o.periodStart}::date) as predicted_date,
-            greatest(${o.periodStart}::date,
-                     greatest(cy.next_expected_date, ${o.periodStart}::date) - ${t.openDaysBefore}::int) as valid_from
+            greatest(cy.next_expected_date, ${firstDay}::date) as predicted_date,
+            greatest(${firstDay}::date,
+                     greatest(cy.next_expected_date, ${firstDay}::date) - ${t.openDaysBefore}::int) as valid_from
           from (${audience}) a
           join member_category_cells cell on cell.member_id = a.member_id
           join unnest(${textArray(categories)}, ${sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`})
@@ -316,12 +320,12 @@ async function insertCandidates(
             select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
             where (want.loyalty = '*' or want.loyalty = cell.loyalty)
               and (want.volume = '*' or want.volume = cell.volume))
-        ) x
+        ) y) x
       ) w
       ${cal.join}
     ) v
     where v.valid_from <= ${o.periodEnd}::date
-      and v.predicted_date between v.valid_from and v.valid_from + ${t.validDays - 1}::int
+      and v.predicted_date between v.valid_from and v.valid_to
       and v.p >= ${t.minProbability}::float8
       and ${usesAllowed} > 0`.execute(tx);
 }

@@ -254,6 +254,42 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(onceRows.filter((o) => o.member_id === usedBy.member_id)).toEqual([]);
   });
 
+  it('keeps every offer inside its campaign\'s active dates when they straddle the period', async () => {
+    const db = getDeps().db;
+    // The deal ends on the period's 5th day (a vendor pays until then, not a day longer) ...
+    const ending = '2026-11-04';
+    const endsOn = '2026-11-08';
+    await runListPeriod(db, options({
+      periodStart: ending,
+      campaigns: [
+        { ...coffee, id: 'coffee-ending', activeTo: endsOn },
+        { ...reward, id: 'reward-ending', activeTo: endsOn },
+      ],
+    }));
+    const ended = await offers(ending);
+    expect(ended.filter((o) => o.campaign_id === 'coffee-ending').length).toBeGreaterThan(5);
+    expect(ended.filter((o) => o.campaign_id === 'reward-ending').length).toBeGreaterThan(5);
+    expect(ended.filter((o) => o.valid_to > endsOn)).toEqual([]);
+    for (const o of ended) {
+      expect(o.valid_from <= o.valid_to).toBe(true);
+      if (o.predicted_date) expect(o.predicted_date >= o.valid_from && o.predicted_date <= o.valid_to).toBe(true);
+    }
+    // ... and another starts on the period's 8th day: nothing is redeemable before it starts.
+    const starting = '2026-11-05';
+    const startsOn = '2026-11-12';
+    await runListPeriod(db, options({
+      periodStart: starting,
+      campaigns: [
+        { ...coffee, id: 'coffee-starting', activeFrom: startsOn },
+        { ...reward, id: 'reward-starting', activeFrom: startsOn },
+      ],
+    }));
+    const started = await offers(starting);
+    expect(started.filter((o) => o.campaign_id === 'coffee-starting').length).toBeGreaterThan(0);
+    expect(started.filter((o) => o.campaign_id === 'reward-starting').length).toBeGreaterThan(5);
+    expect(started.filter((o) => o.valid_from < startsOn)).toEqual([]);
+  });
+
   it('refuses to build lists from analytics tables of different runs, naming them', async () => {
     const db = getDeps().db;
     const period = '2026-12-07';
