@@ -37,7 +37,8 @@ import type { CampaignSpec } from './spec.ts';
  * the first 32 bits of md5(campaign id ':' member id) below ⌊holdout_percent / 100 · 2³²⌋), the very
  * split the preview counts as held out: deterministic, independent between campaigns. Controls are recorded (never printed,
  * never redeemable) and go through stacking and caps like everyone, so they stand for what the
- * member would have got; they spend no budget.
+ * member would have got; they spend no budget, but are kept only where the budget would have
+ * reached them (their offer would have fitted after the offers ranked before it).
  *
  * Selection, in this order:
  *   1. stacking — within an exclusive stacking group a member keeps one offer: highest priority,
@@ -136,9 +137,11 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
       volume, valid_from, valid_to, predicted_date, probability, expected_cost_cents,
       expected_value_cents, funded_by, funded_share, uses_allowed, min_spend_cents
     from budgeted
-    where control
-       or ((budget_offers is null or running_offers <= budget_offers)
-           and (budget_cost is null or running_cost <= budget_cost))`.execute(tx);
+    -- a control is kept where its offer would have fitted: the offers ranked before it, plus its own
+    where (budget_offers is null
+           or running_offers + case when control then 1 else 0 end <= budget_offers)
+      and (budget_cost is null
+           or running_cost + case when control then expected_cost_cents else 0 end <= budget_cost)`.execute(tx);
 
   const { rows } = await sql<{
     campaign_id: string;

@@ -213,6 +213,28 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(open.offers).toBe(unlimited.length);
   });
 
+  it('records as controls only the held-out members the budget would have reached', async () => {
+    const period = '2026-11-06';
+    const held = { ...coffee, id: 'coffee-held-out', holdoutPercent: 20 };
+    await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [held] }));
+    const open = await offers(period);
+    expect(open.filter((o) => o.control).length).toBeGreaterThan(10);
+    await runListPeriod(getDeps().db, options({
+      periodStart: period,
+      campaigns: [{ ...held, budget: { maxOffers: 5, maxCostCents: null } }],
+      regenerate: true,
+    }));
+    const rows = await offers(period);
+    const exposed = rows.filter((o) => !o.control);
+    const controls = rows.filter((o) => o.control);
+    expect(exposed).toHaveLength(5);
+    // The control group stands for what its members would have got: an offer within the budget,
+    // ranked like everyone by expected value, not every held-out member of the audience.
+    const cutoff = Math.min(...exposed.map((o) => o.expected_value_cents));
+    expect(controls.filter((o) => o.expected_value_cents < cutoff)).toEqual([]);
+    expect(controls.length).toBeLessThanOrEqual(5);
+  });
+
   it('stacks an exclusive group by priority, and caps the list', async () => {
     const period = '2026-11-30';
     const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
