@@ -22,8 +22,9 @@ import type { CampaignSpec } from './spec.ts';
  *                   (cadence_window_prob), scaled by the back-test calibration of the 14-day window
  *                   for the same stratum: p = p_raw(window) · cal(p_raw14) / p_raw14, capped at 1
  *   issued only when d lies inside the window and p ≥ min_probability.
- * Fixed-timing campaigns (rewards) take every member of the audience, valid for valid_days from the
- * period start (or over the fixed window), within the campaign's active dates, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
+ * Fixed-timing campaigns (rewards, seasonal offers) take every member of the audience (in one of
+ * its cells, in the promoted category they buy most of, when it names cells), valid for valid_days
+ * from the period start (or over the fixed window), within the campaign's active dates, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
  * visits being the exponential rhythm the churn warning uses.
  *
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
@@ -260,6 +261,17 @@ async function insertCandidates(
   const tail = sql`${c.funding.manufacturerId}, ${c.funding.share}::float8, ${usesAllowed},
     ${c.budget.maxOffers}::int, ${c.budget.maxCostCents}::bigint, ${c.offer.minSpendCents}::int`;
 
+  const cellL = a.cells.map((x) => x.loyalty);
+  const cellV = a.cells.map((x) => x.volume);
+  /** The member's cell `cell` is one the campaign targets (any, when it names none). */
+  const cellMatch = sql`(cardinality(${textArray(cellL)}) = 0 or exists (
+    select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
+    where (want.loyalty = '*' or want.loyalty = cell.loyalty)
+      and (want.volume = '*' or want.volume = cell.volume)))`;
+  const priceArray = meanPrice.length
+    ? sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`
+    : sql`'{}'::int[]`;
+
   if (c.timing.kind === 'fixed') {
     const f = c.timing;
     const from = [f.from, c.activeFrom].reduce<string>((d, x) => (x !== null && x > d ? x : d), o.periodStart);
@@ -267,16 +279,29 @@ async function insertCandidates(
     const to = c.activeTo !== null && c.activeTo < until ? c.activeTo : until;
     if (from > o.periodEnd || to < from) return;
     const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
+    // Offers on products (seasonal ones) target cells and ladder by volume like predicted ones: the
+    // member's cell in the promoted category they buy most of, among those matching the cells.
+    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${units}::int`;
     await sql`
       insert into offer_candidates
-      select v.member_id, ${common}, null, null, ${from}::date, ${to}::date, null,
-        v.p, round(v.p * ${costSql(sql`${overallPrice}`, valueSql)})::int,
-        round(-v.p * ${costSql(sql`${overallPrice}`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+      select v.member_id, ${common}, v.category_id, v.cell_volume, ${from}::date, ${to}::date, null,
+        v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
+        round(${sales} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
         ${tail}
       from (
-        select a.member_id, a.used, 'unclassified' as volume,
+        select a.member_id, a.used, coalesce(mc.volume, 'unclassified') as volume, mc.volume as cell_volume,
+          mc.category_id, coalesce(mc.price, ${overallPrice}::int)::numeric as price,
           1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
         from (${audience}) a
+        left join lateral (
+          select cell.category_id, cell.volume, pr.price
+          from member_category_cells cell
+          join unnest(${textArray(categories)}, ${priceArray}) as pr(category_id, price)
+            on pr.category_id = cell.category_id
+          where cell.member_id = a.member_id and ${cellMatch}
+          order by cell.units_per_week desc, cell.category_id
+          limit 1) mc on true
+        where cardinality(${textArray(cellL)}) = 0 or mc.category_id is not null
       ) v
       where ${usesAllowed} > 0`.execute(tx);
     return;
@@ -286,8 +311,6 @@ async function insertCandidates(
   const t = c.timing;
   // A campaign starting inside the period opens no offer before it starts (nor ends one after it).
   const firstDay = c.activeFrom !== null && c.activeFrom > o.periodStart ? c.activeFrom : o.periodStart;
-  const cellL = a.cells.map((x) => x.loyalty);
-  const cellV = a.cells.map((x) => x.volume);
   const cal = calibrationSql({
     raw: sql`w.raw14`,
     purchaseDays: sql`w.purchase_days`,
@@ -316,13 +339,10 @@ async function insertCandidates(
                      greatest(cy.next_expected_date, ${firstDay}::date) - ${t.openDaysBefore}::int) as valid_from
           from (${audience}) a
           join member_category_cells cell on cell.member_id = a.member_id
-          join unnest(${textArray(categories)}, ${sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`})
-            as pr(category_id, price) on pr.category_id = cell.category_id
+          join unnest(${textArray(categories)}, ${priceArray}) as pr(category_id, price)
+            on pr.category_id = cell.category_id
           join member_category_cycles cy on cy.member_id = a.member_id and cy.category_id = cell.category_id
-          where cardinality(${textArray(cellL)}) = 0 or exists (
-            select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
-            where (want.loyalty = '*' or want.loyalty = cell.loyalty)
-              and (want.volume = '*' or want.volume = cell.volume))
+          where ${cellMatch}
         ) y) x
       ) w
       ${cal.join}

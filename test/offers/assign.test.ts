@@ -235,6 +235,28 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(controls.length).toBeLessThanOrEqual(5);
   });
 
+  it('targets cells and ladders by volume for a fixed-window (seasonal) offer too', async () => {
+    const period = '2026-11-07';
+    const seasonal: CampaignSpec = {
+      ...analgesics,
+      id: 'analgesics-winter',
+      holdoutPercent: 0,
+      timing: { kind: 'fixed', validDays: 14, from: '2026-11-01', to: '2026-12-31' },
+    };
+    await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [seasonal] }));
+    const rows = await offers(period);
+    expect(rows.length).toBeGreaterThan(10);
+    const { rows: national } = await sql<{ member_id: number; volume: string }>`
+      select member_id, volume from member_category_cells
+      where category_id = 'analgesics' and loyalty = 'national'`.execute(getDeps().db);
+    const volumeOf = new Map(national.map((r) => [Number(r.member_id), r.volume]));
+    for (const o of rows) {
+      expect(volumeOf.has(Number(o.member_id)), `member ${o.member_id} is no national-brand buyer`).toBe(true);
+      const volume = volumeOf.get(Number(o.member_id)) as 'low' | 'medium' | 'high' | 'unclassified';
+      expect(Number(o.value)).toBe(seasonal.offer.ladder[volume]);
+    }
+  });
+
   it('stacks an exclusive group by priority, and caps the list', async () => {
     const period = '2026-11-30';
     const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
