@@ -4,6 +4,7 @@ import { textArray } from '../db/index.ts';
 import { calibrationSql } from '../analytics/calibrate.ts';
 import { addDays } from '../analytics/cells.ts';
 import { holdoutSql } from '../rules/holdout.ts';
+import { promotedProductsWhere } from '../rules/references.ts';
 import type { CampaignSpec } from './spec.ts';
 
 /**
@@ -171,19 +172,18 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
   }));
 }
 
-/** The products a campaign promotes, resolved against the catalogue. */
+/**
+ * The products a campaign promotes, resolved against the catalogue: the same condition the rules
+ * check and preview use (listed in gtins, or matching every other filter given).
+ */
 export async function promotedProducts(
   db: Db,
   c: CampaignSpec,
 ): Promise<PromotedProduct[]> {
-  const p = c.promotes;
   const { rows } = await sql<{ gtin: string; category_id: string | null; price_cents: number | null }>`
-    select gtin, category_id, price_cents from products
-    where (cardinality(${textArray(p.categories)}) = 0 or category_id = any(${textArray(p.categories)}))
-      and (cardinality(${textArray(p.gtins)}) = 0 or gtin = any(${textArray(p.gtins)}))
-      and (cardinality(${textArray(p.brands)}) = 0 or brand = any(${textArray(p.brands)}))
-      and (${p.brandType}::text is null or brand_type = ${p.brandType})
-    order by gtin`.execute(db);
+    select p.gtin, p.category_id, p.price_cents from products p
+    where ${promotedProductsWhere(c.promotes)}
+    order by p.gtin`.execute(db);
   return rows.map((r) => ({ gtin: r.gtin, categoryId: r.category_id, priceCents: r.price_cents }));
 }
 

@@ -257,6 +257,21 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     }
   });
 
+  it('promotes what the rule file says: the listed GTINs or the products matching every other filter', async () => {
+    const db = getDeps().db;
+    const period = '2026-11-08';
+    const { rows: products } = await sql<{ gtin: string; category_id: string }>`
+      select gtin, category_id from products where known and category_id in ('coffee', 'analgesics') order by gtin`.execute(db);
+    const listed = products.find((p) => p.category_id === 'analgesics')!.gtin;
+    const coffeeGtins = products.filter((p) => p.category_id === 'coffee').map((p) => p.gtin);
+    expect(coffeeGtins.length).toBeGreaterThan(1);
+    const both = { ...coffee, id: 'coffee-plus-one', hash: 'h-plus-one', promotes: { ...coffee.promotes, gtins: [listed] } };
+    await runListPeriod(db, options({ periodStart: period, campaigns: [both] }));
+    const { rows } = await sql<{ gtins: string[] }>`
+      select gtins from campaign_terms where campaign_id = 'coffee-plus-one'`.execute(db);
+    expect([...rows[0]!.gtins].sort()).toEqual([listed, ...coffeeGtins].sort());
+  });
+
   it('stacks an exclusive group by priority, and caps the list', async () => {
     const period = '2026-11-30';
     const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
