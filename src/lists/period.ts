@@ -21,6 +21,8 @@ export interface ListPeriodOptions {
   now: Date;
   /** Void the period's unredeemed offers and its lists, then build again. */
   regenerate?: boolean;
+  /** Weeks of baskets a reward's chance of redemption is measured over (qualification.weeks). */
+  rewardRateWeeks?: number;
 }
 
 export interface ListPeriodSummary {
@@ -127,6 +129,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       analyticsAsOf: asOf,
       timeZone: opts.timeZone,
       products,
+      ...(opts.rewardRateWeeks !== undefined ? { rewardRateWeeks: opts.rewardRateWeeks } : {}),
     });
 
     // One list per member who qualifies or holds an offer to print.

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { textArray } from '../db/index.ts';
 import { calibrationSql } from '../analytics/calibrate.ts';
-import { addDays } from '../analytics/cells.ts';
+import { addDays, windowStart } from '../analytics/cells.ts';
 import { holdoutSql } from '../rules/holdout.ts';
 import { promotedProductsWhere } from '../rules/references.ts';
 import type { CampaignSpec } from './spec.ts';
@@ -25,8 +25,10 @@ import type { CampaignSpec } from './spec.ts';
  *   issued only when d lies inside the window and p ≥ min_probability.
  * Fixed-timing campaigns (rewards, seasonal offers) take every member of the audience (in one of
  * its cells, in the promoted category they buy most of, when it names cells), valid for valid_days
- * from the period start (or over the fixed window), within the campaign's active dates, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
- * visits being the exponential rhythm the churn warning uses.
+ * from the period start (or over the fixed window), within the campaign's active dates, with
+ * p = 1 − exp(−days / mean visit gap): the chance of at least one visit, visits being the
+ * exponential rhythm the churn warning uses; for rewards p = 1 − exp(−days · r), r the member's
+ * rate per day of baskets of at least min_spend over the last `rewardRateWeeks` (Poisson visits).
  *
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
  * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
@@ -61,6 +63,8 @@ export interface AssignOptions {
   /** Instant of the analytics used (member_scores, cells, cycles must be as of it). */
   analyticsAsOf: Date;
   timeZone: string;
+  /** Weeks of baskets a reward's chance of redemption is measured over (qualification.weeks; 8). */
+  rewardRateWeeks?: number;
   /** Each campaign's promoted products when the caller resolved them already (by campaign id). */
   products?: ReadonlyMap<string, readonly PromotedProduct[]>;
 }
@@ -282,6 +286,20 @@ async function insertCandidates(
     // Offers on products (seasonal ones) target cells and ladder by volume like predicted ones: the
     // member's cell in the promoted category they buy most of, among those matching the cells.
     const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${units}::int`;
+    // A reward counts only on a basket of at least min_spend: the member's recent rate of those.
+    const weeks = o.rewardRateWeeks ?? 8;
+    const recent = windowStart(o.analyticsAsOf, weeks, o.timeZone);
+    const rewardRates = c.offer.kind === 'reward'
+      ? sql`left join (
+          select b.member_id, count(*)::float8 / ${7 * weeks}::float8 as rate
+          from baskets b
+          where b.ts >= ${recent.at}::timestamptz and b.ts < ${o.analyticsAsOf.toISOString()}::timestamptz
+            and b.total_cents >= ${c.offer.minSpendCents}::bigint
+          group by b.member_id) r on r.member_id = a.member_id`
+      : sql``;
+    const visitProbability = c.offer.kind === 'reward'
+      ? sql`1 - exp(-${days}::float8 * coalesce(r.rate, 0))`
+      : sql`1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1))`;
     await sql`
       insert into offer_candidates
       select v.member_id, ${common}, v.category_id, v.cell_volume, ${from}::date, ${to}::date, null,
@@ -291,8 +309,9 @@ async function insertCandidates(
       from (
         select a.member_id, a.used, coalesce(mc.volume, 'unclassified') as volume, mc.volume as cell_volume,
           mc.category_id, coalesce(mc.price, ${overallPrice}::int)::numeric as price,
-          1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
+          ${visitProbability} as p
         from (${audience}) a
+        ${rewardRates}
         left join lateral (
           select cell.category_id, cell.volume, pr.price
           from member_category_cells cell
