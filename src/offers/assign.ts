@@ -238,7 +238,11 @@ async function insertCandidates(
   const promoted = textArray(categories);
   const audience = sql`
     select s.member_id, s.mean_visit_gap_days,
-      coalesce((select sum(o.uses) from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
+      -- uses made, plus those an earlier period's offer still live in this one may yet make
+      coalesce((select sum(case when o.status = 'live' and not o.control and o.period_start < ${o.periodStart}::date
+                                 and o.valid_to >= ${o.periodStart}::date then greatest(o.uses, o.uses_allowed)
+                                else o.uses end)
+                from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
     from member_scores s
     where (${!a.qualifiedOnly} or s.qualified)
       and (cardinality(${textArray(a.tiers)}) = 0 or s.tier = any(${textArray(a.tiers)}))
@@ -255,7 +259,8 @@ async function insertCandidates(
             join unnest(${textArray(exL)}, ${textArray(exV)}) as nope(loyalty, volume)
               on (nope.loyalty = '*' or nope.loyalty = xc.loyalty) and (nope.volume = '*' or nope.volume = xc.volume)
             where xc.member_id = s.member_id and xc.category_id = any(${promoted}))`;
-  // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses.
+  // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses; an
+  // offer of an earlier period still valid counts with all its uses (it may yet be redeemed).
   const usesAllowed = c.limits.perMemberTotal === null
     ? sql`${c.limits.usesPerOffer}::int`
     : sql`least(${c.limits.usesPerOffer}::int, ${c.limits.perMemberTotal}::int - v.used)`;

@@ -349,6 +349,22 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(started.filter((o) => o.valid_from < startsOn)).toEqual([]);
   });
 
+  it('keeps a once-per-member campaign once: no second offer while the first is still redeemable', async () => {
+    const db = getDeps().db;
+    const once = { ...reward, id: 'welcome-once', hash: 'h-welcome', limits: { usesPerOffer: 1, perMemberTotal: 1 },
+      holdoutPercent: 0, timing: { kind: 'fixed' as const, validDays: 28, from: null, to: null } };
+    await runListPeriod(db, options({ periodStart: '2027-01-04', campaigns: [once] }));
+    const first = (await offers('2027-01-04')).filter((o) => !o.control);
+    expect(first.length).toBeGreaterThan(5);
+    expect(first.every((o) => o.valid_to === '2027-01-31')).toBe(true);
+    // Two weeks on, the first offers are still valid (and unredeemed): a second one would let a
+    // member redeem the once-only coupon twice.
+    await runListPeriod(db, options({ periodStart: '2027-01-18', campaigns: [once] }));
+    const holders = new Set(first.map((o) => o.member_id));
+    const second = (await offers('2027-01-18')).filter((o) => !o.control);
+    expect(second.filter((o) => holders.has(o.member_id))).toEqual([]);
+  });
+
   it('refuses to build lists from analytics tables of different runs, naming them', async () => {
     const db = getDeps().db;
     const period = '2026-12-07';
