@@ -130,6 +130,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       timeZone: opts.timeZone,
       products,
       ...(opts.rewardRateWeeks !== undefined ? { rewardRateWeeks: opts.rewardRateWeeks } : {}),
+      keepLive: opts.regenerate === true,
     });
 
     // One list per member who qualifies or holds an offer to print.

@@ -50,7 +50,8 @@ import type { CampaignSpec } from './spec.ts';
  *   2. list cap — at most `maxOffers` offers per member (rewards excepted), by expected value;
  *   3. budgets — per campaign, chain-wide: offers by expected value (ties broken by
  *      md5(campaign id ':' member id), deterministic) while the running count ≤ max_offers and the
- *      running expected cost ≤ max_cost.
+ *      running expected cost ≤ max_cost, counting first the offers of the period a regenerate kept
+ *      (the redeemed ones; their members get no second offer).
  */
 
 export interface AssignOptions {
@@ -63,6 +64,8 @@ export interface AssignOptions {
   /** Instant of the analytics used (member_scores, cells, cycles must be as of it). */
   analyticsAsOf: Date;
   timeZone: string;
+  /** The period's live offers stay (a regenerate's redeemed ones): they count against budgets. */
+  keepLive?: boolean;
   /** Weeks of baskets a reward's chance of redemption is measured over (qualification.weeks; 8). */
   rewardRateWeeks?: number;
   /** Each campaign's promoted products when the caller resolved them already (by campaign id). */
@@ -129,14 +132,25 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
           order by expected_value_cents desc, priority desc, campaign_id) as slot
       from stacked where in_group = 1
     ),
+    -- offers of the period kept by a regenerate (the redeemed ones) spent their budget already
+    kept as (
+      select campaign_id, count(*) as offers, sum(expected_cost_cents) as cost
+      from offers
+      where ${opts.keepLive === true} and period_start = ${opts.periodStart}::date and status = 'live' and not control
+      group by campaign_id
+    ),
     budgeted as (
-      select *,
-        sum(case when control then 0 else 1 end) over w as running_offers,
-        sum(case when control then 0 else expected_cost_cents end) over w as running_cost
-      from capped
-      where kind = 'reward' or slot <= ${opts.maxOffers}
-      window w as (partition by campaign_id
-                   order by expected_value_cents desc, md5(campaign_id || ':' || member_id::text)
+      select c.*,
+        coalesce(k.offers, 0) + sum(case when c.control then 0 else 1 end) over w as running_offers,
+        coalesce(k.cost, 0) + sum(case when c.control then 0 else c.expected_cost_cents end) over w as running_cost
+      from capped c
+      left join kept k on k.campaign_id = c.campaign_id
+      where (c.kind = 'reward' or c.slot <= ${opts.maxOffers})
+        and not exists (select 1 from offers o
+                        where ${opts.keepLive === true} and o.member_id = c.member_id and o.campaign_id = c.campaign_id
+                          and o.period_start = ${opts.periodStart}::date and o.status = 'live')
+      window w as (partition by c.campaign_id
+                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text)
                    rows between unbounded preceding and current row)
     )
     select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,

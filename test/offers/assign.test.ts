@@ -272,6 +272,26 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect([...rows[0]!.gtins].sort()).toEqual([listed, ...coffeeGtins].sort());
   });
 
+  it('counts the redeemed offers a regenerate keeps against the budget', async () => {
+    const db = getDeps().db;
+    const period = '2026-11-10';
+    const capped = { ...coffee, id: 'coffee-capped', budget: { maxOffers: 5, maxCostCents: null } };
+    await runListPeriod(db, options({ periodStart: period, campaigns: [capped] }));
+    const first = await offers(period);
+    expect(first).toHaveLength(5);
+    await sql`update offers set uses = 1 where id = ${first[0]!.id}`.execute(db);
+    // Regenerated with a lifetime limit of one: the member who redeemed is no candidate any more,
+    // five others are; the redeemed offer stays, and the five of the budget include it.
+    await runListPeriod(db, options({
+      periodStart: period,
+      campaigns: [{ ...capped, limits: { usesPerOffer: 1, perMemberTotal: 1 } }],
+      regenerate: true,
+    }));
+    const after = await offers(period);
+    expect(after.some((o) => o.id === first[0]!.id)).toBe(true);
+    expect(after).toHaveLength(5);
+  });
+
   it('stacks an exclusive group by priority, and caps the list', async () => {
     const period = '2026-11-30';
     const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
