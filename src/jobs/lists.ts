@@ -46,6 +46,7 @@ export async function runListsJob(
     rulesHash,
     timeZone: deps.config.CHAIN_TIME_ZONE,
     rewardRateWeeks: rules.settings.qualification.weeks,
+    refuseOverlap: true,
     now,
     ...(opts.regenerate ? { regenerate: true } : {}),
   });
