@@ -18,7 +18,7 @@ import { localDate, localToInstant } from './lib/time.ts';
 import { inRange, MAX_INT4 } from './lib/validators.ts';
 import type { AnalyseMode } from './jobs/sim-run.ts';
 import type { RuleFileText } from './rules/index.ts';
-import type { RuleSource } from './rules/rule-set.ts';
+import type { ParsedRules, RuleSource } from './rules/rule-set.ts';
 import type { SimChain } from './sim/index.ts';
 
 // Modules that only some commands need (the rules and YAML, PDF and barcodes, the app for `sim
@@ -76,10 +76,21 @@ async function openSession(
   config: Config,
   opts: { rules?: RuleSource } = {},
 ): Promise<Session & { close(): Promise<void> }> {
-  const rules = opts.rules ?? (await loadRules(config));
+  const loaded = opts.rules ? null : await loadRules(config);
+  const rules = opts.rules ?? loaded!.source;
   const release = config.DATABASE_URL ? () => {} : lockDataDir(config.DATA_DIR, { owner: 'cli' });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   await migrateToLatest(database.db);
+  if (loaded) {
+    // As the server at start: rules naming what the catalogue lacks are refused, not run without.
+    const { checkReferences, RuleFileError } = await import('./rules/index.ts');
+    const { issues } = await checkReferences(database.db, loaded.parsed);
+    if (issues.length > 0) {
+      await database.close();
+      release();
+      throw new RuleFileError(issues[0]!.file, issues);
+    }
+  }
   const deps: Deps = {
     db: database.db,
     copyIn: database.copyIn,
@@ -101,9 +112,10 @@ async function openSession(
   };
 }
 
-async function loadRules(config: Config): Promise<RuleSource> {
-  const [{ staticRules }, { loadRuleFiles }] = await Promise.all([import('./rules/rule-set.ts'), import('./rules/node.ts')]);
-  return staticRules(await loadRuleFiles(config.RULES_DIR));
+async function loadRules(config: Config): Promise<{ parsed: ParsedRules; source: RuleSource }> {
+  const [{ staticRules, parseRuleSet }, { readRuleFiles }] = await Promise.all([import('./rules/rule-set.ts'), import('./rules/node.ts')]);
+  const parsed = await parseRuleSet(readRuleFiles(config.RULES_DIR));
+  return { parsed, source: staticRules(parsed.rules) };
 }
 
 function errorsPathFor(file: string): string {

@@ -61,8 +61,9 @@ export function applyOffer(
   const units = matching.reduce((s, i) => s + lines[i]!.qty, 0);
   if (units < Math.max(terms.minQty, 1)) return { reason: 'below_min_qty' };
 
-  // Covered units, in basket order, up to max_units.
-  let left = terms.maxUnits ?? Number.POSITIVE_INFINITY;
+  // Covered units, in basket order, up to max_units (buy X get Y: max_units caps the free units,
+  // the ones discounted, so every unit bought is covered).
+  let left = terms.kind === 'buy_x_get_y' ? Number.POSITIVE_INFINITY : (terms.maxUnits ?? Number.POSITIVE_INFINITY);
   const covered = lines.map(() => 0); // covered amount per line, cents
   const coveredUnits = lines.map(() => 0);
   for (const i of matching) {
@@ -89,7 +90,7 @@ export function applyOffer(
       // Every (buy + get) units, `get` of them free: the cheapest covered units.
       const buy = Math.max(terms.minQty, 1);
       const get = Math.round(terms.value);
-      let free = Math.floor(coveredTotalUnits / (buy + get)) * get;
+      let free = Math.min(Math.floor(coveredTotalUnits / (buy + get)) * get, terms.maxUnits ?? Number.POSITIVE_INFINITY);
       if (free === 0) return { reason: 'below_min_qty' };
       const cheapest = matching
         .filter((i) => coveredUnits[i]! > 0)

@@ -45,6 +45,8 @@ export async function runListsJob(
     campaigns: rules.campaigns.map(campaignSpec),
     rulesHash,
     timeZone: deps.config.CHAIN_TIME_ZONE,
+    rewardRateWeeks: rules.settings.qualification.weeks,
+    refuseOverlap: true,
     now,
     ...(opts.regenerate ? { regenerate: true } : {}),
   });

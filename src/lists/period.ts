@@ -21,6 +21,13 @@ export interface ListPeriodOptions {
   now: Date;
   /** Void the period's unredeemed offers and its lists, then build again. */
   regenerate?: boolean;
+  /** Weeks of baskets a reward's chance of redemption is measured over (qualification.weeks). */
+  rewardRateWeeks?: number;
+  /**
+   * Refuse (409) a period overlapping one already built: its members would hold two sets of
+   * offers at once. The list job sets it; tests of the assignment build periods side by side.
+   */
+  refuseOverlap?: boolean;
 }
 
 export interface ListPeriodSummary {
@@ -68,6 +75,24 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
         voidedOffers: 0,
         campaigns: [],
       };
+    }
+    if (opts.refuseOverlap) {
+      const overlapping = await tx
+        .selectFrom('list_periods')
+        .select(['period_start', 'period_end'])
+        .where('period_start', '<>', opts.periodStart)
+        .where('period_start', '<=', periodEnd)
+        .where('period_end', '>=', opts.periodStart)
+        .where('status', '=', 'done')
+        .orderBy('period_start')
+        .execute();
+      if (overlapping.length > 0) {
+        const built = overlapping.map((p) => `${String(p.period_start)} – ${String(p.period_end)}`).join(', ');
+        throw new ConflictError(
+          `the period ${opts.periodStart} – ${periodEnd} overlaps the period ${built} already built: ` +
+            'build the period holding the date (lists.period_days and lists.weekday), or regenerate that one',
+        );
+      }
     }
     // Before the first read of the analytics: a running analyse job finishes first.
     await lockAnalytics(tx, 'read');
@@ -127,6 +152,8 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       analyticsAsOf: asOf,
       timeZone: opts.timeZone,
       products,
+      ...(opts.rewardRateWeeks !== undefined ? { rewardRateWeeks: opts.rewardRateWeeks } : {}),
+      keepLive: opts.regenerate === true,
     });
 
     // One list per member who qualifies or holds an offer to print.

@@ -2,7 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { textArray } from '../db/index.ts';
 import { calibrationSql } from '../analytics/calibrate.ts';
-import { addDays } from '../analytics/cells.ts';
+import { addDays, windowStart } from '../analytics/cells.ts';
+import { holdoutSql } from '../rules/holdout.ts';
+import { promotedProductsWhere } from '../rules/references.ts';
 import type { CampaignSpec } from './spec.ts';
 
 /**
@@ -14,15 +16,19 @@ import type { CampaignSpec } from './spec.ts';
  * one of the campaign's cells (member_category_cells):
  *   predicted date  d = the category's next expected purchase (member_category_cycles), or the
  *                   period start when already overdue
- *   window          valid_from = max(period start, d − open_days_before),
- *                   valid_to   = valid_from + valid_days − 1; valid_from must fall in the period
+ *   window          valid_from = max(period start, campaign start, d − open_days_before),
+ *                   valid_to   = min(valid_from + valid_days − 1, campaign end); valid_from must fall
+ *                   in the period (d: the predicted date, at least the first of those starts)
  *   probability     p = P(purchase in the window | none since the last), from the fitted gamma
  *                   (cadence_window_prob), scaled by the back-test calibration of the 14-day window
  *                   for the same stratum: p = p_raw(window) · cal(p_raw14) / p_raw14, capped at 1
  *   issued only when d lies inside the window and p ≥ min_probability.
- * Fixed-timing campaigns (rewards) take every member of the audience, valid for valid_days from the
- * period start, with p = 1 − exp(−valid_days / mean visit gap): the chance of at least one visit,
- * visits being the exponential rhythm the churn warning uses.
+ * Fixed-timing campaigns (rewards, seasonal offers) take every member of the audience (in one of
+ * its cells, in the promoted category they buy most of, when it names cells), valid for valid_days
+ * from the period start (or over the fixed window), within the campaign's active dates, with
+ * p = 1 − exp(−days / mean visit gap): the chance of at least one visit, visits being the
+ * exponential rhythm the churn warning uses; for rewards p = 1 − exp(−days · r), r the member's
+ * rate per day of baskets of at least min_spend over the last `rewardRateWeeks` (Poisson visits).
  *
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
  * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
@@ -31,11 +37,12 @@ import type { CampaignSpec } from './spec.ts';
  *   reward       cost = value
  *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
  *
- * Holdout. A member is in a campaign's control group when the first 32 bits of
- * md5(campaign id ':' member id), mod 10,000, fall below holdout_percent · 100: deterministic,
- * independent between campaigns, about the stated share. Controls are recorded (never printed,
+ * Holdout. A member is in a campaign's control group when `inHoldout` says so (src/rules/holdout.ts:
+ * the first 32 bits of md5(campaign id ':' member id) below ⌊holdout_percent / 100 · 2³²⌋), the very
+ * split the preview counts as held out: deterministic, independent between campaigns. Controls are recorded (never printed,
  * never redeemable) and go through stacking and caps like everyone, so they stand for what the
- * member would have got; they spend no budget.
+ * member would have got; they spend no budget, but are kept only where the budget would have
+ * reached them (their offer would have fitted after the offers ranked before it).
  *
  * Selection, in this order:
  *   1. stacking — within an exclusive stacking group a member keeps one offer: highest priority,
@@ -43,7 +50,8 @@ import type { CampaignSpec } from './spec.ts';
  *   2. list cap — at most `maxOffers` offers per member (rewards excepted), by expected value;
  *   3. budgets — per campaign, chain-wide: offers by expected value (ties broken by
  *      md5(campaign id ':' member id), deterministic) while the running count ≤ max_offers and the
- *      running expected cost ≤ max_cost.
+ *      running expected cost ≤ max_cost, counting first the offers of the period a regenerate kept
+ *      (the redeemed ones; their members get no second offer).
  */
 
 export interface AssignOptions {
@@ -56,6 +64,10 @@ export interface AssignOptions {
   /** Instant of the analytics used (member_scores, cells, cycles must be as of it). */
   analyticsAsOf: Date;
   timeZone: string;
+  /** The period's live offers stay (a regenerate's redeemed ones): they count against budgets. */
+  keepLive?: boolean;
+  /** Weeks of baskets a reward's chance of redemption is measured over (qualification.weeks; 8). */
+  rewardRateWeeks?: number;
   /** Each campaign's promoted products when the caller resolved them already (by campaign id). */
   products?: ReadonlyMap<string, readonly PromotedProduct[]>;
 }
@@ -72,12 +84,6 @@ export interface CampaignAssignment {
   offers: number;
   controls: number;
   expectedCostCents: number;
-}
-
-/** SQL for the holdout test; the same expression everywhere (assignment, preview, reports). */
-export function holdoutSql(campaignId: string, memberId: ReturnType<typeof sql>, percent: number) {
-  return sql<boolean>`(('x' || substr(md5(${campaignId} || ':' || ${memberId}::text), 1, 8))::bit(32)::bigint
-    % 10000 < ${Math.round(percent * 100)})`;
 }
 
 /** Whether a campaign is active on any day of [from, to]. */
@@ -126,23 +132,36 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
           order by expected_value_cents desc, priority desc, campaign_id) as slot
       from stacked where in_group = 1
     ),
+    -- offers of the period kept by a regenerate (the redeemed ones) spent their budget already
+    kept as (
+      select campaign_id, count(*) as offers, sum(expected_cost_cents) as cost
+      from offers
+      where ${opts.keepLive === true} and period_start = ${opts.periodStart}::date and status = 'live' and not control
+      group by campaign_id
+    ),
     budgeted as (
-      select *,
-        sum(case when control then 0 else 1 end) over w as running_offers,
-        sum(case when control then 0 else expected_cost_cents end) over w as running_cost
-      from capped
-      where kind = 'reward' or slot <= ${opts.maxOffers}
-      window w as (partition by campaign_id
-                   order by expected_value_cents desc, md5(campaign_id || ':' || member_id::text)
+      select c.*,
+        coalesce(k.offers, 0) + sum(case when c.control then 0 else 1 end) over w as running_offers,
+        coalesce(k.cost, 0) + sum(case when c.control then 0 else c.expected_cost_cents end) over w as running_cost
+      from capped c
+      left join kept k on k.campaign_id = c.campaign_id
+      where (c.kind = 'reward' or c.slot <= ${opts.maxOffers})
+        and not exists (select 1 from offers o
+                        where ${opts.keepLive === true} and o.member_id = c.member_id and o.campaign_id = c.campaign_id
+                          and o.period_start = ${opts.periodStart}::date and o.status = 'live')
+      window w as (partition by c.campaign_id
+                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text)
                    rows between unbounded preceding and current row)
     )
     select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,
       volume, valid_from, valid_to, predicted_date, probability, expected_cost_cents,
       expected_value_cents, funded_by, funded_share, uses_allowed, min_spend_cents
     from budgeted
-    where control
-       or ((budget_offers is null or running_offers <= budget_offers)
-           and (budget_cost is null or running_cost <= budget_cost))`.execute(tx);
+    -- a control is kept where its offer would have fitted: the offers ranked before it, plus its own
+    where (budget_offers is null
+           or running_offers + case when control then 1 else 0 end <= budget_offers)
+      and (budget_cost is null
+           or running_cost + case when control then expected_cost_cents else 0 end <= budget_cost)`.execute(tx);
 
   const { rows } = await sql<{
     campaign_id: string;
@@ -171,19 +190,18 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
   }));
 }
 
-/** The products a campaign promotes, resolved against the catalogue. */
+/**
+ * The products a campaign promotes, resolved against the catalogue: the same condition the rules
+ * check and preview use (listed in gtins, or matching every other filter given).
+ */
 export async function promotedProducts(
   db: Db,
   c: CampaignSpec,
 ): Promise<PromotedProduct[]> {
-  const p = c.promotes;
   const { rows } = await sql<{ gtin: string; category_id: string | null; price_cents: number | null }>`
-    select gtin, category_id, price_cents from products
-    where (cardinality(${textArray(p.categories)}) = 0 or category_id = any(${textArray(p.categories)}))
-      and (cardinality(${textArray(p.gtins)}) = 0 or gtin = any(${textArray(p.gtins)}))
-      and (cardinality(${textArray(p.brands)}) = 0 or brand = any(${textArray(p.brands)}))
-      and (${p.brandType}::text is null or brand_type = ${p.brandType})
-    order by gtin`.execute(db);
+    select p.gtin, p.category_id, p.price_cents from products p
+    where ${promotedProductsWhere(c.promotes)}
+    order by p.gtin`.execute(db);
   return rows.map((r) => ({ gtin: r.gtin, categoryId: r.category_id, priceCents: r.price_cents }));
 }
 
@@ -234,7 +252,11 @@ async function insertCandidates(
   const promoted = textArray(categories);
   const audience = sql`
     select s.member_id, s.mean_visit_gap_days,
-      coalesce((select sum(o.uses) from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
+      -- uses made, plus those an earlier period's offer still live in this one may yet make
+      coalesce((select sum(case when o.status = 'live' and not o.control and o.period_start < ${o.periodStart}::date
+                                 and o.valid_to >= ${o.periodStart}::date then greatest(o.uses, o.uses_allowed)
+                                else o.uses end)
+                from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
     from member_scores s
     where (${!a.qualifiedOnly} or s.qualified)
       and (cardinality(${textArray(a.tiers)}) = 0 or s.tier = any(${textArray(a.tiers)}))
@@ -251,7 +273,8 @@ async function insertCandidates(
             join unnest(${textArray(exL)}, ${textArray(exV)}) as nope(loyalty, volume)
               on (nope.loyalty = '*' or nope.loyalty = xc.loyalty) and (nope.volume = '*' or nope.volume = xc.volume)
             where xc.member_id = s.member_id and xc.category_id = any(${promoted}))`;
-  // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses.
+  // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses; an
+  // offer of an earlier period still valid counts with all its uses (it may yet be redeemed).
   const usesAllowed = c.limits.perMemberTotal === null
     ? sql`${c.limits.usesPerOffer}::int`
     : sql`least(${c.limits.usesPerOffer}::int, ${c.limits.perMemberTotal}::int - v.used)`;
@@ -261,22 +284,62 @@ async function insertCandidates(
   const tail = sql`${c.funding.manufacturerId}, ${c.funding.share}::float8, ${usesAllowed},
     ${c.budget.maxOffers}::int, ${c.budget.maxCostCents}::bigint, ${c.offer.minSpendCents}::int`;
 
+  const cellL = a.cells.map((x) => x.loyalty);
+  const cellV = a.cells.map((x) => x.volume);
+  /** The member's cell `cell` is one the campaign targets (any, when it names none). */
+  const cellMatch = sql`(cardinality(${textArray(cellL)}) = 0 or exists (
+    select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
+    where (want.loyalty = '*' or want.loyalty = cell.loyalty)
+      and (want.volume = '*' or want.volume = cell.volume)))`;
+  const priceArray = meanPrice.length
+    ? sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`
+    : sql`'{}'::int[]`;
+
   if (c.timing.kind === 'fixed') {
     const f = c.timing;
-    const from = f.from && f.from > o.periodStart ? f.from : o.periodStart;
-    const to = f.to ?? addDays(o.periodStart, f.validDays - 1);
+    const from = [f.from, c.activeFrom].reduce<string>((d, x) => (x !== null && x > d ? x : d), o.periodStart);
+    const until = f.to ?? addDays(o.periodStart, f.validDays - 1);
+    const to = c.activeTo !== null && c.activeTo < until ? c.activeTo : until;
     if (from > o.periodEnd || to < from) return;
     const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
+    // Offers on products (seasonal ones) target cells and ladder by volume like predicted ones: the
+    // member's cell in the promoted category they buy most of, among those matching the cells.
+    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${units}::int`;
+    // A reward counts only on a basket of at least min_spend: the member's recent rate of those.
+    const weeks = o.rewardRateWeeks ?? 8;
+    const recent = windowStart(o.analyticsAsOf, weeks, o.timeZone);
+    const rewardRates = c.offer.kind === 'reward'
+      ? sql`left join (
+          select b.member_id, count(*)::float8 / ${7 * weeks}::float8 as rate
+          from baskets b
+          where b.ts >= ${recent.at}::timestamptz and b.ts < ${o.analyticsAsOf.toISOString()}::timestamptz
+            and b.total_cents >= ${c.offer.minSpendCents}::bigint
+          group by b.member_id) r on r.member_id = a.member_id`
+      : sql``;
+    const visitProbability = c.offer.kind === 'reward'
+      ? sql`1 - exp(-${days}::float8 * coalesce(r.rate, 0))`
+      : sql`1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1))`;
     await sql`
       insert into offer_candidates
-      select v.member_id, ${common}, null, null, ${from}::date, ${to}::date, null,
-        v.p, round(v.p * ${costSql(sql`${overallPrice}`, valueSql)})::int,
-        round(-v.p * ${costSql(sql`${overallPrice}`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+      select v.member_id, ${common}, v.category_id, v.cell_volume, ${from}::date, ${to}::date, null,
+        v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
+        round(${sales} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
         ${tail}
       from (
-        select a.member_id, a.used, 'unclassified' as volume,
-          1 - exp(-${days}::float8 / greatest(coalesce(a.mean_visit_gap_days, 7), 1)) as p
+        select a.member_id, a.used, coalesce(mc.volume, 'unclassified') as volume, mc.volume as cell_volume,
+          mc.category_id, coalesce(mc.price, ${overallPrice}::int)::numeric as price,
+          ${visitProbability} as p
         from (${audience}) a
+        ${rewardRates}
+        left join lateral (
+          select cell.category_id, cell.volume, pr.price
+          from member_category_cells cell
+          join unnest(${textArray(categories)}, ${priceArray}) as pr(category_id, price)
+            on pr.category_id = cell.category_id
+          where cell.member_id = a.member_id and ${cellMatch}
+          order by cell.units_per_week desc, cell.category_id
+          limit 1) mc on true
+        where cardinality(${textArray(cellL)}) = 0 or mc.category_id is not null
       ) v
       where ${usesAllowed} > 0`.execute(tx);
     return;
@@ -284,8 +347,8 @@ async function insertCandidates(
 
   if (categories.length === 0) return;
   const t = c.timing;
-  const cellL = a.cells.map((x) => x.loyalty);
-  const cellV = a.cells.map((x) => x.volume);
+  // A campaign starting inside the period opens no offer before it starts (nor ends one after it).
+  const firstDay = c.activeFrom !== null && c.activeFrom > o.periodStart ? c.activeFrom : o.periodStart;
   const cal = calibrationSql({
     raw: sql`w.raw14`,
     purchaseDays: sql`w.purchase_days`,
@@ -294,7 +357,7 @@ async function insertCandidates(
   });
   await sql`
     insert into offer_candidates
-    select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_from + ${t.validDays - 1}::int,
+    select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_to,
       v.predicted_date, v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
       round(v.p * v.price * ${units} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
       ${tail}
@@ -302,31 +365,28 @@ async function insertCandidates(
       select w.*, least(1, case when w.raw14 > 0 then w.raw_window * ${cal.prob} / w.raw14 else w.raw_window end) as p
       from (
         select x.*,
-          cadence_window_prob(x.elapsed, x.valid_from - x.as_of_date, x.valid_from - x.as_of_date + ${t.validDays}::int,
+          cadence_window_prob(x.elapsed, x.valid_from - x.as_of_date, x.valid_to - x.as_of_date + 1,
                               x.mean_gap_days, x.gap_shape) as raw_window,
           cadence_window_prob(x.elapsed, 0, 14, x.mean_gap_days, x.gap_shape) as raw14
-        from (
+        from (select y.*, least(y.valid_from + ${t.validDays - 1}::int, ${c.activeTo}::date) as valid_to from (
           select a.member_id, a.used, cell.category_id, cell.volume, cy.purchase_days, cy.mean_gap_days, cy.gap_shape,
             pr.price, ${o.asOfDate} as as_of_date,
             (${o.asOfDate} - cy.last_purchase_date)::float8 as elapsed,
-            greatest(cy.next_expected_date, ${o.periodStart}::date) as predicted_date,
-            greatest(${o.periodStart}::date,
-                     greatest(cy.next_expected_date, ${o.periodStart}::date) - ${t.openDaysBefore}::int) as valid_from
+            greatest(cy.next_expected_date, ${firstDay}::date) as predicted_date,
+            greatest(${firstDay}::date,
+                     greatest(cy.next_expected_date, ${firstDay}::date) - ${t.openDaysBefore}::int) as valid_from
           from (${audience}) a
           join member_category_cells cell on cell.member_id = a.member_id
-          join unnest(${textArray(categories)}, ${sql`array[${sql.join(meanPrice.map((x) => sql`${x}::int`))}]`})
-            as pr(category_id, price) on pr.category_id = cell.category_id
+          join unnest(${textArray(categories)}, ${priceArray}) as pr(category_id, price)
+            on pr.category_id = cell.category_id
           join member_category_cycles cy on cy.member_id = a.member_id and cy.category_id = cell.category_id
-          where cardinality(${textArray(cellL)}) = 0 or exists (
-            select 1 from unnest(${textArray(cellL)}, ${textArray(cellV)}) as want(loyalty, volume)
-            where (want.loyalty = '*' or want.loyalty = cell.loyalty)
-              and (want.volume = '*' or want.volume = cell.volume))
-        ) x
+          where ${cellMatch}
+        ) y) x
       ) w
       ${cal.join}
     ) v
     where v.valid_from <= ${o.periodEnd}::date
-      and v.predicted_date between v.valid_from and v.valid_from + ${t.validDays - 1}::int
+      and v.predicted_date between v.valid_from and v.valid_to
       and v.p >= ${t.minProbability}::float8
       and ${usesAllowed} > 0`.execute(tx);
 }

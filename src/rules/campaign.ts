@@ -319,6 +319,10 @@ export const CampaignFile = z
       }
     }
     if (c.funding && reward) issue(['funding'], 'a reward coupon is paid by the store: remove funding');
+    // Cells are a member's 9-cell in a promoted category: a reward (no promotes) reaches nobody.
+    const noCells = 'a reward coupon promotes no category, so no member has a cell in it: use traits, tiers or stages';
+    if (reward && c.audience.cells) issue(['audience', 'cells'], noCells);
+    if (reward && c.audience.exclude?.cells) issue(['audience', 'exclude', 'cells'], noCells);
   }, {
     // Fields against each other only once each field is valid: one mistake, one message.
     when: (payload) => payload.issues.length === 0,

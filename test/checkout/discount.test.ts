@@ -71,6 +71,14 @@ describe('applyOffer', () => {
     expect(r).toEqual({ discountCents: 250, allocations: [{ line: 1, cents: 250 }] });
   });
 
+  it('buy two get one with max_units 1 (rules/campaigns/vegetable-lovers.yaml): at most one unit free', () => {
+    // max_units caps the units discounted, i.e. the free ones; the units bought count in full.
+    const bxgy = terms({ kind: 'buy_x_get_y', value: 1, minQty: 2, maxUnits: 1 });
+    expect(applyOffer(bxgy, [line(A, 3, 200)])).toEqual({ discountCents: 200, allocations: [{ line: 0, cents: 200 }] });
+    expect(applyOffer(bxgy, [line(A, 6, 200)])).toEqual({ discountCents: 200, allocations: [{ line: 0, cents: 200 }] });
+    expect(applyOffer(bxgy, [line(A, 2, 200)])).toEqual({ reason: 'below_min_qty' });
+  });
+
   it('a reward takes a fixed amount off the basket, spread over every line, never below zero', () => {
     expect(applyOffer(terms({ kind: 'reward', value: 3000, gtins: new Set() }), [line(A, 1, 1000), line(B, 1, 3000)]))
       .toEqual({ discountCents: 3000, allocations: [{ line: 0, cents: 750 }, { line: 1, cents: 2250 }] });

@@ -51,6 +51,20 @@ describe('cadence rules check', () => {
     expect((await cadence('rules', 'check', join(dir, 'nowhere'))).code).toBe(1);
   }, 60_000);
 
+  it('refuses to build lists from rules that name what the catalogue does not have, as the server does', async () => {
+    const file = join(dir, 'rules', 'campaigns', 'pet-food-owners.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('categories: [dog_food, cat_food]', 'categories: [dog_food, cat_fod]'));
+    try {
+      const res = await runCadence({ CHAIN_TIME_ZONE: 'America/New_York', ...env(), RULES_DIR: join(dir, 'rules') },
+        'lists', 'run', '--period', '2026-11-02');
+      expect(res.code, res.stdout + res.stderr).toBe(1);
+      expect(res.stderr).toContain(`${file}:8:26 promotes.categories[1]: unknown category cat_fod; did you mean cat_food?`);
+    } finally {
+      writeFileSync(file, good);
+    }
+  }, 60_000);
+
   it.skipIf(!!databaseUrl)('exits 2 after checking the files alone when the server owns the data folder', async () => {
     const lock = join(dir, 'data', 'cadence.lock');
     writeFileSync(lock, JSON.stringify({ pid: process.pid, owner: 'server', url: 'http://127.0.0.1:3000', startedAt: new Date().toISOString() }));

@@ -186,6 +186,18 @@ describe(`list periods with the shipped rules on ${dbKind}`, () => {
 });
 
 describe('POST /v1/jobs/lists, dates PostgreSQL cannot hold', () => {
+  it('refuses a period overlapping one already built (members would hold two sets of offers)', async () => {
+    const built = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD });
+    expect(((await built.json()) as any).built).toBe(false);
+    const res = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: '2026-11-09' });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { detail: string }).detail).toContain(`${PERIOD} – 2026-11-15`);
+    const { rows } = await sql<{ n: number }>`
+      select (select count(*) from offers where period_start = '2026-11-09')::int
+           + (select count(*) from list_periods where period_start = '2026-11-09')::int as n`.execute(getDeps().db);
+    expect(rows[0]!.n).toBe(0);
+  });
+
   it('refuses a periodStart outside 1900–9999 with 422 naming it (was a 500)', async () => {
     for (const periodStart of ['0000-01-01', '9999-12-31']) {
       const res = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart });

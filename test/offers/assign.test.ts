@@ -5,6 +5,7 @@ import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
 import type { CampaignSpec } from '../../src/offers/spec.ts';
+import { inHoldout as rulesInHoldout } from '../../src/rules/index.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
@@ -83,10 +84,15 @@ function options(overrides: Partial<ListPeriodOptions> = {}): ListPeriodOptions 
   };
 }
 
-/** Independent of the SQL: the first 32 bits of md5("campaign:member") mod 10,000. */
+/**
+ * The one holdout the README names (src/rules/holdout.ts, which the preview uses too), checked here
+ * against node's own md5: the first 32 bits of md5("campaign:member") below ⌊percent/100 · 2³²⌋.
+ */
 function inHoldout(campaignId: string, memberId: number, percent: number): boolean {
   const h = createHash('md5').update(`${campaignId}:${memberId}`).digest();
-  return h.readUInt32BE(0) % 10000 < percent * 100;
+  const held = h.readUInt32BE(0) < Math.floor((percent / 100) * 2 ** 32);
+  expect(rulesInHoldout(campaignId, memberId, percent)).toBe(held);
+  return held;
 }
 
 async function offers(period = PERIOD) {
@@ -129,7 +135,7 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(new Set(rows.filter((o) => o.cell_volume === 'high').map((o) => Number(o.value)))).toEqual(new Set([30]));
   });
 
-  it('holds out a deterministic control group per campaign, recorded but without a list slot cost', async () => {
+  it('holds out the same deterministic control group as the preview (src/rules/holdout.ts), recorded but without a list slot cost', async () => {
     const rows = await offers();
     for (const o of rows) {
       const c = [analgesics, coffee, reward].find((x) => x.id === o.campaign_id)!;
@@ -207,6 +213,85 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(open.offers).toBe(unlimited.length);
   });
 
+  it('records as controls only the held-out members the budget would have reached', async () => {
+    const period = '2026-11-06';
+    const held = { ...coffee, id: 'coffee-held-out', holdoutPercent: 20 };
+    await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [held] }));
+    const open = await offers(period);
+    expect(open.filter((o) => o.control).length).toBeGreaterThan(10);
+    await runListPeriod(getDeps().db, options({
+      periodStart: period,
+      campaigns: [{ ...held, budget: { maxOffers: 5, maxCostCents: null } }],
+      regenerate: true,
+    }));
+    const rows = await offers(period);
+    const exposed = rows.filter((o) => !o.control);
+    const controls = rows.filter((o) => o.control);
+    expect(exposed).toHaveLength(5);
+    // The control group stands for what its members would have got: an offer within the budget,
+    // ranked like everyone by expected value, not every held-out member of the audience.
+    const cutoff = Math.min(...exposed.map((o) => o.expected_value_cents));
+    expect(controls.filter((o) => o.expected_value_cents < cutoff)).toEqual([]);
+    expect(controls.length).toBeLessThanOrEqual(5);
+  });
+
+  it('targets cells and ladders by volume for a fixed-window (seasonal) offer too', async () => {
+    const period = '2026-11-07';
+    const seasonal: CampaignSpec = {
+      ...analgesics,
+      id: 'analgesics-winter',
+      holdoutPercent: 0,
+      timing: { kind: 'fixed', validDays: 14, from: '2026-11-01', to: '2026-12-31' },
+    };
+    await runListPeriod(getDeps().db, options({ periodStart: period, campaigns: [seasonal] }));
+    const rows = await offers(period);
+    expect(rows.length).toBeGreaterThan(10);
+    const { rows: national } = await sql<{ member_id: number; volume: string }>`
+      select member_id, volume from member_category_cells
+      where category_id = 'analgesics' and loyalty = 'national'`.execute(getDeps().db);
+    const volumeOf = new Map(national.map((r) => [Number(r.member_id), r.volume]));
+    for (const o of rows) {
+      expect(volumeOf.has(Number(o.member_id)), `member ${o.member_id} is no national-brand buyer`).toBe(true);
+      const volume = volumeOf.get(Number(o.member_id)) as 'low' | 'medium' | 'high' | 'unclassified';
+      expect(Number(o.value)).toBe(seasonal.offer.ladder[volume]);
+    }
+  });
+
+  it('promotes what the rule file says: the listed GTINs or the products matching every other filter', async () => {
+    const db = getDeps().db;
+    const period = '2026-11-08';
+    const { rows: products } = await sql<{ gtin: string; category_id: string }>`
+      select gtin, category_id from products where known and category_id in ('coffee', 'analgesics') order by gtin`.execute(db);
+    const listed = products.find((p) => p.category_id === 'analgesics')!.gtin;
+    const coffeeGtins = products.filter((p) => p.category_id === 'coffee').map((p) => p.gtin);
+    expect(coffeeGtins.length).toBeGreaterThan(1);
+    const both = { ...coffee, id: 'coffee-plus-one', hash: 'h-plus-one', promotes: { ...coffee.promotes, gtins: [listed] } };
+    await runListPeriod(db, options({ periodStart: period, campaigns: [both] }));
+    const { rows } = await sql<{ gtins: string[] }>`
+      select gtins from campaign_terms where campaign_id = 'coffee-plus-one'`.execute(db);
+    expect([...rows[0]!.gtins].sort()).toEqual([listed, ...coffeeGtins].sort());
+  });
+
+  it('counts the redeemed offers a regenerate keeps against the budget', async () => {
+    const db = getDeps().db;
+    const period = '2026-11-10';
+    const capped = { ...coffee, id: 'coffee-capped', budget: { maxOffers: 5, maxCostCents: null } };
+    await runListPeriod(db, options({ periodStart: period, campaigns: [capped] }));
+    const first = await offers(period);
+    expect(first).toHaveLength(5);
+    await sql`update offers set uses = 1 where id = ${first[0]!.id}`.execute(db);
+    // Regenerated with a lifetime limit of one: the member who redeemed is no candidate any more,
+    // five others are; the redeemed offer stays, and the five of the budget include it.
+    await runListPeriod(db, options({
+      periodStart: period,
+      campaigns: [{ ...capped, limits: { usesPerOffer: 1, perMemberTotal: 1 } }],
+      regenerate: true,
+    }));
+    const after = await offers(period);
+    expect(after.some((o) => o.id === first[0]!.id)).toBe(true);
+    expect(after).toHaveLength(5);
+  });
+
   it('stacks an exclusive group by priority, and caps the list', async () => {
     const period = '2026-11-30';
     const a = { ...analgesics, stackingGroup: 'one-per-member', holdoutPercent: 0 };
@@ -246,6 +331,58 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     const onceRows = rows.filter((o) => o.campaign_id === 'reward-once');
     expect(onceRows.length).toBe((await offers('2026-10-26')).length - 1);
     expect(onceRows.filter((o) => o.member_id === usedBy.member_id)).toEqual([]);
+  });
+
+  it('keeps every offer inside its campaign\'s active dates when they straddle the period', async () => {
+    const db = getDeps().db;
+    // The deal ends on the period's 5th day (a vendor pays until then, not a day longer) ...
+    const ending = '2026-11-04';
+    const endsOn = '2026-11-08';
+    await runListPeriod(db, options({
+      periodStart: ending,
+      campaigns: [
+        { ...coffee, id: 'coffee-ending', activeTo: endsOn },
+        { ...reward, id: 'reward-ending', activeTo: endsOn },
+      ],
+    }));
+    const ended = await offers(ending);
+    expect(ended.filter((o) => o.campaign_id === 'coffee-ending').length).toBeGreaterThan(5);
+    expect(ended.filter((o) => o.campaign_id === 'reward-ending').length).toBeGreaterThan(5);
+    expect(ended.filter((o) => o.valid_to > endsOn)).toEqual([]);
+    for (const o of ended) {
+      expect(o.valid_from <= o.valid_to).toBe(true);
+      if (o.predicted_date) expect(o.predicted_date >= o.valid_from && o.predicted_date <= o.valid_to).toBe(true);
+    }
+    // ... and another starts on the period's 8th day: nothing is redeemable before it starts.
+    const starting = '2026-11-05';
+    const startsOn = '2026-11-12';
+    await runListPeriod(db, options({
+      periodStart: starting,
+      campaigns: [
+        { ...coffee, id: 'coffee-starting', activeFrom: startsOn },
+        { ...reward, id: 'reward-starting', activeFrom: startsOn },
+      ],
+    }));
+    const started = await offers(starting);
+    expect(started.filter((o) => o.campaign_id === 'coffee-starting').length).toBeGreaterThan(0);
+    expect(started.filter((o) => o.campaign_id === 'reward-starting').length).toBeGreaterThan(5);
+    expect(started.filter((o) => o.valid_from < startsOn)).toEqual([]);
+  });
+
+  it('keeps a once-per-member campaign once: no second offer while the first is still redeemable', async () => {
+    const db = getDeps().db;
+    const once = { ...reward, id: 'welcome-once', hash: 'h-welcome', limits: { usesPerOffer: 1, perMemberTotal: 1 },
+      holdoutPercent: 0, timing: { kind: 'fixed' as const, validDays: 28, from: null, to: null } };
+    await runListPeriod(db, options({ periodStart: '2027-01-04', campaigns: [once] }));
+    const first = (await offers('2027-01-04')).filter((o) => !o.control);
+    expect(first.length).toBeGreaterThan(5);
+    expect(first.every((o) => o.valid_to === '2027-01-31')).toBe(true);
+    // Two weeks on, the first offers are still valid (and unredeemed): a second one would let a
+    // member redeem the once-only coupon twice.
+    await runListPeriod(db, options({ periodStart: '2027-01-18', campaigns: [once] }));
+    const holders = new Set(first.map((o) => o.member_id));
+    const second = (await offers('2027-01-18')).filter((o) => !o.control);
+    expect(second.filter((o) => holders.has(o.member_id))).toEqual([]);
   });
 
   it('refuses to build lists from analytics tables of different runs, naming them', async () => {

@@ -201,6 +201,23 @@ describe('campaign files', () => {
     );
   });
 
+  it('refuses cells on a reward coupon, which promotes no category to have a cell in', async () => {
+    const reward = [
+      'id: thanks',
+      'name: Thanks',
+      'active: { from: 2026-01-01, to: 2026-12-31 }',
+      'audience:',
+      '  cells: [national/high]',
+      '  exclude: { cells: [store/*] }',
+      'offer: { kind: reward_coupon, value_cents: 3000 }',
+    ].join('\n');
+    const found = (await issuesOf(reward)).map(formatIssue);
+    expect(found).toEqual([
+      expect.stringMatching(/x\.yaml:5:3 audience\.cells: a reward coupon promotes no category/),
+      expect.stringMatching(/x\.yaml:6:14 audience\.exclude\.cells: a reward coupon promotes no category/),
+    ]);
+  });
+
   it('accepts GTINs written as numbers (YAML drops their leading zeros) and refuses bad check digits', async () => {
     const ok = await parseCampaign(withLines((l) => (l[6] = '  gtins: [0012345678905, "0012345678905"]')));
     expect(ok.rules.campaigns[0]!.promotes!.gtins).toEqual(['00012345678905']);
