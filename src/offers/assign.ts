@@ -118,18 +118,20 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
     await insertCandidates(tx, c, { ...opts, periodEnd, asOfDate });
   }
 
+  // Ties are broken on ids in byte order (collate "C"), so PGlite (C) and a PostgreSQL created
+  // with another collation (en_US ignores '-' and '_') pick the same offers.
   await sql`
     create temporary table offer_picks on commit drop as
     with stacked as (
       select *, row_number() over (
           partition by member_id, coalesce(stacking_group, 'campaign:' || campaign_id)
-          order by priority desc, expected_value_cents desc, campaign_id) as in_group
+          order by priority desc, expected_value_cents desc, campaign_id collate "C", category_id collate "C") as in_group
       from offer_candidates
     ),
     capped as (
       select *, row_number() over (
           partition by member_id, kind = 'reward'
-          order by expected_value_cents desc, priority desc, campaign_id) as slot
+          order by expected_value_cents desc, priority desc, campaign_id collate "C", category_id collate "C") as slot
       from stacked where in_group = 1
     ),
     -- offers of the period kept by a regenerate (the redeemed ones) spent their budget already
@@ -150,7 +152,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
                         where ${opts.keepLive === true} and o.member_id = c.member_id and o.campaign_id = c.campaign_id
                           and o.period_start = ${opts.periodStart}::date and o.status = 'live')
       window w as (partition by c.campaign_id
-                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text)
+                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text) collate "C"
                    rows between unbounded preceding and current row)
     )
     select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,
@@ -337,11 +339,18 @@ async function insertCandidates(
           join unnest(${textArray(categories)}, ${priceArray}) as pr(category_id, price)
             on pr.category_id = cell.category_id
           where cell.member_id = a.member_id and ${cellMatch}
-          order by cell.units_per_week desc, cell.category_id
+          order by cell.units_per_week desc, cell.category_id collate "C"
           limit 1) mc on true
         where cardinality(${textArray(cellL)}) = 0 or mc.category_id is not null
       ) v
-      where ${usesAllowed} > 0`.execute(tx);
+      where ${usesAllowed} > 0
+        -- a seasonal window outlives the period: who still holds this campaign's offer for it,
+        -- unused, gets no second one (they could redeem the same deal twice)
+        and (${f.to === null} or not exists (
+          select 1 from offers held
+          where held.member_id = v.member_id and held.campaign_id = ${c.id} and held.status = 'live'
+            and not held.control and held.period_start < ${o.periodStart}::date
+            and held.valid_to >= ${from}::date and held.uses < held.uses_allowed))`.execute(tx);
     return;
   }
 

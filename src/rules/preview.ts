@@ -173,7 +173,7 @@ export async function previewCampaign(
       from member_category_cells c
       where c.category_id in (select category_id from promoted_categories)
         ${a.cells.length ? sql`and ${cellsMatch({ loyalty: sql`c.loyalty`, volume: sql`c.volume` }, a.cells)}` : sql``}
-      order by c.member_id, c.units_per_week desc, c.category_id
+      order by c.member_id, c.units_per_week desc, c.category_id collate "C"
     )
     select coalesce(mc.loyalty || '/' || mc.volume, '-') as cell, count(*)::int as reached,
            count(*) filter (where ${holdout})::int as held_out
@@ -216,7 +216,7 @@ export async function previewCampaign(
     const eligible = await sql<{ cell: string; eligible: number }>`
       select ${cellOf('e')} as cell, count(*)::int as eligible
       from (select distinct on (member_id) member_id, category_id from offer_candidates where not control
-            order by member_id, expected_value_cents desc, category_id) e
+            order by member_id, expected_value_cents desc, category_id collate "C") e
       group by 1`.execute(tx);
     const picks = await sql<{ cell: string; offers: number; redemptions: number | null; cost: number | null }>`
       select ${cellOf('p')} as cell, count(*)::int as offers, sum(p.probability)::float8 as redemptions,

@@ -385,6 +385,24 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     expect(second.filter((o) => holders.has(o.member_id))).toEqual([]);
   });
 
+  it('issues a seasonal offer once per member for its window, not again each period while it is valid', async () => {
+    const db = getDeps().db;
+    const seasonal: CampaignSpec = {
+      ...analgesics, id: 'analgesics-spring', hash: 'h-spring', holdoutPercent: 0,
+      timing: { kind: 'fixed', validDays: 14, from: '2027-02-01', to: '2027-03-31' },
+    };
+    await runListPeriod(db, options({ periodStart: '2027-02-01', campaigns: [seasonal] }));
+    const first = (await offers('2027-02-01')).filter((o) => !o.control);
+    expect(first.length).toBeGreaterThan(5);
+    expect(first.every((o) => o.valid_to === '2027-03-31')).toBe(true);
+    // One member used theirs: a new one is theirs to have (usesPerOffer 1, no lifetime limit).
+    const used = first[0]!;
+    await sql`update offers set uses = 1 where id = ${used.id}`.execute(db);
+    await runListPeriod(db, options({ periodStart: '2027-02-15', campaigns: [seasonal] }));
+    const second = (await offers('2027-02-15')).filter((o) => !o.control);
+    expect(second.map((o) => o.member_id)).toEqual([used.member_id]);
+  });
+
   it('refuses to build lists from analytics tables of different runs, naming them', async () => {
     const db = getDeps().db;
     const period = '2026-12-07';
