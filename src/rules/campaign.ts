@@ -69,7 +69,9 @@ const GtinRef = z.union([z.string(), z.int().nonnegative()]).transform((raw, ctx
 const percent = z
   .number({ error: 'expected a percentage between 0 and 100' })
   .gt(0, 'expected a percentage between 0 and 100')
-  .max(100, 'expected a percentage between 0 and 100');
+  .max(100, 'expected a percentage between 0 and 100')
+  // offers store it as numeric(12, 2): 12.345 would become 12.35 without a word
+  .refine((p) => Math.abs(p * 100 - Math.round(p * 100)) < 1e-9, 'expected at most 2 decimals (e.g. 12.5)');
 const cents = z.int({ error: 'expected whole cents' }).min(0, 'expected whole cents, not negative').max(100_000_000);
 const positiveCents = z.int({ error: 'expected whole cents' }).min(1, 'expected more than 0 cents').max(100_000_000);
 const days = z.int().min(1).max(366);

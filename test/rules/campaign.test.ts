@@ -83,6 +83,11 @@ describe('campaign files', () => {
       'rules/campaigns/x.yaml:16:5 offer.ladder.high: expected a percentage between 0 and 100',
     ],
     [
+      'a percentage finer than the offers store it',
+      (l) => (l[15] = '    high: 12.345'),
+      'rules/campaigns/x.yaml:16:5 offer.ladder.high: expected at most 2 decimals (e.g. 12.5)',
+    ],
+    [
       'bad YAML',
       (l) => (l[9] = '  cells: [national/*,'),
       'rules/campaigns/x.yaml:11:1 (yaml):',
