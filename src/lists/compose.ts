@@ -36,6 +36,8 @@ export interface ComposeOptions {
 /** A campaign's coupon reference: stable digits from its id, as many as the prefix leaves. */
 export function couponReference(campaignId: string, companyPrefix: string): string {
   const digits = 12 - companyPrefix.length;
+  // a 12-digit prefix leaves no room: the GCN is the prefix and its check digit alone
+  if (digits === 0) return '';
   let h = 2166136261;
   for (const ch of campaignId) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
   return String(h % 10 ** digits).padStart(digits, '0');

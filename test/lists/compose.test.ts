@@ -2,6 +2,11 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
+import { gs1CheckDigit } from '../../src/lists/barcodes.ts';
+import { composeList } from '../../src/lists/compose.ts';
+import { listDocumentJson } from '../../src/lists/document.ts';
+import { composeOptions } from '../../src/lists/print.ts';
+import { defaultSettings } from '../../src/rules/settings.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -17,18 +22,23 @@ beforeAll(async () => {
 });
 
 let seq = 0;
-async function listWith(offers: Array<{ kind: OfferKind; value: number; minQty: number; maxUnits: number | null; usesAllowed: number }>) {
+async function listWith(
+  offers: Array<{ kind: OfferKind; value: number; minQty: number; maxUnits: number | null; usesAllowed: number; gtins?: string[] }>,
+  dueSoon: string[] = [],
+) {
   const db = getDeps().db;
   seq++;
   await upsertMembers(getDeps(), [{ memberNumber: `L${seq}`, cardNumber: `5000000000${seq}`, homeStoreId: 1 }]);
   const m = await db.selectFrom('members').select('id').where('member_number', '=', `L${seq}`).executeTakeFirstOrThrow();
   const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
-    values (${m.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(db);
+    values (${m.id}, '2026-11-16', '2026-11-29', 1,
+      ${JSON.stringify({ dueSoon: dueSoon.map((gtin) => ({ gtin, predictedDate: '2026-11-20', probability: 0.5 })) })}::jsonb,
+      now()) returning id`.execute(db);
   const listId = list.rows[0]!.id;
   for (const [i, o] of offers.entries()) {
     const campaign = `compose-${seq}-${i}`;
     await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
-      values (${campaign}, 'h', ${`Offer ${i}`}, '{}', ${[PAIN_STORE]}::text[], now())`.execute(db);
+      values (${campaign}, 'h', ${`Offer ${i}`}, '{}', ${o.gtins ?? [PAIN_STORE]}::text[], now())`.execute(db);
     await sql`insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty,
         max_units, valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed,
         status, created_at, updated_at)
@@ -55,6 +65,17 @@ describe(`list composition on ${dbKind}`, () => {
       ['10% off', 'Up to 1 unit. One use.'],
       ['Buy 2, get 1 free', 'One use.'],
     ]);
+  });
+});
+
+describe(`coupon barcodes on ${dbKind}`, () => {
+  it('prints a list under a 12-digit GS1 company prefix, which leaves no digit for a coupon reference', async () => {
+    const { listId } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
+    const opts = { ...composeOptions(defaultSettings, []), companyPrefix: '061414112345' };
+    const doc = listDocumentJson(await composeList(getDeps().db, listId, opts));
+    // GCN = the 12-digit prefix + its GS1 check digit, then the offer's serial (AI 255)
+    const gcn = `061414112345${gs1CheckDigit('061414112345')}`;
+    expect(doc.offers[0]!.barcode.hri).toBe(`(255)${gcn}${doc.offers[0]!.serial}`);
   });
 });
 
