@@ -46,7 +46,8 @@ export function couponReference(campaignId: string, companyPrefix: string): stri
 function discountOf(kind: OfferKind, value: number, minQty: number): Discount {
   switch (kind) {
     case 'percent_off':
-      return { kind: 'percent', percent: Math.max(1, Math.min(100, Math.round(value))) };
+      // exactly what the till applies (checkout/discount.ts), never rounded to a whole percent
+      return { kind: 'percent', percent: Math.min(100, Math.round(value * 100) / 100) };
     case 'amount_off':
     case 'reward':
       return { kind: 'amount', amountCents: Math.max(1, Math.round(value)) };

@@ -60,7 +60,17 @@ export type CouponId = z.infer<typeof CouponId>;
 export const Discount = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('amount'), amountCents: Money.min(1) }).strict(),
-    z.object({ kind: z.literal('percent'), percent: z.number().int().min(1).max(100) }).strict(),
+    // as the offer stores it (numeric(12, 2)): the till applies 12.5%, so the list says 12.5%
+    z
+      .object({
+        kind: z.literal('percent'),
+        percent: z
+          .number()
+          .gt(0)
+          .max(100)
+          .refine((p) => Math.abs(p * 100 - Math.round(p * 100)) < 1e-9, 'at most 2 decimals'),
+      })
+      .strict(),
     z.object({ kind: z.literal('price'), priceCents: Money, quantity: z.number().int().min(1).max(99) }).strict(),
     z.object({ kind: z.literal('free'), buy: z.number().int().min(1).max(50), get: z.number().int().min(1).max(50) }).strict(),
   ])

@@ -68,6 +68,21 @@ describe(`list composition on ${dbKind}`, () => {
   });
 });
 
+describe(`discounts as printed on ${dbKind}`, () => {
+  it('prints the percentage the lane applies, with its decimals (12.5% off, not 13%)', async () => {
+    const { listId } = await listWith([
+      { kind: 'percent_off', value: 12.5, minQty: 1, maxUnits: null, usesAllowed: 1 },
+      { kind: 'percent_off', value: 0.75, minQty: 1, maxUnits: null, usesAllowed: 1 },
+    ]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.offers.map((o: { discountText: string }) => o.discountText)).toEqual(['12.5% off', '0.75% off']);
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    expect(pdf.status).toBe(200);
+  });
+});
+
 describe(`coupon barcodes on ${dbKind}`, () => {
   it('prints a list under a 12-digit GS1 company prefix, which leaves no digit for a coupon reference', async () => {
     const { listId } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
