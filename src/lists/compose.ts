@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import type { OfferKind } from '../db/schema.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type { CouponId, Discount, ListDocumentInput } from './document.ts';
+import { MAX_LIST_OFFERS, type CouponId, type Discount, type ListDocumentInput } from './document.ts';
 
 /**
  * Turns a stored list (src/lists/period.ts) into the ListDocument the PDF and the apps render:
@@ -171,7 +171,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
       brandColor: opts.branding.color,
     },
     dueSoon: dueItems.slice(0, 40),
-    offers: priced.slice(0, 24).map((o) => ({
+    offers: priced.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
       description: o.name.slice(0, 120),
       discount: discountOf(o.kind, o.value, o.min_qty),
@@ -180,7 +180,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
       coupon: coupon(o.campaign_id),
       terms: offerTerms(o),
     })),
-    rewards: rewards.slice(0, 6).map((o) => ({
+    rewards: rewards.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
       description: o.name.slice(0, 120),
       valueCents: Math.max(1, Math.round(o.value)),

@@ -16,6 +16,12 @@ import {
  * JSON) agree on this shape only.
  */
 
+/**
+ * Offers (and rewards) one list carries: as many as `lists.max_offers` may give (rules/settings.ts);
+ * the PDF runs onto further pages. A lower cap here dropped offers from the printed list.
+ */
+export const MAX_LIST_OFFERS = 100;
+
 const Money = Cents.openapi({ description: 'US cents', example: 349 });
 const Text = (max: number) => z.string().min(1).max(max);
 
@@ -161,8 +167,8 @@ export const ListDocument = z
     periodToDate: LocalDate,
     store: StoreBranding,
     dueSoon: z.array(DueItem).max(40),
-    offers: z.array(ListOffer).max(24),
-    rewards: z.array(RewardCoupon).max(6),
+    offers: z.array(ListOffer).max(MAX_LIST_OFFERS),
+    rewards: z.array(RewardCoupon).max(MAX_LIST_OFFERS),
     content: ContentPiece.nullish(),
     perks: z.array(TierPerk).max(6),
   })

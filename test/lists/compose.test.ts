@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
+import { jsonb } from '../../src/db/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
 import { gs1CheckDigit } from '../../src/lists/barcodes.ts';
 import { composeList } from '../../src/lists/compose.ts';
@@ -32,7 +33,7 @@ async function listWith(
   const m = await db.selectFrom('members').select('id').where('member_number', '=', `L${seq}`).executeTakeFirstOrThrow();
   const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
     values (${m.id}, '2026-11-16', '2026-11-29', 1,
-      ${JSON.stringify({ dueSoon: dueSoon.map((gtin) => ({ gtin, predictedDate: '2026-11-20', probability: 0.5 })) })}::jsonb,
+      ${jsonb({ dueSoon: dueSoon.map((gtin) => ({ gtin, predictedDate: '2026-11-20', probability: 0.5 })) })},
       now()) returning id`.execute(db);
   const listId = list.rows[0]!.id;
   for (const [i, o] of offers.entries()) {
@@ -78,6 +79,26 @@ describe(`discounts as printed on ${dbKind}`, () => {
     expect(res.status).toBe(200);
     const doc = await res.json();
     expect(doc.offers.map((o: { discountText: string }) => o.discountText)).toEqual(['12.5% off', '0.75% off']);
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    expect(pdf.status).toBe(200);
+  });
+});
+
+describe(`a long list on ${dbKind}`, () => {
+  it('prints every offer the period gave (up to lists.max_offers, 100), and marks a due item with the last one', async () => {
+    const MILK = gtin14(gtin13(3));
+    const offers = Array.from({ length: 30 }, (_, i) => ({
+      kind: 'amount_off' as const, value: 10 + i, minQty: 1, maxUnits: null, usesAllowed: 1,
+      ...(i === 29 ? { gtins: [MILK] } : {}),
+    }));
+    const { listId } = await listWith(offers, [MILK]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.offers).toHaveLength(30);
+    expect(doc.dueSoon).toEqual([
+      expect.objectContaining({ name: 'Acme Milk 1gal', offerSerial: doc.offers[29].serial, offerMarker: 'Offer 30: $0.39 off' }),
+    ]);
     const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
     expect(pdf.status).toBe(200);
   });
