@@ -116,6 +116,17 @@ describe(`coupon barcodes on ${dbKind}`, () => {
 });
 
 describe(`a member's current list on ${dbKind}`, () => {
+  it('is found for an unregistered member by the card number the list prints as their member number', async () => {
+    const db = getDeps().db;
+    const m = await db.insertInto('members').values({ card_number: '500000000999', status: 'unregistered' }).returning('id').executeTakeFirstOrThrow();
+    const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+      values (${m.id}, '2026-11-16', '2026-11-29', 1, ${jsonb({ dueSoon: [] })}, now()) returning id`.execute(db);
+    const res = await api.call('GET', '/v1/members/500000000999/lists/current', api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc).toMatchObject({ listSerial: String(list.rows[0]!.id), memberNumber: '500000000999' });
+  });
+
   it('is the list of the period holding today; a member left out this period has none (was the last, expired list)', async () => {
     const db = getDeps().db;
     const { listId, memberNumber } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
