@@ -110,17 +110,21 @@ export async function computeMemberScores(
         tier, share_of_wallet, stage, last_visit_date, days_since_last_visit, mean_visit_gap_days,
         visit_gap_probability, recent_spend_cents, prior_spend_cents, churn_risk, churn_reason)
       with visits as (
-        -- one row per member and local day with a basket: same-day baskets are one visit
+        -- one row per member and local day with a basket: same-day baskets are one visit; a day
+        -- with returns only is no visit (its spend still counts, net), as it is no purchase day
         select b.member_id, (b.ts at time zone coalesce(s.time_zone, ${timeZone}))::date as day,
-               sum(b.total_cents) as spend_cents
+               sum(b.total_cents) as spend_cents,
+               bool_or(exists (select 1 from basket_lines l
+                               where l.member_id = b.member_id and l.basket_id = b.id and l.qty > 0))
+                 as bought
         from baskets b
         left join stores s on s.id = b.store_id
         where b.member_id <> 0 and b.ts >= ${history.at}::timestamptz and b.ts < ${at}::timestamptz
         group by 1, 2
       ),
       per_member as (
-        select member_id, max(day) as last_day,
-               count(*) filter (where day >= ${lookback.date}::date) as visit_days,
+        select member_id, max(day) filter (where bought) as last_day,
+               count(*) filter (where bought and day >= ${lookback.date}::date) as visit_days,
                coalesce(sum(spend_cents) filter (where day >= ${lookback.date}::date), 0) as spend_cents,
                coalesce(sum(spend_cents) filter (where day >= ${qualified.date}::date), 0)
                  as qualification_spend,
@@ -136,7 +140,7 @@ export async function computeMemberScores(
                (max(v.day) - min(v.day))::float8 / nullif(count(*) - 1, 0) as mean_gap
         from visits v
         join per_member p using (member_id)
-        where v.day > p.last_day - ${7 * cells.lookbackWeeks}::int
+        where v.bought and v.day > p.last_day - ${7 * cells.lookbackWeeks}::int
         group by v.member_id
       ),
       observed as (${observedWeeksSql({

@@ -77,18 +77,31 @@ export async function findCategory(
   );
 }
 
-/** Members are named outside by the chain's member number, never by the internal id. */
+/**
+ * Members are named outside by the chain's member number, never by the internal id; an
+ * unregistered member (a card seen at the till, no number yet) by their card number, as the
+ * predictions export and their printed list name them. A member number wins over a card.
+ */
 export async function findMemberByNumber(
   db: Db,
   memberNumber: string,
 ): Promise<{ id: number; memberNumber: string } | null> {
   const row = await db
     .selectFrom('members')
-    .select(['id', 'member_number'])
-    .where('member_number', '=', memberNumber)
+    .select(['id', 'member_number', 'card_number'])
+    .where((eb) =>
+      eb.or([
+        eb('member_number', '=', memberNumber),
+        eb.and([eb('member_number', 'is', null), eb('card_number', '=', memberNumber)]),
+      ]),
+    )
     .where('id', '<>', 0)
+    .orderBy(sql`member_number is null`)
+    .limit(1)
     .executeTakeFirst();
-  return row ? { id: Number(row.id), memberNumber: row.member_number as string } : null;
+  return row
+    ? { id: Number(row.id), memberNumber: (row.member_number ?? row.card_number) as string }
+    : null;
 }
 
 export interface MemberScoresRow {

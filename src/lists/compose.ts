@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import type { OfferKind } from '../db/schema.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type { CouponId, Discount, ListDocumentInput } from './document.ts';
+import { MAX_LIST_OFFERS, type CouponId, type Discount, type ListDocumentInput } from './document.ts';
 
 /**
  * Turns a stored list (src/lists/period.ts) into the ListDocument the PDF and the apps render:
@@ -36,6 +36,8 @@ export interface ComposeOptions {
 /** A campaign's coupon reference: stable digits from its id, as many as the prefix leaves. */
 export function couponReference(campaignId: string, companyPrefix: string): string {
   const digits = 12 - companyPrefix.length;
+  // a 12-digit prefix leaves no room: the GCN is the prefix and its check digit alone
+  if (digits === 0) return '';
   let h = 2166136261;
   for (const ch of campaignId) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
   return String(h % 10 ** digits).padStart(digits, '0');
@@ -44,7 +46,8 @@ export function couponReference(campaignId: string, companyPrefix: string): stri
 function discountOf(kind: OfferKind, value: number, minQty: number): Discount {
   switch (kind) {
     case 'percent_off':
-      return { kind: 'percent', percent: Math.max(1, Math.min(100, Math.round(value))) };
+      // exactly what the till applies (checkout/discount.ts), never rounded to a whole percent
+      return { kind: 'percent', percent: Math.min(100, Math.round(value * 100) / 100) };
     case 'amount_off':
     case 'reward':
       return { kind: 'amount', amountCents: Math.max(1, Math.round(value)) };
@@ -168,7 +171,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
       brandColor: opts.branding.color,
     },
     dueSoon: dueItems.slice(0, 40),
-    offers: priced.slice(0, 24).map((o) => ({
+    offers: priced.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
       description: o.name.slice(0, 120),
       discount: discountOf(o.kind, o.value, o.min_qty),
@@ -177,7 +180,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
       coupon: coupon(o.campaign_id),
       terms: offerTerms(o),
     })),
-    rewards: rewards.slice(0, 6).map((o) => ({
+    rewards: rewards.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
       description: o.name.slice(0, 120),
       valueCents: Math.max(1, Math.round(o.value)),

@@ -16,6 +16,12 @@ import {
  * JSON) agree on this shape only.
  */
 
+/**
+ * Offers (and rewards) one list carries: as many as `lists.max_offers` may give (rules/settings.ts);
+ * the PDF runs onto further pages. A lower cap here dropped offers from the printed list.
+ */
+export const MAX_LIST_OFFERS = 100;
+
 const Money = Cents.openapi({ description: 'US cents', example: 349 });
 const Text = (max: number) => z.string().min(1).max(max);
 
@@ -60,7 +66,17 @@ export type CouponId = z.infer<typeof CouponId>;
 export const Discount = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('amount'), amountCents: Money.min(1) }).strict(),
-    z.object({ kind: z.literal('percent'), percent: z.number().int().min(1).max(100) }).strict(),
+    // as the offer stores it (numeric(12, 2)): the till applies 12.5%, so the list says 12.5%
+    z
+      .object({
+        kind: z.literal('percent'),
+        percent: z
+          .number()
+          .gt(0)
+          .max(100)
+          .refine((p) => Math.abs(p * 100 - Math.round(p * 100)) < 1e-9, 'at most 2 decimals'),
+      })
+      .strict(),
     z.object({ kind: z.literal('price'), priceCents: Money, quantity: z.number().int().min(1).max(99) }).strict(),
     z.object({ kind: z.literal('free'), buy: z.number().int().min(1).max(50), get: z.number().int().min(1).max(50) }).strict(),
   ])
@@ -151,8 +167,8 @@ export const ListDocument = z
     periodToDate: LocalDate,
     store: StoreBranding,
     dueSoon: z.array(DueItem).max(40),
-    offers: z.array(ListOffer).max(24),
-    rewards: z.array(RewardCoupon).max(6),
+    offers: z.array(ListOffer).max(MAX_LIST_OFFERS),
+    rewards: z.array(RewardCoupon).max(MAX_LIST_OFFERS),
     content: ContentPiece.nullish(),
     perks: z.array(TierPerk).max(6),
   })

@@ -217,13 +217,20 @@ class ListLayout {
         }
       },
     });
+    const nameWidth = cols.size - cols.name - 6;
+    const sizeWidth = cols.price - cols.size - 6;
     items.forEach((item, i) => {
+      // a long name or size wraps: the row grows by the extra lines rather than run into the next item
+      const extra = (str: string, size: number, width: number) =>
+        this.measure(str, FONT, size, width) - this.measure('Hg', FONT, size, width);
+      const height =
+        row + Math.max(0, extra(item.name, 9, nameWidth), item.size ? extra(item.size, 8.5, sizeWidth) : 0);
       blocks.push({
-        height: row,
+        height,
         draw: (y) => {
-          if (i % 2 === 0) this.pdf.rect(MARGIN, y, this.width, row).fillColor('#f1f5f2').fill();
-          this.text(item.name, cols.name, y + 3.5, { size: 9, width: cols.size - cols.name - 6 });
-          if (item.size) this.text(item.size, cols.size, y + 3.5, { size: 8.5, color: GRAY, width: cols.price - cols.size - 6 });
+          if (i % 2 === 0) this.pdf.rect(MARGIN, y, this.width, height).fillColor('#f1f5f2').fill();
+          this.text(item.name, cols.name, y + 3.5, { size: 9, width: nameWidth });
+          if (item.size) this.text(item.size, cols.size, y + 3.5, { size: 8.5, color: GRAY, width: sizeWidth });
           this.text(formatCents(item.priceCents), cols.price, y + 3.5, { size: 9, width: cols.marker - cols.price - 14, align: 'right' });
           const at = item.offerSerial ? offerIndex.get(item.offerSerial) : undefined;
           if (at !== undefined) {

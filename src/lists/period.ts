@@ -160,7 +160,10 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     await sql`
       insert into lists (member_id, period_start, period_end, store_id, content, created_at)
       select m.member_id, ${opts.periodStart}::date, ${periodEnd}::date,
+        -- no home store: the last store shopped (a history import without store_id names none,
+        -- and a list without a store is in no store's print batch)
         coalesce(mb.home_store_id, (select b.store_id from baskets b where b.member_id = m.member_id
+                                      and b.store_id is not null
                                     order by b.ts desc limit 1)),
         jsonb_build_object('dueSoon', coalesce((
           select jsonb_agg(jsonb_build_object('gtin', s.gtin, 'predictedDate', s.predicted_date,

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'kysely';
 import type { Deps } from '../deps.ts';
 import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
@@ -80,10 +81,17 @@ export function listRoutes(deps: Deps) {
         .selectFrom('lists')
         .innerJoin('members', 'members.id', 'lists.member_id')
         .select('lists.id')
-        .where('members.member_number', '=', memberNumber)
+        // an unregistered member is named by their card, as their list prints it
+        .where((eb) =>
+          eb.or([
+            eb('members.member_number', '=', memberNumber),
+            eb.and([eb('members.member_number', 'is', null), eb('members.card_number', '=', memberNumber)]),
+          ]),
+        )
         .where('lists.voided_at', 'is', null)
         .where('lists.period_start', '<=', today)
         .where('lists.period_end', '>=', today)
+        .orderBy(sql`members.member_number is null`)
         .orderBy('lists.period_start', 'desc')
         .limit(1)
         .executeTakeFirst();

@@ -256,6 +256,21 @@ describe(`analytics API (${dbKind})`, () => {
     });
   });
 
+  it('finds an unregistered member by the card number that names them (the predictions export, their list)', async () => {
+    const db = getDeps().db;
+    await db.insertInto('members').values({ card_number: '400000000777', status: 'unregistered' }).execute();
+    const res = await get('/v1/members/400000000777/profile', keys.marketer);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ memberNumber: '400000000777', cells: [], dueProducts: [] });
+    // a registered member's number wins over another member's card
+    await db.insertInto('members').values({ card_number: 'M0000002', status: 'unregistered' }).execute();
+    const registered = await get('/v1/members/M0000002/profile', keys.marketer);
+    expect(registered.body).toMatchObject({ memberNumber: 'M0000002', tier: 'inactive' });
+    // a registered member is named by their number only, not by their card
+    await db.updateTable('members').set({ card_number: '400000000888' }).where('member_number', '=', 'M0000001').execute();
+    expect((await get('/v1/members/400000000888/profile', keys.marketer)).status).toBe(404);
+  });
+
   it('answers 404 for an unknown member and 422 for a malformed member number', async () => {
     const missing = await get('/v1/members/M9999999/profile', keys.marketer);
     expect(missing.status).toBe(404);

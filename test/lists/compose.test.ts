@@ -1,7 +1,13 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
+import { jsonb } from '../../src/db/index.ts';
 import type { OfferKind } from '../../src/db/schema.ts';
+import { gs1CheckDigit } from '../../src/lists/barcodes.ts';
+import { composeList } from '../../src/lists/compose.ts';
+import { listDocumentJson } from '../../src/lists/document.ts';
+import { composeOptions } from '../../src/lists/print.ts';
+import { defaultSettings } from '../../src/rules/settings.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -17,18 +23,23 @@ beforeAll(async () => {
 });
 
 let seq = 0;
-async function listWith(offers: Array<{ kind: OfferKind; value: number; minQty: number; maxUnits: number | null; usesAllowed: number }>) {
+async function listWith(
+  offers: Array<{ kind: OfferKind; value: number; minQty: number; maxUnits: number | null; usesAllowed: number; gtins?: string[] }>,
+  dueSoon: string[] = [],
+) {
   const db = getDeps().db;
   seq++;
   await upsertMembers(getDeps(), [{ memberNumber: `L${seq}`, cardNumber: `5000000000${seq}`, homeStoreId: 1 }]);
   const m = await db.selectFrom('members').select('id').where('member_number', '=', `L${seq}`).executeTakeFirstOrThrow();
   const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
-    values (${m.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(db);
+    values (${m.id}, '2026-11-16', '2026-11-29', 1,
+      ${jsonb({ dueSoon: dueSoon.map((gtin) => ({ gtin, predictedDate: '2026-11-20', probability: 0.5 })) })},
+      now()) returning id`.execute(db);
   const listId = list.rows[0]!.id;
   for (const [i, o] of offers.entries()) {
     const campaign = `compose-${seq}-${i}`;
     await sql`insert into campaign_terms (campaign_id, rule_hash, name, spec, gtins, created_at)
-      values (${campaign}, 'h', ${`Offer ${i}`}, '{}', ${[PAIN_STORE]}::text[], now())`.execute(db);
+      values (${campaign}, 'h', ${`Offer ${i}`}, '{}', ${o.gtins ?? [PAIN_STORE]}::text[], now())`.execute(db);
     await sql`insert into offers (member_id, list_id, campaign_id, rule_hash, period_start, control, kind, value, min_qty,
         max_units, valid_from, valid_to, probability, expected_cost_cents, expected_value_cents, funded_share, uses_allowed,
         status, created_at, updated_at)
@@ -58,7 +69,64 @@ describe(`list composition on ${dbKind}`, () => {
   });
 });
 
+describe(`discounts as printed on ${dbKind}`, () => {
+  it('prints the percentage the lane applies, with its decimals (12.5% off, not 13%)', async () => {
+    const { listId } = await listWith([
+      { kind: 'percent_off', value: 12.5, minQty: 1, maxUnits: null, usesAllowed: 1 },
+      { kind: 'percent_off', value: 0.75, minQty: 1, maxUnits: null, usesAllowed: 1 },
+    ]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.offers.map((o: { discountText: string }) => o.discountText)).toEqual(['12.5% off', '0.75% off']);
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    expect(pdf.status).toBe(200);
+  });
+});
+
+describe(`a long list on ${dbKind}`, () => {
+  it('prints every offer the period gave (up to lists.max_offers, 100), and marks a due item with the last one', async () => {
+    const MILK = gtin14(gtin13(3));
+    const offers = Array.from({ length: 30 }, (_, i) => ({
+      kind: 'amount_off' as const, value: 10 + i, minQty: 1, maxUnits: null, usesAllowed: 1,
+      ...(i === 29 ? { gtins: [MILK] } : {}),
+    }));
+    const { listId } = await listWith(offers, [MILK]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.offers).toHaveLength(30);
+    expect(doc.dueSoon).toEqual([
+      expect.objectContaining({ name: 'Acme Milk 1gal', offerSerial: doc.offers[29].serial, offerMarker: 'Offer 30: $0.39 off' }),
+    ]);
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    expect(pdf.status).toBe(200);
+  });
+});
+
+describe(`coupon barcodes on ${dbKind}`, () => {
+  it('prints a list under a 12-digit GS1 company prefix, which leaves no digit for a coupon reference', async () => {
+    const { listId } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);
+    const opts = { ...composeOptions(defaultSettings, []), companyPrefix: '061414112345' };
+    const doc = listDocumentJson(await composeList(getDeps().db, listId, opts));
+    // GCN = the 12-digit prefix + its GS1 check digit, then the offer's serial (AI 255)
+    const gcn = `061414112345${gs1CheckDigit('061414112345')}`;
+    expect(doc.offers[0]!.barcode.hri).toBe(`(255)${gcn}${doc.offers[0]!.serial}`);
+  });
+});
+
 describe(`a member's current list on ${dbKind}`, () => {
+  it('is found for an unregistered member by the card number the list prints as their member number', async () => {
+    const db = getDeps().db;
+    const m = await db.insertInto('members').values({ card_number: '500000000999', status: 'unregistered' }).returning('id').executeTakeFirstOrThrow();
+    const list = await sql<{ id: number }>`insert into lists (member_id, period_start, period_end, store_id, content, created_at)
+      values (${m.id}, '2026-11-16', '2026-11-29', 1, ${jsonb({ dueSoon: [] })}, now()) returning id`.execute(db);
+    const res = await api.call('GET', '/v1/members/500000000999/lists/current', api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc).toMatchObject({ listSerial: String(list.rows[0]!.id), memberNumber: '500000000999' });
+  });
+
   it('is the list of the period holding today; a member left out this period has none (was the last, expired list)', async () => {
     const db = getDeps().db;
     const { listId, memberNumber } = await listWith([{ kind: 'percent_off', value: 25, minQty: 1, maxUnits: 1, usesAllowed: 1 }]);

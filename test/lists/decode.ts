@@ -96,6 +96,15 @@ export function pageTexts(pdf: Uint8Array): string[] {
   return Array.from({ length: doc.countPages() }, (_, i) => doc.loadPage(i).toStructuredText('preserve-whitespace').asText());
 }
 
+/** The text lines of one page with their boxes (points, y downwards), as MuPDF extracts them. */
+export function pageLines(pdf: Uint8Array, page: number): { text: string; x: number; y: number; w: number; h: number }[] {
+  const doc = mupdf.Document.openDocument(pdf, 'application/pdf');
+  const json = JSON.parse(doc.loadPage(page).toStructuredText('preserve-whitespace').asJSON()) as {
+    blocks: { lines?: { text: string; bbox: { x: number; y: number; w: number; h: number } }[] }[];
+  };
+  return json.blocks.flatMap((b) => (b.lines ?? []).map((l) => ({ text: l.text, ...l.bbox })));
+}
+
 function onPath(tool: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseListBarcode, parseOfferBarcode } from '../../src/lists/barcodes.ts';
 import { ListDocument, ListDocumentJson, listDocumentJson, type ListDocumentInput } from '../../src/lists/document.ts';
 import { renderListPdf, renderPrintBatch, type Paper } from '../../src/lists/pdf.ts';
-import { decode, hasPopplerAndZbar, pageCount, pageSizes, pageTexts, rasterize, zbarDecodePdf } from './decode.ts';
+import { decode, hasPopplerAndZbar, pageCount, pageLines, pageSizes, pageTexts, rasterize, zbarDecodePdf } from './decode.ts';
 import { sampleList } from './fixtures.ts';
 
 /*
@@ -149,6 +149,20 @@ describe('list layout', () => {
     expect(pageCount(pdf)).toBe(1);
     const found = await decodeAll(pdf);
     expect(found.map((f) => `${f.format} ${f.text}`)).toEqual(expectedSymbols(doc));
+  });
+
+  it('gives a long item name and size the lines they need: they never run into the next item', async () => {
+    const doc = sampleList(7);
+    const name = 'Organic grass-fed whole milk with vitamin D, ultra-pasteurized, family size jug';
+    const size = '1 gal (128 fl oz) plastic jug';
+    doc.dueSoon[0] = { ...doc.dueSoon[0]!, name, size };
+    const pdf = await renderListPdf(doc, { paper: 'letter' });
+    expect(pageTexts(pdf).join(' ').replace(/\s+/g, ' ')).toContain('family size jug');
+    const lines = pageLines(pdf, 0);
+    const next = lines.find((l) => l.text.startsWith(doc.dueSoon[1]!.name))!;
+    const first = lines.filter((l) => l.text.trim() && (name.includes(l.text.trim()) || size.includes(l.text.trim())));
+    expect(first.length).toBeGreaterThan(2); // name and size wrapped
+    for (const l of first) expect(l.y + l.h, l.text).toBeLessThanOrEqual(next.y + 0.5);
   });
 
   it('refuses an invalid document with the path of the problem', async () => {

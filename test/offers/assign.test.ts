@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
+import { storeListIds } from '../../src/lists/print.ts';
 import type { CampaignSpec } from '../../src/offers/spec.ts';
 import { inHoldout as rulesInHoldout } from '../../src/rules/index.ts';
 import { defaultRuleSet } from '../../src/rules/rule-set.ts';
@@ -439,5 +440,30 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
 
   it('refuses a malformed period', async () => {
     await expect(runListPeriod(getDeps().db, options({ periodStart: '2026-13-40' }))).rejects.toThrow(/not a date/);
+  });
+});
+
+describe(`the store a list prints at on ${dbKind}`, () => {
+  it("is a member without a home store's last store, even when a store-less import came after it", async () => {
+    const rollback = new Error('rollback');
+    await expect(
+      getDeps().db.transaction().execute(async (tx) => {
+        const m = (await sql<{ member_id: number }>`
+          select member_id from member_scores where qualified order by member_id limit 1`.execute(tx)).rows[0]!.member_id;
+        const last = (await sql<{ store_id: number }>`
+          select store_id from baskets where member_id = ${m} and store_id is not null
+          order by ts desc limit 1`.execute(tx)).rows[0]!.store_id;
+        await sql`update members set home_store_id = null where id = ${m}`.execute(tx);
+        // a history import without store_id, later than every basket at a till
+        await sql`insert into baskets (member_id, store_id, txn_id, ts, total_cents, line_count, content_hash, source)
+          values (${m}, null, 'no-store-1', '2026-10-30T22:00:00Z', 499, 1, 'x', 'import')`.execute(tx);
+        await runListPeriod(tx, options({ periodStart: '2027-06-07', campaigns: [] }));
+        const list = (await sql<{ id: number; store_id: number | null }>`
+          select id, store_id from lists where member_id = ${m} and period_start = '2027-06-07'`.execute(tx)).rows[0]!;
+        expect(list.store_id).toBe(last);
+        expect(await storeListIds(tx, last, '2027-06-07')).toContain(list.id);
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
   });
 });
