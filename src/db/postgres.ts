@@ -24,7 +24,9 @@ export function postgresClient(
       numeric: { to: 1700, from: [1700], serialize: (v: unknown) => String(v), parse: Number },
       date: { to: 1082, from: [1082], serialize: (v: unknown) => String(v), parse: (v: string) => v },
     },
-    connection: { application_name: 'cadence' },
+    // ISO dates whatever the server's default: `::text` of a date, and the driver's date parser,
+    // read what this sends (a server set to 'SQL, DMY' printed 24/11/2026)
+    connection: { application_name: 'cadence', DateStyle: 'ISO, YMD', IntervalStyle: 'postgres' },
   });
 }
 
