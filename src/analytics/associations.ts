@@ -140,8 +140,8 @@ export async function topAssociations(
   const rows = await q
     .orderBy('r.lift', 'desc')
     .orderBy('r.support', 'desc')
-    .orderBy('r.antecedent_id')
-    .orderBy('r.consequent_id')
+    .orderBy(sql`r.antecedent_id collate "C"`)
+    .orderBy(sql`r.consequent_id collate "C"`)
     .limit(query.limit ?? 20)
     .execute();
   return {

@@ -177,7 +177,7 @@ export async function memberCells(db: Db, memberId: number): Promise<MemberCellR
     ])
     .where('c.member_id', '=', memberId)
     .orderBy('c.spend_cents', 'desc')
-    .orderBy('c.category_id')
+    .orderBy(sql`c.category_id collate "C"`)
     .execute();
   return rows.map((r) => ({
     categoryId: r.category_id,
@@ -196,7 +196,7 @@ export async function memberTraits(db: Db, memberId: number): Promise<string[]> 
     .selectFrom('member_traits')
     .select('trait')
     .where('member_id', '=', memberId)
-    .orderBy('trait')
+    .orderBy(sql`trait collate "C"`)
     .execute();
   return rows.map((r) => r.trait);
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import type { Settings } from '../rules/settings.ts';
 import type { ContentChoice } from './compose.ts';
@@ -22,7 +23,7 @@ export async function storeListIds(db: Db, storeId: number, periodStart: string)
     .where('lists.store_id', '=', storeId)
     .where('lists.period_start', '=', periodStart)
     .where('lists.voided_at', 'is', null)
-    .orderBy('members.member_number')
+    .orderBy(sql`members.member_number collate "C"`)
     .orderBy('lists.id')
     .execute();
   return rows.map((r) => r.id);
