@@ -26,6 +26,24 @@ describe('local times in a zone', () => {
     expect(localToInstant('2026-02-30', 'UTC')).toBeNull();
     expect(localToInstant('yesterday', 'UTC')).toBeNull();
   });
+
+  it('moves the skipped hour forward and takes the earlier instant of the repeated hour east of UTC too', () => {
+    // Berlin: 02:00 CET → 03:00 CEST on 29 March, 03:00 CEST → 02:00 CET on 25 October 2026
+    expect(localToInstant('2026-03-29 02:30', 'Europe/Berlin')).toBe('2026-03-29T01:30:00.000Z'); // 03:30 CEST (was 01:30 CET)
+    expect(localToInstant('2026-10-25 02:30', 'Europe/Berlin')).toBe('2026-10-25T00:30:00.000Z'); // 02:30 CEST (was CET)
+    expect(localToInstant('2026-10-25 01:59', 'Europe/Berlin')).toBe('2026-10-24T23:59:00.000Z');
+    expect(localToInstant('2026-10-25 03:00', 'Europe/Berlin')).toBe('2026-10-25T02:00:00.000Z');
+    // Sydney: 03:00 AEDT → 02:00 AEST on 5 April, 02:00 AEST → 03:00 AEDT on 4 October 2026
+    expect(localToInstant('2026-04-05 02:30', 'Australia/Sydney')).toBe('2026-04-04T15:30:00.000Z');
+    expect(localToInstant('2026-10-04 02:30', 'Australia/Sydney')).toBe('2026-10-03T16:30:00.000Z'); // 03:30 AEDT
+    // Lord Howe shifts by 30 minutes: 02:00 → 01:30 on 5 April
+    expect(localToInstant('2026-04-05 01:45', 'Australia/Lord_Howe')).toBe('2026-04-04T14:45:00.000Z');
+    // Santiago skips midnight (00:00 → 01:00 on 6 September 2026): the date's first instant is 01:00
+    expect(localToInstant('2026-09-06', 'America/Santiago')).toBe('2026-09-06T04:00:00.000Z');
+    // a zone at +14:00 and one at -12:00
+    expect(localToInstant('2026-11-24', 'Pacific/Kiritimati')).toBe('2026-11-23T10:00:00.000Z');
+    expect(localToInstant('2026-11-24', 'Etc/GMT+12')).toBe('2026-11-24T12:00:00.000Z');
+  });
 });
 
 describe('CSV reader', () => {
