@@ -189,6 +189,16 @@ describe('import products and members', () => {
     expect((await run('products', csv)).summary).toMatchObject({ imported: 2 });
   });
 
+  it('imports a product whose name holds an inch mark and every product after it (they were lost in its name)', async () => {
+    const csv = ['gtin,name,size', `${gtin13(60)},Pizza 12" thin,1`, `${gtin13(61)},Soda,1`, `${gtin13(62)},Bread,1`, ''].join('\n');
+    const { summary, rejected } = await run('products', csv);
+    expect(rejected).toEqual([]);
+    expect(summary).toMatchObject({ rows: 3, imported: 3, rejected: 0 });
+    const names = await getDeps().db.selectFrom('products').select(['gtin', 'name'])
+      .where('gtin', 'in', [60, 61, 62].map((n) => gtin14(gtin13(n)))).orderBy('gtin').execute();
+    expect(names.map((r) => r.name)).toEqual(['Pizza 12" thin', 'Soda', 'Bread']);
+  });
+
   it('imports members, keeps contact data apart, and registers a card first seen in a basket', async () => {
     // card 500000000001 came in with a basket above: an unregistered member with history
     const before = await getDeps().db.selectFrom('members').select(['id']).where('card_number', '=', '500000000001').executeTakeFirstOrThrow();

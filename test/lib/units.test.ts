@@ -47,6 +47,23 @@ describe('local times in a zone', () => {
 });
 
 describe('CSV reader', () => {
+  it('reads a quote inside an unquoted field as a character, not as the start of a quoted field', async () => {
+    // an inch mark in a product name swallowed every following line into one record
+    const text = 'gtin,name\n1,Pizza 12" thin\n2,Soda\n3,"Bread, 24"" loaf"\n4,Flour 5" bag "x"\n';
+    for (const size of [1, 4, 100]) {
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      const records = [];
+      for await (const r of readCsv(chunks)) records.push([r.line, r.fields]);
+      expect(records, `chunk size ${size}`).toEqual([
+        [1, ['gtin', 'name']],
+        [2, ['1', 'Pizza 12" thin']],
+        [3, ['2', 'Soda']],
+        [4, ['3', 'Bread, 24" loaf']],
+        [5, ['4', 'Flour 5" bag "x"']],
+      ]);
+    }
+  });
+
   it('handles quotes, escaped quotes, CRLF and newlines inside quotes, in any chunking', async () => {
     const text = 'a,b\r\n"x,1","say ""hi"""\r\n"multi\nline",2\nlast,3';
     for (const size of [1, 2, 3, 5, 100]) {
