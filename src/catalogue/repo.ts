@@ -115,6 +115,13 @@ export async function cardOwners(
   return new Map(rows.map((r) => [r.card_number as string, r.member_number]));
 }
 
+/** The member numbers in `numbers` that are stored already. */
+export async function existingMemberNumbers(db: Db, numbers: string[]): Promise<Set<string>> {
+  if (numbers.length === 0) return new Set();
+  const rows = await db.selectFrom('members').select('member_number').where('member_number', 'in', numbers).execute();
+  return new Set(rows.map((r) => r.member_number as string));
+}
+
 /**
  * Upserts members by member number. A card first seen in a basket made an unregistered member;
  * registering that card attaches the member number to it, so its history is kept.

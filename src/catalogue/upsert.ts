@@ -163,6 +163,11 @@ export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: Upse
           db,
           batch.flatMap((r) => (r.cardNumber ? [r.cardNumber] : [])),
         );
+        // A card first seen in baskets made an unregistered member, whose history registering the
+        // card keeps; a member who exists already has history of their own, and merging two
+        // members is not an upsert (their rows would both hold the card: a unique violation, 500).
+        const unregisteredCards = batch.filter((r) => r.cardNumber && owners.get(r.cardNumber) === null);
+        const existing = await repo.existingMemberNumbers(db, unregisteredCards.map((r) => r.memberNumber));
         const cardSeen = new Map<string, number>();
         batch.forEach((r, index) => {
           if (!r.cardNumber) return;
@@ -171,6 +176,16 @@ export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: Upse
             out.push({
               index,
               issues: [{ path: 'cardNumber', message: `card belongs to member ${owner}` }],
+            });
+          } else if (owner === null && existing.has(r.memberNumber)) {
+            out.push({
+              index,
+              issues: [
+                {
+                  path: 'cardNumber',
+                  message: `card was first used by an unregistered member (baskets without a member number); member ${r.memberNumber} exists already and the two cannot be merged by an upsert`,
+                },
+              ],
             });
           }
           const first = cardSeen.get(r.cardNumber);

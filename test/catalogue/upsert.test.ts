@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDeps } from '../support/db.ts';
-import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+import { appWithKeys, basket, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
 const getDeps = useTestDeps();
 let api: Awaited<ReturnType<typeof appWithKeys>>;
@@ -117,6 +117,26 @@ describe('catalogue upserts', () => {
     expect(clash.status).toBe(422);
     expect((await clash.json()).issues).toEqual([{ path: 'members[0].cardNumber', message: 'card belongs to member C1' }]);
     expect(await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'C2').execute()).toEqual([]);
+  });
+
+  it('refuses, naming the field, a card first seen in baskets for a member who exists already (was a 500), and stores nothing', async () => {
+    // a re-issued card: used at the till before the member file attaches it to the member
+    expect((await api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'RE1', cardNumber: '710000000001' }] })).status).toBe(200);
+    expect((await api.call('POST', '/v1/baskets', api.keys.admin, basket({ txnId: 'reissued-1', cardNumber: '710000000002' }))).status).toBe(201);
+    const res = await api.call('PUT', '/v1/members', api.keys.admin, {
+      members: [{ memberNumber: 'RE2', householdSize: 2 }, { memberNumber: 'RE1', cardNumber: '710000000002' }],
+    });
+    expect(res.status).toBe(422);
+    const body = await res.json();
+    expect(body.issues).toEqual([{ path: 'members[1].cardNumber', message: expect.stringMatching(/unregistered member.*RE1/) }]);
+    expect(JSON.stringify(body)).not.toContain('710000000002');
+    const cards = await getDeps().db.selectFrom('members').select(['member_number', 'card_number', 'status'])
+      .where('card_number', 'in', ['710000000001', '710000000002']).orderBy('card_number').execute();
+    expect(cards).toEqual([
+      { member_number: 'RE1', card_number: '710000000001', status: 'registered' },
+      { member_number: null, card_number: '710000000002', status: 'unregistered' },
+    ]);
+    expect(await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'RE2').execute()).toEqual([]);
   });
 
   it('keeps fields a later upsert leaves out', async () => {
