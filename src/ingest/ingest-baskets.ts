@@ -53,7 +53,8 @@ export async function ingestBaskets(
   cache?: ReferenceCache,
 ): Promise<IngestOutcome[]> {
   const outcomes: (IngestOutcome | undefined)[] = new Array(baskets.length);
-  // Within one call, a repeated key is resolved against its first occurrence.
+  // Within one call, a repeated key is resolved against its first occurrence (or, when that
+  // conflicts with a stored basket, against the stored one: see `recheck`).
   const firstByKey = new Map<string, number>();
   const fresh: number[] = [];
   baskets.forEach((b, i) => {
@@ -75,6 +76,9 @@ export async function ingestBaskets(
     });
     fresh.forEach((i, n) => (outcomes[i] = written[n]));
   }
+  // Repeats of a key whose first occurrence conflicts, with other content than it: they may be
+  // the stored basket itself (a retry), so they are checked against it, not against the first.
+  const recheck: number[] = [];
   baskets.forEach((b, i) => {
     if (outcomes[i]) return;
     const first = firstByKey.get(keyOf(b))!;
@@ -83,7 +87,12 @@ export async function ingestBaskets(
       outcomes[i] = rejected(firstOutcome.issues); // same key, same store
       return;
     }
-    const same = contentOf(b) === contentOf(baskets[first]!) && firstOutcome.status !== 'conflict';
+    const sameAsFirst = contentOf(b) === contentOf(baskets[first]!);
+    if (firstOutcome.status === 'conflict' && !sameAsFirst) {
+      recheck.push(i);
+      return;
+    }
+    const same = sameAsFirst && firstOutcome.status !== 'conflict';
     outcomes[i] = {
       status: same ? 'duplicate' : 'conflict',
       basketId: firstOutcome.basketId,
@@ -93,6 +102,11 @@ export async function ingestBaskets(
         : [{ path: 'txnId', message: 'this (store, terminal, txn) is already used by another basket' }],
     };
   });
+  if (recheck.length > 0) {
+    // fewer baskets each round (the first occurrences are left out), so this ends
+    const again = await ingestBaskets(deps, recheck.map((i) => baskets[i]!), source, cache);
+    recheck.forEach((i, n) => (outcomes[i] = again[n]));
+  }
   return outcomes as IngestOutcome[];
 }
 

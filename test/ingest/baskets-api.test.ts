@@ -229,6 +229,19 @@ describe('POST /v1/baskets, batches', () => {
     expect(body.results[1].basketId).toBe(body.results[0].basketId);
   });
 
+  it('answers a repeat of a stored basket as a duplicate even when an earlier repeat of its key conflicts', async () => {
+    const stored = basket();
+    const created = await (await api.call('POST', '/v1/baskets', api.keys.pos1, stored)).json();
+    const changed = { ...stored, lines: [stored.lines[0]!] };
+    const before = [await count('baskets'), await count('basket_lines')];
+    const body = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [changed, stored, changed] })).json();
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual(['conflict', 'duplicate', 'conflict']);
+    expect(body.results.map((r: { basketId: number }) => r.basketId)).toEqual([created.basketId, created.basketId, created.basketId]);
+    expect(body).toMatchObject({ created: 0, duplicates: 1, conflicts: 2 });
+    expect(body.results[1].issues).toEqual([]);
+    expect([await count('baskets'), await count('basket_lines')]).toEqual(before);
+  });
+
   it('refuses batches over 500 baskets', async () => {
     const res = await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: Array.from({ length: 501 }, () => basket()) });
     expect(res.status).toBe(422);
