@@ -305,6 +305,21 @@ function field(f: string[], i: number): string {
   return i < 0 ? '' : (f[i] ?? '').trim();
 }
 
+const exportedPattern = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z|[+-]\d{2}(?::?\d{2})?)$/;
+
+/**
+ * An instant with its offset as exports write it besides ISO-8601's own form: a space for the `T`
+ * (`2026-03-01 10:15:00-05:00`), an offset of hours only (PostgreSQL's `…15:15:00+00`), a space
+ * before the offset. In the ISO form the API takes, or null. These were refused as unreadable,
+ * though they say their offset: an export of the chain's own database could not be imported.
+ */
+function exportedInstant(text: string): string | null {
+  const m = exportedPattern.exec(text);
+  if (!m) return null;
+  const iso = `${m[1]}T${m[2]}${m[3]!.length === 3 ? `${m[3]}:00` : m[3]}`;
+  return parseInstant(iso) ? iso : null;
+}
+
 /** Validates a basket's head (its first line). */
 function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   if (!b.txn || b.txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
@@ -316,7 +331,7 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
     }
   }
   if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
-  const ts = parseInstant(b.ts) ? b.ts : localToInstant(b.ts, timeZone);
+  const ts = parseInstant(b.ts) ? b.ts : (exportedInstant(b.ts) ?? localToInstant(b.ts, timeZone));
   if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
   const at = parseInstant(ts);
   if (!at || !inRange(at.seconds * 1000)) throw new RowError('ts', 'outside 1900-01-01 … 9999-01-01');

@@ -126,6 +126,29 @@ describe('import baskets', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('reads timestamps with an offset written as PostgreSQL and other exports write them', async () => {
+    const history = [
+      'member_id,basket_id,ts,gtin,qty',
+      `H010,o1,2026-03-01 10:15:00-05:00,${A},1`,
+      `H010,o2,2026-03-01 15:15:00+00,${A},1`,
+      `H010,o3,2026-03-01T10:15:00.25-05,${A},0.375`,
+      `H010,o4,2026-03-01 16:15:00 +0100,${A},1`,
+      `H010,o5,2026-03-01 10:15:00-05:60,${A},1`,
+    ].join('\n');
+    const { summary, rejected } = await run('baskets', history);
+    expect(rejected.map((r) => [r.line, r.field])).toEqual([[6, 'ts']]);
+    expect(summary).toMatchObject({ created: 4 });
+    const rows = await getDeps().db.selectFrom('baskets').select(['txn_id', 'ts'])
+      .where('txn_id', 'in', ['o1', 'o2', 'o3', 'o4']).orderBy('txn_id').execute();
+    expect(rows.map((r) => [r.txn_id, r.ts.toISOString()])).toEqual([
+      ['o1', '2026-03-01T15:15:00.000Z'],
+      ['o2', '2026-03-01T15:15:00.000Z'],
+      ['o3', '2026-03-01T15:15:00.250Z'],
+      ['o4', '2026-03-01T15:15:00.000Z'],
+    ]);
+    expect((await run('baskets', history)).summary).toMatchObject({ created: 0, duplicates: 4 });
+  });
+
   it('refuses a file whose header lacks a required column, naming it', async () => {
     await expect(run('baskets', 'member_id,ts,gtin\nM1,2026-01-01,96385074\n')).rejects.toMatchObject({
       issues: [
