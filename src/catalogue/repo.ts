@@ -130,6 +130,14 @@ export async function existingMemberNumbers(db: Db, numbers: string[]): Promise<
 export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
   const numbers = textArray(rows.map((r) => r.memberNumber));
   const cards = textArray(rows.map((r) => r.cardNumber));
+  // Members taking another card give up their old one first: it may go to another member of
+  // the batch (the check allowed that), whose row would otherwise meet it still held.
+  await sql`
+    update members m set card_number = null, updated_at = now()
+    from unnest(${numbers}, ${cards}) as s(member_number, card_number)
+    where m.member_number = s.member_number and s.card_number is not null
+      and m.card_number is not null and m.card_number <> s.card_number
+  `.execute(db);
   await sql`
     update members m set member_number = s.member_number, status = 'registered', updated_at = now()
     from unnest(${numbers}, ${cards}) as s(member_number, card_number)

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { upsertMembers } from '../../src/catalogue/index.ts';
 import { useTestDeps } from '../support/db.ts';
 import { appWithKeys, basket, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -137,6 +138,35 @@ describe('catalogue upserts', () => {
       { member_number: null, card_number: '710000000002', status: 'unregistered' },
     ]);
     expect(await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'RE2').execute()).toEqual([]);
+  });
+
+  it('moves a card that its member gives up in the same batch, and swaps two members\' cards (was a 422)', async () => {
+    const cardOf = async (n: string) =>
+      (await getDeps().db.selectFrom('members').select('card_number').where('member_number', '=', n).executeTakeFirstOrThrow()).card_number;
+    const put = (members: object[]) => api.call('PUT', '/v1/members', api.keys.admin, { members });
+    expect((await put([{ memberNumber: 'MV1', cardNumber: '720000000001' }, { memberNumber: 'MV2', cardNumber: '720000000002' }])).status).toBe(200);
+    // MV1 gets a new card; its old one goes to MV2 (listed first)
+    expect((await put([{ memberNumber: 'MV2', cardNumber: '720000000001' }, { memberNumber: 'MV1', cardNumber: '720000000003' }])).status).toBe(200);
+    expect([await cardOf('MV1'), await cardOf('MV2')]).toEqual(['720000000003', '720000000001']);
+    // a swap
+    expect((await put([{ memberNumber: 'MV1', cardNumber: '720000000001' }, { memberNumber: 'MV2', cardNumber: '720000000003' }])).status).toBe(200);
+    expect([await cardOf('MV1'), await cardOf('MV2')]).toEqual(['720000000001', '720000000003']);
+    // the card still belongs to MV1 when MV1's own row is refused
+    const res = await put([{ memberNumber: 'MV2', cardNumber: '720000000001' }, { memberNumber: 'MV1', cardNumber: '720000000009', homeStoreId: 99 }]);
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([
+      { path: 'members[1].homeStoreId', message: 'unknown store 99' },
+      { path: 'members[0].cardNumber', message: 'card belongs to member MV1' },
+    ]);
+    expect([await cardOf('MV1'), await cardOf('MV2')]).toEqual(['720000000001', '720000000003']);
+    // an import (bad rows skipped) writes neither, rather than failing on the card still held
+    const skipped = await upsertMembers(
+      getDeps(),
+      [{ memberNumber: 'MV2', cardNumber: '720000000001' }, { memberNumber: 'MV1', cardNumber: '720000000009', homeStoreId: 99 }],
+      'skip-bad-rows',
+    );
+    expect(skipped).toMatchObject({ upserted: 0, rejected: [{ index: 1 }, { index: 0 }] });
+    expect([await cardOf('MV1'), await cardOf('MV2')]).toEqual(['720000000001', '720000000003']);
   });
 
   it('keeps fields a later upsert leaves out', async () => {
