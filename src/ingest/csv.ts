@@ -1,3 +1,5 @@
+import { ValidationError } from '../lib/errors.ts';
+
 /**
  * Streaming CSV (RFC 4180: commas, double-quoted fields with "" escapes, LF or CRLF line ends,
  * newlines inside quotes). Runtime-free: it reads an AsyncIterable of text chunks, so Node
@@ -9,6 +11,22 @@ export interface CsvRecord {
   fields: string[];
   /** The record as it stood in the file, without its line end. */
   raw: string;
+}
+
+/**
+ * A record longer than this is refused: only a quoted field can make one (it spans lines), and
+ * one that never closes (a truncated or broken file) would take the rest of the file into memory.
+ */
+export const MAX_RECORD_CHARS = 1 << 20;
+
+/** The file cannot be read on from `line` (where the record starts). */
+export class CsvRecordError extends ValidationError {
+  constructor(
+    readonly line: number,
+    detail: string,
+  ) {
+    super(detail, [{ path: `line ${line}`, message: detail }]);
+  }
 }
 
 export async function* readCsv(chunks: AsyncIterable<string> | Iterable<string>): AsyncGenerator<CsvRecord> {
@@ -40,11 +58,19 @@ export async function* readCsvBatches(chunks: AsyncIterable<string> | Iterable<s
       start = nl + 1;
       line++;
       if (text.endsWith('\r')) text = text.slice(0, -1);
+      let open: boolean;
       if (pending) {
+        open = !balanced(text, true); // only the new line is scanned: linear in the record
         text = `${pending}\n${text}`;
         pending = '';
-      } else pendingStart = line;
-      if (!balanced(text)) {
+      } else {
+        pendingStart = line;
+        open = !balanced(text, false);
+      }
+      if (open) {
+        if (text.length > MAX_RECORD_CHARS) {
+          throw new CsvRecordError(pendingStart, `a quoted field runs on past ${MAX_RECORD_CHARS >> 20} MB without its closing quote`);
+        }
         pending = text;
         continue;
       }
@@ -68,10 +94,10 @@ export async function* readCsvBatches(chunks: AsyncIterable<string> | Iterable<s
  * (`Pizza 12" thin`), as in Python's csv reader: counting every quote made such a name open a
  * field that swallowed the following lines of the file into one record.
  */
-function balanced(text: string): boolean {
-  if (text.indexOf('"') === -1) return true;
-  let quoted = false;
-  let fieldStart = true;
+function balanced(text: string, quotedAtStart: boolean): boolean {
+  if (text.indexOf('"') === -1) return !quotedAtStart;
+  let quoted = quotedAtStart;
+  let fieldStart = !quotedAtStart;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (quoted) {

@@ -47,6 +47,19 @@ describe('local times in a zone', () => {
 });
 
 describe('CSV reader', () => {
+  it('stops, naming the line, at a quoted field that runs on past 1 MB without its closing quote', async () => {
+    // a truncated or broken field would otherwise take the rest of a 2 GB file into memory
+    const row = `x,${'y'.repeat(6000)}\n`;
+    const text = `a,b\n1,2\n"unterminated,3\n${row.repeat(200)}`;
+    const chunks = Array.from({ length: Math.ceil(text.length / 65536) }, (_, i) => text.slice(i * 65536, (i + 1) * 65536));
+    const lines: number[] = [];
+    const read = async () => {
+      for await (const r of readCsv(chunks)) lines.push(r.line);
+    };
+    await expect(read()).rejects.toMatchObject({ line: 3, message: expect.stringMatching(/a quoted field runs on .* closing quote/) });
+    expect(lines).toEqual([1, 2]);
+  });
+
   it('reads a quote inside an unquoted field as a character, not as the start of a quoted field', async () => {
     // an inch mark in a product name swallowed every following line into one record
     const text = 'gtin,name\n1,Pizza 12" thin\n2,Soda\n3,"Bread, 24"" loaf"\n4,Flour 5" bag "x"\n';
