@@ -74,8 +74,37 @@ export async function upsertManufacturers(db: Db, rows: Manufacturer[]): Promise
     .execute();
 }
 
-/** Upserts products; a GTIN first seen in a basket becomes a known product here. */
+const optionalProductFields = ['categoryId', 'brand', 'brandType', 'manufacturerId', 'size', 'priceCents'] as const;
+
+/**
+ * Upserts products; a GTIN first seen in a basket becomes a known product here. A field left out
+ * (undefined: not in the request, no column in the file) keeps its stored value, one sent as null
+ * clears it: a price file of `gtin,name,price` must not wipe every product's category and brand.
+ */
 export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
+  const partial = rows.filter((r) => optionalProductFields.some((f) => r[f] === undefined));
+  if (partial.length > 0) {
+    const stored = await db
+      .selectFrom('products')
+      .select(['gtin', 'category_id', 'brand', 'brand_type', 'manufacturer_id', 'size', 'price_cents'])
+      .where('gtin', 'in', partial.map((r) => r.gtin))
+      .forUpdate()
+      .execute();
+    const byGtin = new Map(stored.map((p) => [p.gtin, p]));
+    rows = rows.map((r) => {
+      const p = byGtin.get(r.gtin);
+      if (!p) return r;
+      return {
+        ...r,
+        categoryId: r.categoryId === undefined ? p.category_id : r.categoryId,
+        brand: r.brand === undefined ? p.brand : r.brand,
+        brandType: r.brandType === undefined ? p.brand_type : r.brandType,
+        manufacturerId: r.manufacturerId === undefined ? p.manufacturer_id : r.manufacturerId,
+        size: r.size === undefined ? p.size : r.size,
+        priceCents: r.priceCents === undefined ? p.price_cents : r.priceCents,
+      };
+    });
+  }
   await sql`
     insert into products (gtin, name, category_id, brand, brand_type, manufacturer_id, size,
                           price_cents, known)

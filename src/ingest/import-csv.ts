@@ -389,7 +389,8 @@ async function importRecords<K extends string, T, E = undefined>(
     columns: Record<K, readonly string[]>;
     required: NoInfer<K>[][];
     schema: z.ZodType<T>;
-    toObject: (get: (k: K) => string) => unknown;
+    /** `has`: whether the file has a column for `k` (a column it lacks leaves a field out). */
+    toObject: (get: (k: K) => string, has: (k: K) => boolean) => unknown;
     /** Values beside the schema's (e.g. names of categories to create). */
     extra?: (get: (k: K) => string) => E;
     /** Maps a schema path (e.g. `contact.email`) back to a CSV column. */
@@ -450,7 +451,8 @@ async function importRecords<K extends string, T, E = undefined>(
       const i = columns![k];
       return i === undefined ? '' : (record.fields[i] ?? '').trim();
     };
-    const parsed = spec.schema.safeParse(spec.toObject(get));
+    const has = (k: K) => columns![k] !== undefined;
+    const parsed = spec.schema.safeParse(spec.toObject(get, has));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       reject({ line: record.line, field: spec.fieldOf(issue.path.join('.')), reason: issue.message, raw: record.raw });
@@ -487,6 +489,7 @@ const productColumns = {
   priceCents: ['price_cents'],
   price: ['price'],
 } as const;
+type ProductColumn = keyof typeof productColumns;
 
 /**
  * Imports a product CSV. Categories and manufacturers named with a `*_name` column are created or
@@ -498,21 +501,26 @@ export async function importProducts(deps: Pick<Deps, 'db'>, chunks: Chunks, opt
     required: [['gtin'], ['name']],
     schema: Product,
     fieldOf: snake,
-    toObject: (get) => {
+    // A column the file lacks leaves its field out (the stored value stays); an empty cell clears it.
+    toObject: (get, has) => {
       const price = get('price');
+      const optional = <T>(k: ProductColumn, value: T) => (has(k) ? value : undefined);
       return {
         gtin: get('gtin'),
         name: get('name'),
-        categoryId: orNull(get('categoryId')),
-        brand: orNull(get('brand')),
-        brandType: orNull(get('brandType')),
-        manufacturerId: orNull(get('manufacturerId')),
-        size: orNull(get('size')),
-        priceCents: get('priceCents')
-          ? intOrNull(get('priceCents'))
-          : price && moneyPattern.test(price)
-            ? Math.round(Number(price) * 100)
-            : orNull(price),
+        categoryId: optional('categoryId', orNull(get('categoryId'))),
+        brand: optional('brand', orNull(get('brand'))),
+        brandType: optional('brandType', orNull(get('brandType'))),
+        manufacturerId: optional('manufacturerId', orNull(get('manufacturerId'))),
+        size: optional('size', orNull(get('size'))),
+        priceCents:
+          !has('priceCents') && !has('price')
+            ? undefined
+            : get('priceCents')
+              ? intOrNull(get('priceCents'))
+              : price && moneyPattern.test(price)
+                ? Math.round(Number(price) * 100)
+                : orNull(price),
       };
     },
     extra: (get) => ({ categoryName: get('categoryName'), manufacturerName: get('manufacturerName') }),

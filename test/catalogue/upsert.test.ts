@@ -90,6 +90,20 @@ describe('catalogue upserts', () => {
     expect((await api.call('PUT', '/v1/products', api.keys.admin, { products: [good] })).status).toBe(200);
   });
 
+  it('keeps the stored value of a product field the request leaves out, and clears one sent as null', async () => {
+    const gtin = gtin13(63);
+    const full = { gtin, name: 'Whole Milk 1gal', categoryId: 'milk', brand: 'Acme', brandType: 'national', manufacturerId: 'acme', size: '1gal', priceCents: 429 };
+    expect((await api.call('PUT', '/v1/products', api.keys.admin, { products: [full] })).status).toBe(200);
+    const stored = () =>
+      getDeps().db.selectFrom('products').select(['name', 'category_id', 'brand', 'brand_type', 'manufacturer_id', 'size', 'price_cents'])
+        .where('gtin', '=', gtin14(gtin)).executeTakeFirstOrThrow();
+    // a price change alone: the product keeps its category, brand and manufacturer (they were wiped)
+    expect((await api.call('PUT', '/v1/products', api.keys.admin, { products: [{ gtin, name: 'Whole Milk 1gal', priceCents: 449 }] })).status).toBe(200);
+    expect(await stored()).toEqual({ name: 'Whole Milk 1gal', category_id: 'milk', brand: 'Acme', brand_type: 'national', manufacturer_id: 'acme', size: '1gal', price_cents: 449 });
+    expect((await api.call('PUT', '/v1/products', api.keys.admin, { products: [{ gtin, name: 'Whole Milk', size: null }] })).status).toBe(200);
+    expect(await stored()).toMatchObject({ name: 'Whole Milk', category_id: 'milk', size: null, price_cents: 449 });
+  });
+
   it('turns a placeholder product first seen in a basket into a known one', async () => {
     const gtin = gtin13(62);
     await api.call('POST', '/v1/baskets', api.keys.pos1, {

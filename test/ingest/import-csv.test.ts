@@ -222,6 +222,19 @@ describe('import products and members', () => {
     expect(names.map((r) => r.name)).toEqual(['Pizza 12" thin', 'Soda', 'Bread']);
   });
 
+  it('keeps what a product file has no column for (a price file wiped categories, brands and manufacturers)', async () => {
+    const full = ['gtin,name,category_id,brand,brand_type,manufacturer_id,size,price_cents', `${gtin13(64)},Rolled Oats,cereal,Oaty,national,oatco,1kg,399`].join('\n');
+    expect((await run('products', full)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const prices = ['gtin,name,price', `${gtin13(64)},Rolled Oats,4.19`].join('\n');
+    expect((await run('products', prices)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const oats = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(64))).executeTakeFirstOrThrow();
+    expect(oats).toMatchObject({ category_id: 'cereal', brand: 'Oaty', brand_type: 'national', manufacturer_id: 'oatco', size: '1kg', price_cents: 419 });
+    // an empty cell still clears its field
+    await run('products', ['gtin,name,size', `${gtin13(64)},Rolled Oats,`].join('\n'));
+    const cleared = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(64))).executeTakeFirstOrThrow();
+    expect(cleared).toMatchObject({ category_id: 'cereal', size: null, price_cents: 419 });
+  });
+
   it('imports members, keeps contact data apart, and registers a card first seen in a basket', async () => {
     // card 500000000001 came in with a basket above: an unregistered member with history
     const before = await getDeps().db.selectFrom('members').select(['id']).where('card_number', '=', '500000000001').executeTakeFirstOrThrow();
