@@ -207,16 +207,25 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
   `.execute(db);
   const withContact = rows.filter((r) => r.contact);
   if (withContact.length === 0) return;
+  // A contact field left out (undefined) keeps its stored value, null clears it: an e-mail
+  // address sent alone (or a member file with an email column only) wiped names and phones.
   const c = (f: (x: NonNullable<Member['contact']>) => string | null | undefined) =>
     textArray(withContact.map((r) => f(r.contact!)));
+  const given = (f: (x: NonNullable<Member['contact']>) => string | null | undefined) =>
+    textArray(withContact.map((r) => f(r.contact!) !== undefined));
+  const pick = (field: string) =>
+    sql`case when ${sql.ref(`s.${field}_given`)}::bool then ${sql.ref(`s.${field}`)} else ${sql.ref(`c.${field}`)} end`;
   await sql`
     insert into member_contacts (member_id, first_name, last_name, email, phone, postal_code)
-    select m.id, s.first_name, s.last_name, s.email, s.phone, s.postal_code
+    select m.id, ${pick('first_name')}, ${pick('last_name')}, ${pick('email')}, ${pick('phone')}, ${pick('postal_code')}
     from unnest(${textArray(withContact.map((r) => r.memberNumber))}, ${c((x) => x.firstName)},
                 ${c((x) => x.lastName)}, ${c((x) => x.email)}, ${c((x) => x.phone)},
-                ${c((x) => x.postalCode)})
-      as s(member_number, first_name, last_name, email, phone, postal_code)
+                ${c((x) => x.postalCode)}, ${given((x) => x.firstName)}, ${given((x) => x.lastName)},
+                ${given((x) => x.email)}, ${given((x) => x.phone)}, ${given((x) => x.postalCode)})
+      as s(member_number, first_name, last_name, email, phone, postal_code,
+           first_name_given, last_name_given, email_given, phone_given, postal_code_given)
     join members m on m.member_number = s.member_number
+    left join member_contacts c on c.member_id = m.id
     on conflict (member_id) do update set
       first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
       phone = excluded.phone, postal_code = excluded.postal_code, updated_at = now()

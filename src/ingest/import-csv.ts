@@ -558,6 +558,7 @@ const memberColumns = {
   phone: ['phone'],
   postalCode: ['postal_code', 'zip'],
 } as const;
+type MemberColumn = keyof typeof memberColumns;
 
 /** Imports a member CSV (registering cards first seen in baskets); contact data goes apart. */
 export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
@@ -566,13 +567,15 @@ export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
     required: [['memberNumber']],
     schema: Member,
     fieldOf: (path) => (path === 'memberNumber' ? 'member_number' : snake(path)),
-    toObject: (get) => {
+    // A contact column the file lacks leaves that field out (the stored value stays).
+    toObject: (get, has) => {
+      const optional = (k: MemberColumn) => (has(k) ? orNull(get(k)) : undefined);
       const contact = {
-        firstName: orNull(get('firstName')),
-        lastName: orNull(get('lastName')),
-        email: orNull(get('email')),
-        phone: orNull(get('phone')),
-        postalCode: orNull(get('postalCode')),
+        firstName: optional('firstName'),
+        lastName: optional('lastName'),
+        email: optional('email'),
+        phone: optional('phone'),
+        postalCode: optional('postalCode'),
       };
       return {
         memberNumber: get('memberNumber'),
@@ -583,7 +586,7 @@ export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
         hasCat: boolOrNull(get('hasCat')),
         hasBaby: boolOrNull(get('hasBaby')),
         enrolledOn: orNull(get('enrolledOn')),
-        contact: Object.values(contact).some((v) => v !== null) ? contact : null,
+        contact: Object.values(contact).some((v) => v !== null && v !== undefined) ? contact : null,
       };
     },
     write: (rows) => upsertMembers(deps, rows, 'skip-bad-rows'),

@@ -183,6 +183,21 @@ describe('catalogue upserts', () => {
     expect([await cardOf('MV1'), await cardOf('MV2')]).toEqual(['720000000001', '720000000003']);
   });
 
+  it('keeps the contact fields a later upsert leaves out, and clears one sent as null', async () => {
+    const put = (contact: object) => api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'CT1', contact }] });
+    expect((await put({ firstName: 'Ida', lastName: 'Example', email: 'ida@example.test', phone: '555-0100', postalCode: '12345' })).status).toBe(200);
+    const contact = async () => {
+      const m = await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'CT1').executeTakeFirstOrThrow();
+      return getDeps().db.selectFrom('member_contacts').select(['first_name', 'last_name', 'email', 'phone', 'postal_code'])
+        .where('member_id', '=', m.id).executeTakeFirstOrThrow();
+    };
+    // a new e-mail address alone (name, phone and postal code were wiped)
+    expect((await put({ email: 'ida@new.example.test' })).status).toBe(200);
+    expect(await contact()).toEqual({ first_name: 'Ida', last_name: 'Example', email: 'ida@new.example.test', phone: '555-0100', postal_code: '12345' });
+    expect((await put({ phone: null })).status).toBe(200);
+    expect(await contact()).toEqual({ first_name: 'Ida', last_name: 'Example', email: 'ida@new.example.test', phone: null, postal_code: '12345' });
+  });
+
   it('keeps fields a later upsert leaves out', async () => {
     await api.call('PUT', '/v1/members', api.keys.admin, { members: [{ memberNumber: 'C1', householdSize: 4 }] });
     const member = await getDeps().db.selectFrom('members').selectAll().where('member_number', '=', 'C1').executeTakeFirstOrThrow();

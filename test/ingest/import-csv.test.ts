@@ -255,6 +255,19 @@ describe('import products and members', () => {
   });
 });
 
+describe('import members with some contact columns', () => {
+  it('keeps the contact fields the file has no column for (an e-mail file wiped names and phones)', async () => {
+    const full = ['member_number,first_name,last_name,email,phone,postal_code', 'CM1,Jo,Example,jo@example.test,555-0101,12345'].join('\n');
+    expect((await run('members', full)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const emails = ['member_number,email', 'CM1,jo@new.example.test'].join('\n');
+    expect((await run('members', emails)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const m = await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'CM1').executeTakeFirstOrThrow();
+    const contact = await getDeps().db.selectFrom('member_contacts').select(['first_name', 'last_name', 'email', 'phone', 'postal_code'])
+      .where('member_id', '=', m.id).executeTakeFirstOrThrow();
+    expect(contact).toEqual({ first_name: 'Jo', last_name: 'Example', email: 'jo@new.example.test', phone: '555-0101', postal_code: '12345' });
+  });
+});
+
 describe('import rows holding text the database cannot store', () => {
   it('rejects a NUL byte or a lone surrogate with its line and column, and imports the rest', async () => {
     const baskets = await run('baskets', [
