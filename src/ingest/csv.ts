@@ -44,7 +44,14 @@ export async function* readCsvBatches(chunks: AsyncIterable<string> | Iterable<s
   let line = 0;
   let pending = '';
   let pendingStart = 0;
-  for await (const chunk of chunks) {
+  let atStart = true;
+  for await (let chunk of chunks) {
+    if (atStart && chunk !== '') {
+      // a byte order mark (Excel's "CSV UTF-8") is not part of the first field: before a quoted
+      // header it would make the quotes part of the name, and the column unknown
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+      atStart = false;
+    }
     buffer += chunk;
     let out: CsvRecord[] = [];
     let start = 0;

@@ -149,6 +149,16 @@ describe('import baskets', () => {
     expect((await run('baskets', history)).summary).toMatchObject({ created: 0, duplicates: 4 });
   });
 
+  it('reads the member of a file saved by Excel (byte order mark, quoted header, CRLF)', async () => {
+    const csv = `\ufeff"Member_ID","Basket_ID","TS","GTIN","QTY"\r\nH020,x1,2026-03-01 10:15,${A},1\r\n`;
+    const { summary, rejected } = await run('baskets', csv);
+    expect(rejected).toEqual([]);
+    expect(summary).toMatchObject({ created: 1 });
+    const row = await getDeps().db.selectFrom('baskets').innerJoin('members', 'members.id', 'baskets.member_id')
+      .select('members.member_number').where('txn_id', '=', 'x1').executeTakeFirstOrThrow();
+    expect(row.member_number).toBe('H020');
+  });
+
   it('refuses a file whose header lacks a required column, naming it', async () => {
     await expect(run('baskets', 'member_id,ts,gtin\nM1,2026-01-01,96385074\n')).rejects.toMatchObject({
       issues: [

@@ -60,6 +60,16 @@ describe('CSV reader', () => {
     expect(lines).toEqual([1, 2]);
   });
 
+  it('drops a byte order mark before a quoted header (Excel writes both)', async () => {
+    for (const size of [1, 3, 100]) {
+      const text = '\ufeff"Member_ID","Basket_ID"\r\nM1,b1\r\n';
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      const records = [];
+      for await (const r of readCsv(chunks)) records.push(r.fields);
+      expect(records, `chunk size ${size}`).toEqual([['Member_ID', 'Basket_ID'], ['M1', 'b1']]);
+    }
+  });
+
   it('reads a quote inside an unquoted field as a character, not as the start of a quoted field', async () => {
     // an inch mark in a product name swallowed every following line into one record
     const text = 'gtin,name\n1,Pizza 12" thin\n2,Soda\n3,"Bread, 24"" loaf"\n4,Flour 5" bag "x"\n';
