@@ -44,10 +44,30 @@ export async function upsertStores(db: Db, stores: Store[]): Promise<void> {
     .execute();
 }
 
+/**
+ * A parent left out (undefined) keeps the stored one, null clears it: a product import names
+ * categories without their parents, and cut every one it named out of the tree. Those rows go
+ * first: they reference no parent, so the others, in one statement, may name them.
+ */
 export async function upsertCategories(db: Db, rows: Category[]): Promise<void> {
+  const nameOnly = rows.filter((r) => r.parentId === undefined);
+  if (nameOnly.length > 0) {
+    await db
+      .insertInto('categories')
+      .values(nameOnly.map((r) => ({ id: r.id, name: r.name, parent_id: null })))
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), updated_at: sql`now()` }))
+          .where(changed(['name'], 'categories')),
+      )
+      .execute();
+  }
+  const withParent = rows.filter((r) => r.parentId !== undefined);
+  if (withParent.length === 0) return;
   await db
     .insertInto('categories')
-    .values(rows.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
+    .values(withParent.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
     .onConflict((oc) =>
       oc
         .column('id')

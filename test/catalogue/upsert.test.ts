@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { upsertMembers } from '../../src/catalogue/index.ts';
+import { importProducts } from '../../src/ingest/import-csv.ts';
 import { useTestDeps } from '../support/db.ts';
 import { appWithKeys, basket, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
 
@@ -63,6 +64,22 @@ describe('catalogue upserts', () => {
       expect((await api.call('PUT', path, api.keys.admin, body)).status, path).toBe(200);
       expect(await version(), `${table} sent again`).toEqual(once);
     }
+  });
+
+  it('keeps a category\'s parent when the request leaves it out (a product import with category names cut the tree)', async () => {
+    const parentOf = async (id: string) =>
+      (await getDeps().db.selectFrom('categories').select('parent_id').where('id', '=', id).executeTakeFirstOrThrow()).parent_id;
+    const tree = { categories: [{ id: 'dairy', name: 'Dairy' }, { id: 'yoghurt', name: 'Yoghurt', parentId: 'dairy' }] };
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, tree)).status).toBe(200);
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, { categories: [{ id: 'yoghurt', name: 'Yogurt' }] })).status).toBe(200);
+    expect(await parentOf('yoghurt')).toBe('dairy');
+    // a product file naming the category renames it, and leaves it where it is
+    const csv = ['gtin,name,category_id,category_name', `${gtin13(71)},Greek Yogurt,yoghurt,Yoghurts`].join('\n');
+    expect(await importProducts(getDeps(), [csv], { timeZone: 'UTC', onReject: () => {} })).toMatchObject({ imported: 1, rejected: 0 });
+    expect(await getDeps().db.selectFrom('categories').select(['name', 'parent_id']).where('id', '=', 'yoghurt').executeTakeFirstOrThrow())
+      .toEqual({ name: 'Yoghurts', parent_id: 'dairy' });
+    expect((await api.call('PUT', '/v1/categories', api.keys.admin, { categories: [{ id: 'yoghurt', name: 'Yoghurts', parentId: null }] })).status).toBe(200);
+    expect(await parentOf('yoghurt')).toBe(null);
   });
 
   it('rejects a bad time zone naming the field', async () => {
