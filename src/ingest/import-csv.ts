@@ -206,19 +206,14 @@ export async function importBaskets(
     inflight.add(p);
   };
 
+  // A refused basket's rows are reported when it is refused and then as they come, not kept
+  // until it ends: a file without txn ids is one "basket" as long as the file.
+  const rejectRow = (bad: RejectedRow, line: number, raw: string) =>
+    reject(line === bad.line ? bad : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw });
+
   const close = async (b: PendingBasket | null) => {
-    if (!b) return;
-    if (b.error) {
-      const bad = b.error;
-      b.lineNos.forEach((line, i) => {
-        reject(
-          line === bad.line
-            ? bad
-            : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw: b.raws[i]! },
-        );
-      });
-      return;
-    }
+    if (!b || b.error) return; // a refused basket's rows are reported already
+
     batch.push(b);
     batchKeys.add(`${b.store}\u0000${b.terminal}\u0000${b.txn}`);
     batchLines += b.lineNos.length;
@@ -263,9 +258,12 @@ export async function importBaskets(
         }
         current = { store, terminal, txn, ts, card, member, added: false, lineNos: [], raws: [], error: null };
       }
+      if (current.error) {
+        rejectRow(current.error, record.line, record.raw);
+        continue;
+      }
       current.lineNos.push(record.line);
       current.raws.push(record.raw);
-      if (current.error) continue;
       try {
         if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
         const unstorable = unstorableField(record, header);
@@ -282,9 +280,14 @@ export async function importBaskets(
         addLine(rows, f, ix, gtins);
       } catch (err) {
         if (!(err instanceof RowError)) throw err;
-        current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        const bad: RejectedRow = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        current.error = bad;
         if (current.added) rows.dropLast();
         current.added = false;
+        const { lineNos, raws } = current;
+        lineNos.forEach((line, i) => rejectRow(bad, line, raws[i]!));
+        current.lineNos = [];
+        current.raws = [];
       }
     }
   }

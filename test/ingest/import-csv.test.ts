@@ -204,6 +204,29 @@ describe('import baskets with a reference cache that keeps starting over', () =>
   });
 });
 
+describe('import baskets that never end', () => {
+  it('reports the rows of a refused basket as they come, not all at its end (a file without txn ids held them all)', async () => {
+    // a history whose basket_id column is empty: one "basket" as long as the file
+    const rows = Array.from({ length: 3000 }, (_, i) => `H030,,2026-03-08 10:00,${gtin13(1 + (i % 3))},1`);
+    const rejected: RejectedRow[] = [];
+    let reportedMidway = -1;
+    async function* chunks() {
+      yield 'member_id,basket_id,ts,gtin,qty\n';
+      for (let i = 0; i < rows.length; i += 500) {
+        if (i === 2500) reportedMidway = rejected.length;
+        yield rows.slice(i, i + 500).join('\n') + '\n';
+      }
+      yield `H030,y1,2026-03-08 11:00,${A},1\n`;
+    }
+    const summary = await importBaskets(getDeps(), chunks(), { timeZone: 'America/New_York', onReject: (r) => rejected.push(r) });
+    expect(summary).toMatchObject({ rows: 3001, rejected: 3000, created: 1 });
+    expect(reportedMidway).toBeGreaterThanOrEqual(2000);
+    expect(rejected.map((r) => r.line)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 2));
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'txn' });
+    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (txn)' });
+  });
+});
+
 describe('import products and members', () => {
   it('imports products, creating named categories and manufacturers, rejecting bad rows', async () => {
     const csv = [
