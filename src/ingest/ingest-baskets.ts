@@ -33,8 +33,13 @@ export interface IngestOutcome {
 
 const keyOf = (b: BasketInput) => basketKey(b.storeId, b.terminalId, b.txnId);
 // the instant to the microsecond, as stored (Date.parse stops at milliseconds)
+// lines in any order: the same lines in another order are the same basket (see write-baskets.ts)
 const contentOf = (b: BasketInput) =>
-  JSON.stringify([parseInstant(b.ts), b.member, b.lines.map((l) => [l.gtin, l.qty, l.unitPriceCents, l.lineDiscountCents])]);
+  JSON.stringify([
+    parseInstant(b.ts),
+    b.member,
+    b.lines.map((l) => JSON.stringify([l.gtin, Math.round(l.qty * 1000), l.unitPriceCents, l.lineDiscountCents])).sort(),
+  ]);
 
 /**
  * Stores baskets, each whole or not at all, idempotently on (store, terminal, txn).
