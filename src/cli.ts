@@ -7,7 +7,7 @@ import { migrateToLatest, type Database } from './db/index.ts';
 import { DataDirBusyError, lockDataDir } from './db/lock.ts';
 import { openDatabase } from './db/node.ts';
 import type { Deps } from './deps.ts';
-import { csvLine } from './ingest/csv.ts';
+import { CsvRecordError, csvLine } from './ingest/csv.ts';
 import { importBaskets, importMembers, importProducts, type ImportSummary, type RejectedRow } from './ingest/import-csv.ts';
 import { AppError } from './lib/errors.ts';
 import { systemClock } from './lib/clock.ts';
@@ -172,7 +172,8 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
     });
   } catch (err) {
     if (err instanceof AppError) {
-      throw new UsageError(`${file}:1: ${err.issues.map((i) => i.message).join('; ') || err.message}`);
+      const line = err instanceof CsvRecordError ? err.line : 1; // else the header's
+      throw new UsageError(`${file}:${line}: ${err.issues.map((i) => i.message).join('; ') || err.message}`);
     }
     throw err;
   } finally {

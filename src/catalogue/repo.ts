@@ -44,10 +44,30 @@ export async function upsertStores(db: Db, stores: Store[]): Promise<void> {
     .execute();
 }
 
+/**
+ * A parent left out (undefined) keeps the stored one, null clears it: a product import names
+ * categories without their parents, and cut every one it named out of the tree. Those rows go
+ * first: they reference no parent, so the others, in one statement, may name them.
+ */
 export async function upsertCategories(db: Db, rows: Category[]): Promise<void> {
+  const nameOnly = rows.filter((r) => r.parentId === undefined);
+  if (nameOnly.length > 0) {
+    await db
+      .insertInto('categories')
+      .values(nameOnly.map((r) => ({ id: r.id, name: r.name, parent_id: null })))
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet((eb) => ({ name: eb.ref('excluded.name'), updated_at: sql`now()` }))
+          .where(changed(['name'], 'categories')),
+      )
+      .execute();
+  }
+  const withParent = rows.filter((r) => r.parentId !== undefined);
+  if (withParent.length === 0) return;
   await db
     .insertInto('categories')
-    .values(rows.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
+    .values(withParent.map((r) => ({ id: r.id, name: r.name, parent_id: r.parentId ?? null })))
     .onConflict((oc) =>
       oc
         .column('id')
@@ -74,8 +94,37 @@ export async function upsertManufacturers(db: Db, rows: Manufacturer[]): Promise
     .execute();
 }
 
-/** Upserts products; a GTIN first seen in a basket becomes a known product here. */
+const optionalProductFields = ['categoryId', 'brand', 'brandType', 'manufacturerId', 'size', 'priceCents'] as const;
+
+/**
+ * Upserts products; a GTIN first seen in a basket becomes a known product here. A field left out
+ * (undefined: not in the request, no column in the file) keeps its stored value, one sent as null
+ * clears it: a price file of `gtin,name,price` must not wipe every product's category and brand.
+ */
 export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
+  const partial = rows.filter((r) => optionalProductFields.some((f) => r[f] === undefined));
+  if (partial.length > 0) {
+    const stored = await db
+      .selectFrom('products')
+      .select(['gtin', 'category_id', 'brand', 'brand_type', 'manufacturer_id', 'size', 'price_cents'])
+      .where('gtin', 'in', partial.map((r) => r.gtin))
+      .forUpdate()
+      .execute();
+    const byGtin = new Map(stored.map((p) => [p.gtin, p]));
+    rows = rows.map((r) => {
+      const p = byGtin.get(r.gtin);
+      if (!p) return r;
+      return {
+        ...r,
+        categoryId: r.categoryId === undefined ? p.category_id : r.categoryId,
+        brand: r.brand === undefined ? p.brand : r.brand,
+        brandType: r.brandType === undefined ? p.brand_type : r.brandType,
+        manufacturerId: r.manufacturerId === undefined ? p.manufacturer_id : r.manufacturerId,
+        size: r.size === undefined ? p.size : r.size,
+        priceCents: r.priceCents === undefined ? p.price_cents : r.priceCents,
+      };
+    });
+  }
   await sql`
     insert into products (gtin, name, category_id, brand, brand_type, manufacturer_id, size,
                           price_cents, known)
@@ -115,6 +164,13 @@ export async function cardOwners(
   return new Map(rows.map((r) => [r.card_number as string, r.member_number]));
 }
 
+/** The member numbers in `numbers` that are stored already. */
+export async function existingMemberNumbers(db: Db, numbers: string[]): Promise<Set<string>> {
+  if (numbers.length === 0) return new Set();
+  const rows = await db.selectFrom('members').select('member_number').where('member_number', 'in', numbers).execute();
+  return new Set(rows.map((r) => r.member_number as string));
+}
+
 /**
  * Upserts members by member number. A card first seen in a basket made an unregistered member;
  * registering that card attaches the member number to it, so its history is kept.
@@ -123,6 +179,14 @@ export async function cardOwners(
 export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
   const numbers = textArray(rows.map((r) => r.memberNumber));
   const cards = textArray(rows.map((r) => r.cardNumber));
+  // Members taking another card give up their old one first: it may go to another member of
+  // the batch (the check allowed that), whose row would otherwise meet it still held.
+  await sql`
+    update members m set card_number = null, updated_at = now()
+    from unnest(${numbers}, ${cards}) as s(member_number, card_number)
+    where m.member_number = s.member_number and s.card_number is not null
+      and m.card_number is not null and m.card_number <> s.card_number
+  `.execute(db);
   await sql`
     update members m set member_number = s.member_number, status = 'registered', updated_at = now()
     from unnest(${numbers}, ${cards}) as s(member_number, card_number)
@@ -163,16 +227,25 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
   `.execute(db);
   const withContact = rows.filter((r) => r.contact);
   if (withContact.length === 0) return;
+  // A contact field left out (undefined) keeps its stored value, null clears it: an e-mail
+  // address sent alone (or a member file with an email column only) wiped names and phones.
   const c = (f: (x: NonNullable<Member['contact']>) => string | null | undefined) =>
     textArray(withContact.map((r) => f(r.contact!)));
+  const given = (f: (x: NonNullable<Member['contact']>) => string | null | undefined) =>
+    textArray(withContact.map((r) => f(r.contact!) !== undefined));
+  const pick = (field: string) =>
+    sql`case when ${sql.ref(`s.${field}_given`)}::bool then ${sql.ref(`s.${field}`)} else ${sql.ref(`c.${field}`)} end`;
   await sql`
     insert into member_contacts (member_id, first_name, last_name, email, phone, postal_code)
-    select m.id, s.first_name, s.last_name, s.email, s.phone, s.postal_code
+    select m.id, ${pick('first_name')}, ${pick('last_name')}, ${pick('email')}, ${pick('phone')}, ${pick('postal_code')}
     from unnest(${textArray(withContact.map((r) => r.memberNumber))}, ${c((x) => x.firstName)},
                 ${c((x) => x.lastName)}, ${c((x) => x.email)}, ${c((x) => x.phone)},
-                ${c((x) => x.postalCode)})
-      as s(member_number, first_name, last_name, email, phone, postal_code)
+                ${c((x) => x.postalCode)}, ${given((x) => x.firstName)}, ${given((x) => x.lastName)},
+                ${given((x) => x.email)}, ${given((x) => x.phone)}, ${given((x) => x.postalCode)})
+      as s(member_number, first_name, last_name, email, phone, postal_code,
+           first_name_given, last_name_given, email_given, phone_given, postal_code_given)
     join members m on m.member_number = s.member_number
+    left join member_contacts c on c.member_id = m.id
     on conflict (member_id) do update set
       first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
       phone = excluded.phone, postal_code = excluded.postal_code, updated_at = now()

@@ -163,14 +163,23 @@ export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: Upse
           db,
           batch.flatMap((r) => (r.cardNumber ? [r.cardNumber] : [])),
         );
+        // A card first seen in baskets made an unregistered member, whose history registering the
+        // card keeps; a member who exists already has history of their own, and merging two
+        // members is not an upsert (their rows would both hold the card: a unique violation, 500).
+        const unregisteredCards = batch.filter((r) => r.cardNumber && owners.get(r.cardNumber) === null);
+        const existing = await repo.existingMemberNumbers(db, unregisteredCards.map((r) => r.memberNumber));
         const cardSeen = new Map<string, number>();
         batch.forEach((r, index) => {
           if (!r.cardNumber) return;
-          const owner = owners.get(r.cardNumber);
-          if (owner && owner !== r.memberNumber) {
+          if (owners.get(r.cardNumber) === null && existing.has(r.memberNumber)) {
             out.push({
               index,
-              issues: [{ path: 'cardNumber', message: `card belongs to member ${owner}` }],
+              issues: [
+                {
+                  path: 'cardNumber',
+                  message: `card was first used by an unregistered member (baskets without a member number); member ${r.memberNumber} exists already and the two cannot be merged by an upsert`,
+                },
+              ],
             });
           }
           const first = cardSeen.get(r.cardNumber);
@@ -180,6 +189,32 @@ export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: Upse
               issues: [{ path: 'cardNumber', message: `card appears earlier in this batch (row ${first})` }],
             });
           } else cardSeen.set(r.cardNumber, index);
+        });
+        // A card may move to another member when its owner, in a good row of the same batch, takes
+        // another card (a card handed on, two cards swapped): the write frees it first. Whether
+        // the owner's row is good may depend on a card of its own: settled until nothing changes.
+        const rowOf = new Map<string, number>();
+        batch.forEach((r, index) => rowOf.has(r.memberNumber) || rowOf.set(r.memberNumber, index));
+        const bad = new Set(out.map((r) => r.index));
+        batch.forEach((r, index) => rowOf.get(r.memberNumber) !== index && bad.add(index));
+        const heldByOther = (r: Member): string | null => {
+          const owner = r.cardNumber ? owners.get(r.cardNumber) : undefined;
+          if (!owner || owner === r.memberNumber) return null;
+          const ownerRow = rowOf.get(owner);
+          const ownerCard = ownerRow === undefined ? undefined : batch[ownerRow]!.cardNumber;
+          return ownerRow !== undefined && !bad.has(ownerRow) && ownerCard && ownerCard !== r.cardNumber ? null : owner;
+        };
+        for (let changed = true; changed; ) {
+          changed = false;
+          batch.forEach((r, index) => {
+            if (bad.has(index) || !heldByOther(r)) return;
+            bad.add(index);
+            changed = true;
+          });
+        }
+        batch.forEach((r, index) => {
+          const holder = heldByOther(r);
+          if (holder) out.push({ index, issues: [{ path: 'cardNumber', message: `card belongs to member ${holder}` }] });
         });
         return out;
       },

@@ -206,19 +206,14 @@ export async function importBaskets(
     inflight.add(p);
   };
 
+  // A refused basket's rows are reported when it is refused and then as they come, not kept
+  // until it ends: a file without txn ids is one "basket" as long as the file.
+  const rejectRow = (bad: RejectedRow, line: number, raw: string) =>
+    reject(line === bad.line ? bad : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw });
+
   const close = async (b: PendingBasket | null) => {
-    if (!b) return;
-    if (b.error) {
-      const bad = b.error;
-      b.lineNos.forEach((line, i) => {
-        reject(
-          line === bad.line
-            ? bad
-            : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw: b.raws[i]! },
-        );
-      });
-      return;
-    }
+    if (!b || b.error) return; // a refused basket's rows are reported already
+
     batch.push(b);
     batchKeys.add(`${b.store}\u0000${b.terminal}\u0000${b.txn}`);
     batchLines += b.lineNos.length;
@@ -263,9 +258,12 @@ export async function importBaskets(
         }
         current = { store, terminal, txn, ts, card, member, added: false, lineNos: [], raws: [], error: null };
       }
+      if (current.error) {
+        rejectRow(current.error, record.line, record.raw);
+        continue;
+      }
       current.lineNos.push(record.line);
       current.raws.push(record.raw);
-      if (current.error) continue;
       try {
         if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
         const unstorable = unstorableField(record, header);
@@ -282,9 +280,14 @@ export async function importBaskets(
         addLine(rows, f, ix, gtins);
       } catch (err) {
         if (!(err instanceof RowError)) throw err;
-        current.error = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        const bad: RejectedRow = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        current.error = bad;
         if (current.added) rows.dropLast();
         current.added = false;
+        const { lineNos, raws } = current;
+        lineNos.forEach((line, i) => rejectRow(bad, line, raws[i]!));
+        current.lineNos = [];
+        current.raws = [];
       }
     }
   }
@@ -305,6 +308,21 @@ function field(f: string[], i: number): string {
   return i < 0 ? '' : (f[i] ?? '').trim();
 }
 
+const exportedPattern = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z|[+-]\d{2}(?::?\d{2})?)$/;
+
+/**
+ * An instant with its offset as exports write it besides ISO-8601's own form: a space for the `T`
+ * (`2026-03-01 10:15:00-05:00`), an offset of hours only (PostgreSQL's `…15:15:00+00`), a space
+ * before the offset. In the ISO form the API takes, or null. These were refused as unreadable,
+ * though they say their offset: an export of the chain's own database could not be imported.
+ */
+function exportedInstant(text: string): string | null {
+  const m = exportedPattern.exec(text);
+  if (!m) return null;
+  const iso = `${m[1]}T${m[2]}${m[3]!.length === 3 ? `${m[3]}:00` : m[3]}`;
+  return parseInstant(iso) ? iso : null;
+}
+
 /** Validates a basket's head (its first line). */
 function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   if (!b.txn || b.txn.length > 80) throw new RowError('txn', 'a transaction id of 1–80 characters is required');
@@ -316,7 +334,7 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
     }
   }
   if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
-  const ts = parseInstant(b.ts) ? b.ts : localToInstant(b.ts, timeZone);
+  const ts = parseInstant(b.ts) ? b.ts : (exportedInstant(b.ts) ?? localToInstant(b.ts, timeZone));
   if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
   const at = parseInstant(ts);
   if (!at || !inRange(at.seconds * 1000)) throw new RowError('ts', 'outside 1900-01-01 … 9999-01-01');
@@ -374,7 +392,8 @@ async function importRecords<K extends string, T, E = undefined>(
     columns: Record<K, readonly string[]>;
     required: NoInfer<K>[][];
     schema: z.ZodType<T>;
-    toObject: (get: (k: K) => string) => unknown;
+    /** `has`: whether the file has a column for `k` (a column it lacks leaves a field out). */
+    toObject: (get: (k: K) => string, has: (k: K) => boolean) => unknown;
     /** Values beside the schema's (e.g. names of categories to create). */
     extra?: (get: (k: K) => string) => E;
     /** Maps a schema path (e.g. `contact.email`) back to a CSV column. */
@@ -435,7 +454,8 @@ async function importRecords<K extends string, T, E = undefined>(
       const i = columns![k];
       return i === undefined ? '' : (record.fields[i] ?? '').trim();
     };
-    const parsed = spec.schema.safeParse(spec.toObject(get));
+    const has = (k: K) => columns![k] !== undefined;
+    const parsed = spec.schema.safeParse(spec.toObject(get, has));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       reject({ line: record.line, field: spec.fieldOf(issue.path.join('.')), reason: issue.message, raw: record.raw });
@@ -472,6 +492,7 @@ const productColumns = {
   priceCents: ['price_cents'],
   price: ['price'],
 } as const;
+type ProductColumn = keyof typeof productColumns;
 
 /**
  * Imports a product CSV. Categories and manufacturers named with a `*_name` column are created or
@@ -483,21 +504,26 @@ export async function importProducts(deps: Pick<Deps, 'db'>, chunks: Chunks, opt
     required: [['gtin'], ['name']],
     schema: Product,
     fieldOf: snake,
-    toObject: (get) => {
+    // A column the file lacks leaves its field out (the stored value stays); an empty cell clears it.
+    toObject: (get, has) => {
       const price = get('price');
+      const optional = <T>(k: ProductColumn, value: T) => (has(k) ? value : undefined);
       return {
         gtin: get('gtin'),
         name: get('name'),
-        categoryId: orNull(get('categoryId')),
-        brand: orNull(get('brand')),
-        brandType: orNull(get('brandType')),
-        manufacturerId: orNull(get('manufacturerId')),
-        size: orNull(get('size')),
-        priceCents: get('priceCents')
-          ? intOrNull(get('priceCents'))
-          : price && moneyPattern.test(price)
-            ? Math.round(Number(price) * 100)
-            : orNull(price),
+        categoryId: optional('categoryId', orNull(get('categoryId'))),
+        brand: optional('brand', orNull(get('brand'))),
+        brandType: optional('brandType', orNull(get('brandType'))),
+        manufacturerId: optional('manufacturerId', orNull(get('manufacturerId'))),
+        size: optional('size', orNull(get('size'))),
+        priceCents:
+          !has('priceCents') && !has('price')
+            ? undefined
+            : get('priceCents')
+              ? intOrNull(get('priceCents'))
+              : price && moneyPattern.test(price)
+                ? Math.round(Number(price) * 100)
+                : orNull(price),
       };
     },
     extra: (get) => ({ categoryName: get('categoryName'), manufacturerName: get('manufacturerName') }),
@@ -535,6 +561,7 @@ const memberColumns = {
   phone: ['phone'],
   postalCode: ['postal_code', 'zip'],
 } as const;
+type MemberColumn = keyof typeof memberColumns;
 
 /** Imports a member CSV (registering cards first seen in baskets); contact data goes apart. */
 export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
@@ -543,13 +570,15 @@ export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
     required: [['memberNumber']],
     schema: Member,
     fieldOf: (path) => (path === 'memberNumber' ? 'member_number' : snake(path)),
-    toObject: (get) => {
+    // A contact column the file lacks leaves that field out (the stored value stays).
+    toObject: (get, has) => {
+      const optional = (k: MemberColumn) => (has(k) ? orNull(get(k)) : undefined);
       const contact = {
-        firstName: orNull(get('firstName')),
-        lastName: orNull(get('lastName')),
-        email: orNull(get('email')),
-        phone: orNull(get('phone')),
-        postalCode: orNull(get('postalCode')),
+        firstName: optional('firstName'),
+        lastName: optional('lastName'),
+        email: optional('email'),
+        phone: optional('phone'),
+        postalCode: optional('postalCode'),
       };
       return {
         memberNumber: get('memberNumber'),
@@ -560,7 +589,7 @@ export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
         hasCat: boolOrNull(get('hasCat')),
         hasBaby: boolOrNull(get('hasBaby')),
         enrolledOn: orNull(get('enrolledOn')),
-        contact: Object.values(contact).some((v) => v !== null) ? contact : null,
+        contact: Object.values(contact).some((v) => v !== null && v !== undefined) ? contact : null,
       };
     },
     write: (rows) => upsertMembers(deps, rows, 'skip-bad-rows'),

@@ -33,8 +33,13 @@ export interface IngestOutcome {
 
 const keyOf = (b: BasketInput) => basketKey(b.storeId, b.terminalId, b.txnId);
 // the instant to the microsecond, as stored (Date.parse stops at milliseconds)
+// lines in any order: the same lines in another order are the same basket (see write-baskets.ts)
 const contentOf = (b: BasketInput) =>
-  JSON.stringify([parseInstant(b.ts), b.member, b.lines.map((l) => [l.gtin, l.qty, l.unitPriceCents, l.lineDiscountCents])]);
+  JSON.stringify([
+    parseInstant(b.ts),
+    b.member,
+    b.lines.map((l) => JSON.stringify([l.gtin, Math.round(l.qty * 1000), l.unitPriceCents, l.lineDiscountCents])).sort(),
+  ]);
 
 /**
  * Stores baskets, each whole or not at all, idempotently on (store, terminal, txn).
@@ -53,7 +58,8 @@ export async function ingestBaskets(
   cache?: ReferenceCache,
 ): Promise<IngestOutcome[]> {
   const outcomes: (IngestOutcome | undefined)[] = new Array(baskets.length);
-  // Within one call, a repeated key is resolved against its first occurrence.
+  // Within one call, a repeated key is resolved against its first occurrence (or, when that
+  // conflicts with a stored basket, against the stored one: see `recheck`).
   const firstByKey = new Map<string, number>();
   const fresh: number[] = [];
   baskets.forEach((b, i) => {
@@ -75,6 +81,9 @@ export async function ingestBaskets(
     });
     fresh.forEach((i, n) => (outcomes[i] = written[n]));
   }
+  // Repeats of a key whose first occurrence conflicts, with other content than it: they may be
+  // the stored basket itself (a retry), so they are checked against it, not against the first.
+  const recheck: number[] = [];
   baskets.forEach((b, i) => {
     if (outcomes[i]) return;
     const first = firstByKey.get(keyOf(b))!;
@@ -83,7 +92,12 @@ export async function ingestBaskets(
       outcomes[i] = rejected(firstOutcome.issues); // same key, same store
       return;
     }
-    const same = contentOf(b) === contentOf(baskets[first]!) && firstOutcome.status !== 'conflict';
+    const sameAsFirst = contentOf(b) === contentOf(baskets[first]!);
+    if (firstOutcome.status === 'conflict' && !sameAsFirst) {
+      recheck.push(i);
+      return;
+    }
+    const same = sameAsFirst && firstOutcome.status !== 'conflict';
     outcomes[i] = {
       status: same ? 'duplicate' : 'conflict',
       basketId: firstOutcome.basketId,
@@ -93,6 +107,11 @@ export async function ingestBaskets(
         : [{ path: 'txnId', message: 'this (store, terminal, txn) is already used by another basket' }],
     };
   });
+  if (recheck.length > 0) {
+    // fewer baskets each round (the first occurrences are left out), so this ends
+    const again = await ingestBaskets(deps, recheck.map((i) => baskets[i]!), source, cache);
+    recheck.forEach((i, n) => (outcomes[i] = again[n]));
+  }
   return outcomes as IngestOutcome[];
 }
 

@@ -19,7 +19,8 @@ import type { IngestOutcome } from './ingest-baskets.ts';
  *      transaction's own connection where the driver has it (`deps.copyTx`: postgres.js
  *      `COPY … FROM STDIN`, PGlite `COPY … FROM '/dev/blob'`), else `insert … from unnest`
  *      (Workers, or inside a caller's transaction such as a checkout commit);
- *   6. for keys already taken, the stored basket's id and hash: same hash → duplicate, else conflict.
+ *   6. for keys already taken, the stored basket's id and hash: same hash → duplicate; else, if
+ *      its stored lines are the same lines in another order (read only then) → duplicate; else conflict.
  *
  * Why this shape: storing the lines is the one cost no path avoids (a COPY of final rows into a
  * table with basket_lines' key takes about twice a plain COPY); every line that went through a
@@ -381,10 +382,11 @@ async function write(
   const conflicts = new Set<number>();
   if (taken.length > 0) {
     const stored = await storedBaskets(tx, taken.map((i) => rows.heads[i]!));
+    const reordered = await sameLinesReordered(tx, rows, taken, stored, hashes, memberOf);
     taken.forEach((i, k) => {
       const hit = stored.get(k);
       if (!hit) throw new Error(`basket key of batch row ${i} neither inserted nor found`);
-      if (hit.hash === hashes[i]) {
+      if (hit.hash === hashes[i] || reordered.has(i)) {
         outcomes[i] = { status: 'duplicate', basketId: hit.id, unknownGtins: [], issues: [] };
       } else {
         conflicts.add(i);
@@ -702,18 +704,70 @@ export class AsciiBuffer {
 
 const hashInput = new AsciiBuffer(1024);
 
-/** The stored id and hash of each head's key, by position in `heads`. */
-async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, { id: number; hash: string }>> {
-  const { rows } = await sql<{ k: number; id: string | number; content_hash: string }>`
+/**
+ * The taken baskets (positions in `rows`) whose hash differs from the stored one only because
+ * their lines come in another order: the same lines, read back in the stored order, give the
+ * stored hash. A POS that rebuilds a retry from its journal, or an export sorted by GTIN, sends
+ * the same basket; it was a conflict. Only baskets whose hash differs are read (rare).
+ */
+async function sameLinesReordered(
+  tx: Tx,
+  rows: BasketRows,
+  taken: number[],
+  stored: Map<number, { id: number; hash: string; memberId: number }>,
+  hashes: string[],
+  memberOf: (h: BasketHead) => number,
+): Promise<Set<number>> {
+  const lineKey = (gtin: string, qtyMilli: number, price: number | null | undefined, discount: number) =>
+    `${gtin}:${qtyMilli}:${price ?? ''}:${discount}`;
+  const candidates = taken.flatMap((i, k) => {
+    const hit = stored.get(k);
+    return hit && hit.hash !== hashes[i] ? [{ i, hit }] : [];
+  });
+  const same = new Set<number>();
+  if (candidates.length === 0) return same;
+  const { rows: lines } = await sql<{ basket_id: string | number; gtin: string; qty_milli: string | number; price: number | null; discount: number }>`
+    select l.basket_id, l.gtin, (l.qty * 1000)::bigint as qty_milli, l.unit_price_cents as price, l.line_discount_cents as discount
+    from unnest(${textArray(candidates.map((c) => c.hit.memberId))}::bigint[], ${textArray(candidates.map((c) => c.hit.id))}::bigint[]) as w(member_id, basket_id)
+    join basket_lines l on l.member_id = w.member_id and l.basket_id = w.basket_id
+    order by l.basket_id, l.line_no`.execute(tx);
+  const byBasket = new Map<number, typeof lines>();
+  for (const l of lines) {
+    const id = Number(l.basket_id);
+    let list = byBasket.get(id);
+    if (!list) byBasket.set(id, (list = []));
+    list.push(l);
+  }
+  for (const { i, hit } of candidates) {
+    const storedLines = byBasket.get(hit.id) ?? [];
+    const start = rows.lineStart[i]!;
+    const end = rows.lineEnd(i);
+    if (storedLines.length !== end - start) continue;
+    const mine: string[] = [];
+    for (let l = start; l < end; l++) mine.push(lineKey(rows.gtin[l]!, rows.qtyMilli[l]!, rows.priceCents[l], rows.discountCents[l]!));
+    const theirs = storedLines.map((l) => lineKey(l.gtin, Number(l.qty_milli), l.price, l.discount));
+    if (mine.sort(compare).join(',') !== theirs.sort(compare).join(',')) continue;
+    // the same lines: the hash of this basket with them in the stored order must be the stored one
+    const inStoredOrder = new BasketRows();
+    inStoredOrder.addBasket(rows.heads[i]!);
+    for (const l of storedLines) inStoredOrder.addLine(l.gtin, Number(l.qty_milli), l.price, l.discount);
+    if (contentHash(inStoredOrder, 0, memberOf(rows.heads[i]!)) === hit.hash) same.add(i);
+  }
+  return same;
+}
+
+/** The stored id, hash and member of each head's key, by position in `heads`. */
+async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, { id: number; hash: string; memberId: number }>> {
+  const { rows } = await sql<{ k: number; id: string | number; content_hash: string; member_id: string | number }>`
     with k as (
       select * from unnest(${textArray(heads.map((h) => h.storeId))}::int[], ${textArray(heads.map((h) => h.terminalId))}::text[],
                            ${textArray(heads.map((h) => h.txnId))}::text[]) with ordinality as k(store_id, terminal_id, txn_id, k)
     )
-    select k.k::int - 1 as k, b.id, b.content_hash from k join baskets b
+    select k.k::int - 1 as k, b.id, b.content_hash, b.member_id from k join baskets b
       on b.store_id = k.store_id and b.terminal_id = k.terminal_id and b.txn_id = k.txn_id
     union all
-    select k.k::int - 1, b.id, b.content_hash from k join baskets b
+    select k.k::int - 1, b.id, b.content_hash, b.member_id from k join baskets b
       on k.store_id is null and b.store_id is null and b.terminal_id = k.terminal_id and b.txn_id = k.txn_id
   `.execute(tx);
-  return new Map(rows.map((r) => [Number(r.k), { id: Number(r.id), hash: r.content_hash }]));
+  return new Map(rows.map((r) => [Number(r.k), { id: Number(r.id), hash: r.content_hash, memberId: Number(r.member_id) }]));
 }

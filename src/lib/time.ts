@@ -57,12 +57,19 @@ export function localToInstant(text: string, timeZone: string): string | null {
   if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
     return null;
   }
-  const first = wall - zoneOffsetMinutes(wall, timeZone) * 60_000;
-  const offset = zoneOffsetMinutes(first, timeZone);
-  if (wall - offset * 60_000 === first) return new Date(first).toISOString();
-  const second = wall - offset * 60_000;
-  // `second` is right unless the wall time falls in a DST gap; then `first` is the shifted time
-  return new Date(zoneOffsetMinutes(second, timeZone) === offset ? second : first).toISOString();
+  // The zone's offsets a day before and a day after (zones change offset at most once in two
+  // days): the wall time read with each is a candidate, right if the zone has that offset then.
+  // Both right: the repeated hour, the earlier wins. Neither: the skipped hour, read with the
+  // offset before the change, which moves it forward (02:30 → 03:30). Reading the offset at the
+  // wall time itself taken as UTC got both wrong east of UTC, where that instant is hours off.
+  const before = zoneOffsetMinutes(wall - 86_400_000, timeZone);
+  const after = zoneOffsetMinutes(wall + 86_400_000, timeZone);
+  const early = wall - before * 60_000;
+  const late = wall - after * 60_000;
+  const earlyFits = zoneOffsetMinutes(early, timeZone) === before;
+  const lateFits = zoneOffsetMinutes(late, timeZone) === after;
+  const at = earlyFits && lateFits ? Math.min(early, late) : earlyFits ? early : lateFits ? late : early;
+  return new Date(at).toISOString();
 }
 
 /** The calendar date (YYYY-MM-DD) of an instant in a time zone. */

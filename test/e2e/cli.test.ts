@@ -42,6 +42,14 @@ describe('cadence CLI', () => {
     expect(res.stderr).toContain(`${file}:1: missing column txn; missing column ts; missing column gtin; missing column qty`);
   });
 
+  it('names the file and line of a quoted field that never ends', async () => {
+    const file = join(dir, 'unterminated.csv');
+    writeFileSync(file, `member_id,basket_id,ts,gtin,qty\nM1,"b1,2026-01-05 10:00,96385074,1\n${'M1,b2,2026-01-05 10:00,96385074,1\n'.repeat(40_000)}`);
+    const res = await cadence('import', 'baskets', file);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${file}:2: a quoted field runs on`);
+  });
+
   it('creates an API key, shown once', async () => {
     const res = await cadence('keys', 'create', '--role', 'admin', '--name', 'ops');
     expect(res.code).toBe(0);

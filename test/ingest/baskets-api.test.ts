@@ -63,6 +63,31 @@ describe('POST /v1/baskets, one basket', () => {
     expect(await count('basket_lines')).toBe(before);
   });
 
+  it('answers a retry whose lines come in another order as a duplicate, alone or in a batch (was a 409)', async () => {
+    const line = (n: number, qty: number, unitPriceCents = 100) => ({ gtin: gtin13(n), qty, unitPriceCents, lineDiscountCents: 0 });
+    const b = basket({ lines: [line(1, 1), line(3, 2), line(1, 0.5), line(2, 1)] });
+    const first = await (await api.call('POST', '/v1/baskets', api.keys.pos1, b)).json();
+    const before = [await count('baskets'), await count('basket_lines')];
+    const reordered = { ...b, lines: [b.lines[3]!, b.lines[2]!, b.lines[0]!, b.lines[1]!] };
+    const retry = await api.call('POST', '/v1/baskets', api.keys.pos1, reordered);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toMatchObject({ status: 'duplicate', basketId: first.basketId });
+    const batch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [b, reordered] })).json();
+    expect(batch.results.map((r: { status: string; basketId: number }) => [r.status, r.basketId])).toEqual([
+      ['duplicate', first.basketId],
+      ['duplicate', first.basketId],
+    ]);
+    const fresh = basket();
+    const inOneBatch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [fresh, { ...fresh, lines: [...fresh.lines].reverse() }] })).json();
+    expect(inOneBatch.results.map((r: { status: string }) => r.status)).toEqual(['created', 'duplicate']);
+    // other lines, or the same lines with one swapped for another, are still a conflict
+    const swapped = { ...b, lines: [line(1, 1), line(3, 2), line(1, 0.5), line(2, 1, 101)] };
+    expect((await api.call('POST', '/v1/baskets', api.keys.pos1, swapped)).status).toBe(409);
+    const fewer = { ...b, lines: [line(1, 1), line(3, 2), line(1, 0.5)] };
+    expect((await api.call('POST', '/v1/baskets', api.keys.pos1, fewer)).status).toBe(409);
+    expect([await count('baskets'), await count('basket_lines')]).toEqual([before[0]! + 1, before[1]! + 2]);
+  });
+
   it('stores an anonymous basket under the anonymous member', async () => {
     const res = await api.call('POST', '/v1/baskets', api.keys.pos1, basket({ cardNumber: null }));
     expect(res.status).toBe(201);
@@ -227,6 +252,19 @@ describe('POST /v1/baskets, batches', () => {
     const body = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [b, b, changed] })).json();
     expect(body.results.map((r: { status: string }) => r.status)).toEqual(['created', 'duplicate', 'conflict']);
     expect(body.results[1].basketId).toBe(body.results[0].basketId);
+  });
+
+  it('answers a repeat of a stored basket as a duplicate even when an earlier repeat of its key conflicts', async () => {
+    const stored = basket();
+    const created = await (await api.call('POST', '/v1/baskets', api.keys.pos1, stored)).json();
+    const changed = { ...stored, lines: [stored.lines[0]!] };
+    const before = [await count('baskets'), await count('basket_lines')];
+    const body = await (await api.call('POST', '/v1/baskets', api.keys.pos1, { baskets: [changed, stored, changed] })).json();
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual(['conflict', 'duplicate', 'conflict']);
+    expect(body.results.map((r: { basketId: number }) => r.basketId)).toEqual([created.basketId, created.basketId, created.basketId]);
+    expect(body).toMatchObject({ created: 0, duplicates: 1, conflicts: 2 });
+    expect(body.results[1].issues).toEqual([]);
+    expect([await count('baskets'), await count('basket_lines')]).toEqual(before);
   });
 
   it('refuses batches over 500 baskets', async () => {

@@ -126,6 +126,39 @@ describe('import baskets', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('reads timestamps with an offset written as PostgreSQL and other exports write them', async () => {
+    const history = [
+      'member_id,basket_id,ts,gtin,qty',
+      `H010,o1,2026-03-01 10:15:00-05:00,${A},1`,
+      `H010,o2,2026-03-01 15:15:00+00,${A},1`,
+      `H010,o3,2026-03-01T10:15:00.25-05,${A},0.375`,
+      `H010,o4,2026-03-01 16:15:00 +0100,${A},1`,
+      `H010,o5,2026-03-01 10:15:00-05:60,${A},1`,
+    ].join('\n');
+    const { summary, rejected } = await run('baskets', history);
+    expect(rejected.map((r) => [r.line, r.field])).toEqual([[6, 'ts']]);
+    expect(summary).toMatchObject({ created: 4 });
+    const rows = await getDeps().db.selectFrom('baskets').select(['txn_id', 'ts'])
+      .where('txn_id', 'in', ['o1', 'o2', 'o3', 'o4']).orderBy('txn_id').execute();
+    expect(rows.map((r) => [r.txn_id, r.ts.toISOString()])).toEqual([
+      ['o1', '2026-03-01T15:15:00.000Z'],
+      ['o2', '2026-03-01T15:15:00.000Z'],
+      ['o3', '2026-03-01T15:15:00.250Z'],
+      ['o4', '2026-03-01T15:15:00.000Z'],
+    ]);
+    expect((await run('baskets', history)).summary).toMatchObject({ created: 0, duplicates: 4 });
+  });
+
+  it('reads the member of a file saved by Excel (byte order mark, quoted header, CRLF)', async () => {
+    const csv = `\ufeff"Member_ID","Basket_ID","TS","GTIN","QTY"\r\nH020,x1,2026-03-01 10:15,${A},1\r\n`;
+    const { summary, rejected } = await run('baskets', csv);
+    expect(rejected).toEqual([]);
+    expect(summary).toMatchObject({ created: 1 });
+    const row = await getDeps().db.selectFrom('baskets').innerJoin('members', 'members.id', 'baskets.member_id')
+      .select('members.member_number').where('txn_id', '=', 'x1').executeTakeFirstOrThrow();
+    expect(row.member_number).toBe('H020');
+  });
+
   it('refuses a file whose header lacks a required column, naming it', async () => {
     await expect(run('baskets', 'member_id,ts,gtin\nM1,2026-01-01,96385074\n')).rejects.toMatchObject({
       issues: [
@@ -171,6 +204,29 @@ describe('import baskets with a reference cache that keeps starting over', () =>
   });
 });
 
+describe('import baskets that never end', () => {
+  it('reports the rows of a refused basket as they come, not all at its end (a file without txn ids held them all)', async () => {
+    // a history whose basket_id column is empty: one "basket" as long as the file
+    const rows = Array.from({ length: 3000 }, (_, i) => `H030,,2026-03-08 10:00,${gtin13(1 + (i % 3))},1`);
+    const rejected: RejectedRow[] = [];
+    let reportedMidway = -1;
+    async function* chunks() {
+      yield 'member_id,basket_id,ts,gtin,qty\n';
+      for (let i = 0; i < rows.length; i += 500) {
+        if (i === 2500) reportedMidway = rejected.length;
+        yield rows.slice(i, i + 500).join('\n') + '\n';
+      }
+      yield `H030,y1,2026-03-08 11:00,${A},1\n`;
+    }
+    const summary = await importBaskets(getDeps(), chunks(), { timeZone: 'America/New_York', onReject: (r) => rejected.push(r) });
+    expect(summary).toMatchObject({ rows: 3001, rejected: 3000, created: 1 });
+    expect(reportedMidway).toBeGreaterThanOrEqual(2000);
+    expect(rejected.map((r) => r.line)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 2));
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'txn' });
+    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (txn)' });
+  });
+});
+
 describe('import products and members', () => {
   it('imports products, creating named categories and manufacturers, rejecting bad rows', async () => {
     const csv = [
@@ -187,6 +243,29 @@ describe('import products and members', () => {
     const oats = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(50))).executeTakeFirstOrThrow();
     expect(oats).toMatchObject({ category_id: 'cereal', manufacturer_id: 'oatco', brand_type: 'national', price_cents: 429, known: true });
     expect((await run('products', csv)).summary).toMatchObject({ imported: 2 });
+  });
+
+  it('imports a product whose name holds an inch mark and every product after it (they were lost in its name)', async () => {
+    const csv = ['gtin,name,size', `${gtin13(60)},Pizza 12" thin,1`, `${gtin13(61)},Soda,1`, `${gtin13(62)},Bread,1`, ''].join('\n');
+    const { summary, rejected } = await run('products', csv);
+    expect(rejected).toEqual([]);
+    expect(summary).toMatchObject({ rows: 3, imported: 3, rejected: 0 });
+    const names = await getDeps().db.selectFrom('products').select(['gtin', 'name'])
+      .where('gtin', 'in', [60, 61, 62].map((n) => gtin14(gtin13(n)))).orderBy('gtin').execute();
+    expect(names.map((r) => r.name)).toEqual(['Pizza 12" thin', 'Soda', 'Bread']);
+  });
+
+  it('keeps what a product file has no column for (a price file wiped categories, brands and manufacturers)', async () => {
+    const full = ['gtin,name,category_id,brand,brand_type,manufacturer_id,size,price_cents', `${gtin13(64)},Rolled Oats,cereal,Oaty,national,oatco,1kg,399`].join('\n');
+    expect((await run('products', full)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const prices = ['gtin,name,price', `${gtin13(64)},Rolled Oats,4.19`].join('\n');
+    expect((await run('products', prices)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const oats = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(64))).executeTakeFirstOrThrow();
+    expect(oats).toMatchObject({ category_id: 'cereal', brand: 'Oaty', brand_type: 'national', manufacturer_id: 'oatco', size: '1kg', price_cents: 419 });
+    // an empty cell still clears its field
+    await run('products', ['gtin,name,size', `${gtin13(64)},Rolled Oats,`].join('\n'));
+    const cleared = await getDeps().db.selectFrom('products').selectAll().where('gtin', '=', gtin14(gtin13(64))).executeTakeFirstOrThrow();
+    expect(cleared).toMatchObject({ category_id: 'cereal', size: null, price_cents: 419 });
   });
 
   it('imports members, keeps contact data apart, and registers a card first seen in a basket', async () => {
@@ -206,6 +285,19 @@ describe('import products and members', () => {
     expect(member).toMatchObject({ id: before.id, status: 'registered', household_size: 3, has_dog: true, has_baby: false });
     const contact = await getDeps().db.selectFrom('member_contacts').selectAll().where('member_id', '=', member.id).executeTakeFirstOrThrow();
     expect(contact).toMatchObject({ first_name: 'Ann', email: 'ann@example.test' });
+  });
+});
+
+describe('import members with some contact columns', () => {
+  it('keeps the contact fields the file has no column for (an e-mail file wiped names and phones)', async () => {
+    const full = ['member_number,first_name,last_name,email,phone,postal_code', 'CM1,Jo,Example,jo@example.test,555-0101,12345'].join('\n');
+    expect((await run('members', full)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const emails = ['member_number,email', 'CM1,jo@new.example.test'].join('\n');
+    expect((await run('members', emails)).summary).toMatchObject({ imported: 1, rejected: 0 });
+    const m = await getDeps().db.selectFrom('members').select('id').where('member_number', '=', 'CM1').executeTakeFirstOrThrow();
+    const contact = await getDeps().db.selectFrom('member_contacts').select(['first_name', 'last_name', 'email', 'phone', 'postal_code'])
+      .where('member_id', '=', m.id).executeTakeFirstOrThrow();
+    expect(contact).toEqual({ first_name: 'Jo', last_name: 'Example', email: 'jo@new.example.test', phone: '555-0101', postal_code: '12345' });
   });
 });
 

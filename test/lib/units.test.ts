@@ -26,9 +26,67 @@ describe('local times in a zone', () => {
     expect(localToInstant('2026-02-30', 'UTC')).toBeNull();
     expect(localToInstant('yesterday', 'UTC')).toBeNull();
   });
+
+  it('moves the skipped hour forward and takes the earlier instant of the repeated hour east of UTC too', () => {
+    // Berlin: 02:00 CET → 03:00 CEST on 29 March, 03:00 CEST → 02:00 CET on 25 October 2026
+    expect(localToInstant('2026-03-29 02:30', 'Europe/Berlin')).toBe('2026-03-29T01:30:00.000Z'); // 03:30 CEST (was 01:30 CET)
+    expect(localToInstant('2026-10-25 02:30', 'Europe/Berlin')).toBe('2026-10-25T00:30:00.000Z'); // 02:30 CEST (was CET)
+    expect(localToInstant('2026-10-25 01:59', 'Europe/Berlin')).toBe('2026-10-24T23:59:00.000Z');
+    expect(localToInstant('2026-10-25 03:00', 'Europe/Berlin')).toBe('2026-10-25T02:00:00.000Z');
+    // Sydney: 03:00 AEDT → 02:00 AEST on 5 April, 02:00 AEST → 03:00 AEDT on 4 October 2026
+    expect(localToInstant('2026-04-05 02:30', 'Australia/Sydney')).toBe('2026-04-04T15:30:00.000Z');
+    expect(localToInstant('2026-10-04 02:30', 'Australia/Sydney')).toBe('2026-10-03T16:30:00.000Z'); // 03:30 AEDT
+    // Lord Howe shifts by 30 minutes: 02:00 → 01:30 on 5 April
+    expect(localToInstant('2026-04-05 01:45', 'Australia/Lord_Howe')).toBe('2026-04-04T14:45:00.000Z');
+    // Santiago skips midnight (00:00 → 01:00 on 6 September 2026): the date's first instant is 01:00
+    expect(localToInstant('2026-09-06', 'America/Santiago')).toBe('2026-09-06T04:00:00.000Z');
+    // a zone at +14:00 and one at -12:00
+    expect(localToInstant('2026-11-24', 'Pacific/Kiritimati')).toBe('2026-11-23T10:00:00.000Z');
+    expect(localToInstant('2026-11-24', 'Etc/GMT+12')).toBe('2026-11-24T12:00:00.000Z');
+  });
 });
 
 describe('CSV reader', () => {
+  it('stops, naming the line, at a quoted field that runs on past 1 MB without its closing quote', async () => {
+    // a truncated or broken field would otherwise take the rest of a 2 GB file into memory
+    const row = `x,${'y'.repeat(6000)}\n`;
+    const text = `a,b\n1,2\n"unterminated,3\n${row.repeat(200)}`;
+    const chunks = Array.from({ length: Math.ceil(text.length / 65536) }, (_, i) => text.slice(i * 65536, (i + 1) * 65536));
+    const lines: number[] = [];
+    const read = async () => {
+      for await (const r of readCsv(chunks)) lines.push(r.line);
+    };
+    await expect(read()).rejects.toMatchObject({ line: 3, message: expect.stringMatching(/a quoted field runs on .* closing quote/) });
+    expect(lines).toEqual([1, 2]);
+  });
+
+  it('drops a byte order mark before a quoted header (Excel writes both)', async () => {
+    for (const size of [1, 3, 100]) {
+      const text = '\ufeff"Member_ID","Basket_ID"\r\nM1,b1\r\n';
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      const records = [];
+      for await (const r of readCsv(chunks)) records.push(r.fields);
+      expect(records, `chunk size ${size}`).toEqual([['Member_ID', 'Basket_ID'], ['M1', 'b1']]);
+    }
+  });
+
+  it('reads a quote inside an unquoted field as a character, not as the start of a quoted field', async () => {
+    // an inch mark in a product name swallowed every following line into one record
+    const text = 'gtin,name\n1,Pizza 12" thin\n2,Soda\n3,"Bread, 24"" loaf"\n4,Flour 5" bag "x"\n';
+    for (const size of [1, 4, 100]) {
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      const records = [];
+      for await (const r of readCsv(chunks)) records.push([r.line, r.fields]);
+      expect(records, `chunk size ${size}`).toEqual([
+        [1, ['gtin', 'name']],
+        [2, ['1', 'Pizza 12" thin']],
+        [3, ['2', 'Soda']],
+        [4, ['3', 'Bread, 24" loaf']],
+        [5, ['4', 'Flour 5" bag "x"']],
+      ]);
+    }
+  });
+
   it('handles quotes, escaped quotes, CRLF and newlines inside quotes, in any chunking', async () => {
     const text = 'a,b\r\n"x,1","say ""hi"""\r\n"multi\nline",2\nlast,3';
     for (const size of [1, 2, 3, 5, 100]) {
