@@ -187,6 +187,9 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
     parts.push(`${summary.created} baskets created`, `${summary.duplicates} already stored`, `${summary.conflicts} conflicts`, `${summary.unknownGtins} unknown GTINs`);
   }
   console.log(parts.join(', '));
+  if (summary.ignoredColumns.length > 0) {
+    console.log(`ignored columns (not read; the README lists those read): ${summary.ignoredColumns.join(', ')}`);
+  }
   if (summary.rejected > 0) {
     console.log(`rejected rows (line, field, reason): ${errorsPath}`);
     return 2;

@@ -45,9 +45,18 @@ export interface ImportSummary {
   duplicates?: number;
   conflicts?: number;
   unknownGtins?: number;
+  /** Header columns the importer does not read (a misspelt `card` would store every basket anonymous). */
+  ignoredColumns: string[];
 }
 
 type Chunks = AsyncIterable<string> | Iterable<string>;
+
+const ignored = (names: string[]) => names.map((n) => n.trim()).filter((n) => n !== '');
+
+/** A file without even a header line (0 bytes, or blank lines only) is refused, not "0 rows". */
+function requireHeader(columns: unknown): void {
+  if (!columns) throw new ValidationError('the file is empty', [{ path: 'header', message: 'no header line' }]);
+}
 
 function requireColumns<K extends string>(columns: Partial<Record<K, number>>, required: K[][], spec: Record<K, readonly string[]>) {
   const missing = required.filter((alternatives) => alternatives.every((k) => columns[k] === undefined));
@@ -144,7 +153,7 @@ export async function importBaskets(
 ): Promise<ImportSummary> {
   const batchSize = opts.batchSize ?? 20_000;
   const maxWrites = 2;
-  const summary = { rows: 0, imported: 0, rejected: 0, created: 0, duplicates: 0, conflicts: 0, unknownGtins: 0 };
+  const summary = { rows: 0, imported: 0, rejected: 0, created: 0, duplicates: 0, conflicts: 0, unknownGtins: 0, ignoredColumns: [] as string[] };
   const unknownGtins = new Set<string>();
   let columns: Partial<Record<BasketColumn, number>> | null = null;
   let width = 0;
@@ -233,6 +242,7 @@ export async function importBaskets(
       if (!columns) {
         const mapped = mapHeader(record.fields, basketColumns);
         requireColumns(mapped.columns, [['txn'], ['ts'], ['gtin'], ['qty']], basketColumns);
+        summary.ignoredColumns = ignored(mapped.unknown);
         columns = mapped.columns;
         header = record.fields;
         for (const k of Object.keys(basketColumns) as BasketColumn[]) ix[k] = columns[k] ?? -1;
@@ -294,6 +304,7 @@ export async function importBaskets(
   await close(current);
   await flush();
   await settle(0);
+  requireHeader(columns);
   summary.unknownGtins = unknownGtins.size;
   return summary;
 }
@@ -402,7 +413,7 @@ async function importRecords<K extends string, T, E = undefined>(
   },
 ): Promise<ImportSummary> {
   const batchSize = opts.batchSize ?? 2_000;
-  const summary: ImportSummary = { rows: 0, imported: 0, rejected: 0 };
+  const summary: ImportSummary = { rows: 0, imported: 0, rejected: 0, ignoredColumns: [] };
   let columns: Partial<Record<K, number>> | null = null;
   let width = 0;
   let header: readonly string[] = [];
@@ -435,6 +446,7 @@ async function importRecords<K extends string, T, E = undefined>(
     if (!columns) {
       const mapped = mapHeader(record.fields, spec.columns);
       requireColumns(mapped.columns, spec.required, spec.columns);
+      summary.ignoredColumns = ignored(mapped.unknown);
       columns = mapped.columns;
       width = record.fields.length;
       header = record.fields;
@@ -464,6 +476,7 @@ async function importRecords<K extends string, T, E = undefined>(
     batch.push({ value: parsed.data, extra: spec.extra?.(get) as E, record });
     if (batch.length >= batchSize) await flush();
   }
+  requireHeader(columns);
   await flush();
   return summary;
 }

@@ -204,6 +204,29 @@ describe('import baskets with a reference cache that keeps starting over', () =>
   });
 });
 
+describe('import headers', () => {
+  it('names the header columns it does not read (a misspelt card column would store every basket anonymous)', async () => {
+    const { summary } = await run('baskets', [
+      'customer_card,txn,ts,gtin,qty, note ',
+      `777000000001,ih1,2026-03-01T10:00:00-05:00,${A},1,x`,
+    ].join('\n'));
+    expect(summary).toMatchObject({ created: 1, ignoredColumns: ['customer_card', 'note'] });
+    expect((await run('products', `gtin,name,colour\n${gtin13(60)},Teal Tea,teal`)).summary.ignoredColumns).toEqual(['colour']);
+    expect((await run('products', `gtin,name\n${gtin13(61)},Plain Tea`)).summary.ignoredColumns).toEqual([]);
+  });
+
+  it('refuses a file without a header line instead of importing "0 rows"', async () => {
+    for (const kind of ['baskets', 'products', 'members'] as const) {
+      for (const csv of ['', '\n\n']) {
+        await expect(run(kind, csv), `${kind} ${JSON.stringify(csv)}`).rejects.toMatchObject({
+          message: 'the file is empty',
+          issues: [{ path: 'header', message: 'no header line' }],
+        });
+      }
+    }
+  });
+});
+
 describe('import baskets that never end', () => {
   it('reports the rows of a refused basket as they come, not all at its end (a file without txn ids held them all)', async () => {
     // a history whose basket_id column is empty: one "basket" as long as the file
