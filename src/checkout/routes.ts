@@ -30,11 +30,6 @@ const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } })
 
 type IdentityBody = { scan?: string | undefined; cardNumber?: string | undefined; memberNumber?: string | undefined; listId?: number | undefined; offerId?: number | undefined };
 
-/**
- * A scan, as the lane's scanner reads it: a list barcode (`L` + serial + MOD 37-36 check), a GS1
- * offer barcode (AI 255 or 8112, check digits verified; the serial names the offer), or else a
- * card number. A list or offer barcode that fails its check is refused, never read as a card.
- */
 const CURSOR_HEADER = 'cadence-cursor';
 const cursorHeader = {
   'Cadence-Cursor': {
@@ -43,6 +38,11 @@ const cursorHeader = {
   },
 };
 
+/**
+ * A scan, as the lane's scanner reads it: a list barcode (`L` + serial + MOD 37-36 check), a GS1
+ * offer barcode (AI 255 or 8112, check digits verified; the serial names the offer), or else a
+ * card number. A list or offer barcode that fails its check is refused, never read as a card.
+ */
 export function identityFromScan(scan: string): Identity {
   const text = scan.trim();
   if (/^(\]C0)?L/.test(text)) {
