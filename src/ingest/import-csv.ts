@@ -11,7 +11,7 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
-import { inRange, MAX_INT4 } from '../lib/validators.ts';
+import { inRange, lineAmountCents, MAX_INT4 } from '../lib/validators.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';
@@ -377,6 +377,9 @@ function addLine(rows: BasketRows, f: string[], ix: Record<BasketColumn, number>
   if (qtyMilli === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
   const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
   const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
+  if (price !== null && discount > lineAmountCents(qtyMilli / 1000, price)) {
+    throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', `more than the line's ${lineAmountCents(qtyMilli / 1000, price)} cents`);
+  }
   rows.addLine(gtin, qtyMilli, price, discount);
 }
 

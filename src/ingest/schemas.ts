@@ -3,12 +3,15 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
+import { Cents, Gtin, inRange, InstantWithOffset, lineAmountCents, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>
   z
     .string()
+    // as the CSV import reads its fields: " T01" and "T01" are one terminal (else a basket posted
+    // padded and imported again was stored twice)
+    .trim()
     .min(1)
     .max(max)
     .superRefine((v, ctx) => {
@@ -21,9 +24,14 @@ export const BasketLine = z
     gtin: Gtin,
     qty: Quantity.openapi({ example: 2, description: 'Units, or weight for weighed items (3 decimals)' }),
     unitPriceCents: Cents.openapi({ example: 349 }),
-    lineDiscountCents: Cents.default(0).openapi({ description: 'Discount on this line, in cents' }),
+    lineDiscountCents: Cents.default(0).openapi({ description: 'Discount on this line, in cents (at most qty × unitPriceCents)' }),
   })
   .strict()
+  .superRefine((l, ctx) => {
+    if (l.lineDiscountCents > lineAmountCents(l.qty, l.unitPriceCents)) {
+      ctx.addIssue({ code: 'custom', path: ['lineDiscountCents'], message: `more than the line's ${lineAmountCents(l.qty, l.unitPriceCents)} cents` });
+    }
+  })
   .openapi('BasketLine');
 export type BasketLine = z.infer<typeof BasketLine>;
 
@@ -60,6 +68,7 @@ export function fastBasket(item: unknown): Basket | null {
   if (typeof storeId !== 'number' || !Number.isSafeInteger(storeId) || storeId <= 0 || storeId > MAX_INT4) return null;
   if (typeof terminalId !== 'string' || terminalId.length < 1 || terminalId.length > 40) return null;
   if (typeof txnId !== 'string' || txnId.length < 1 || txnId.length > 80) return null;
+  if (terminalId !== terminalId.trim() || txnId !== txnId.trim()) return null; // zod trims them
   if (unstorableReason(terminalId) !== null || unstorableReason(txnId) !== null) return null;
   if (typeof ts !== 'string') return null;
   const instant = parseInstant(ts);
@@ -81,7 +90,7 @@ export function fastBasket(item: unknown): Basket | null {
     if (!(Math.abs(qty * 1000 - Math.round(qty * 1000)) < 1e-6)) return null;
     if (!isCents(l.unitPriceCents)) return null;
     const discount = l.lineDiscountCents === undefined ? 0 : l.lineDiscountCents;
-    if (!isCents(discount)) return null;
+    if (!isCents(discount) || discount > lineAmountCents(qty, l.unitPriceCents)) return null;
     out[i] = { gtin: gtin.gtin, qty, unitPriceCents: l.unitPriceCents, lineDiscountCents: discount };
   }
   return {

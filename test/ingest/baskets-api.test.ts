@@ -63,6 +63,37 @@ describe('POST /v1/baskets, one basket', () => {
     expect(await count('basket_lines')).toBe(before);
   });
 
+  it('reads terminal and txn ids without surrounding spaces, as the CSV import does: a padded retry is a duplicate', async () => {
+    const b = basket();
+    const padded = { ...b, terminalId: ` ${b.terminalId} `, txnId: `${b.txnId}  ` };
+    const first = await api.call('POST', '/v1/baskets', api.keys.pos1, padded);
+    expect(first.status).toBe(201);
+    expect(await first.json()).toMatchObject({ terminalId: b.terminalId, txnId: b.txnId });
+    const retry = await api.call('POST', '/v1/baskets', api.keys.pos1, b);
+    expect(retry.status).toBe(200);
+    expect((await retry.json()).status).toBe('duplicate');
+    const blank = await api.call('POST', '/v1/baskets', api.keys.pos1, { ...b, txnId: '   ' });
+    expect(blank.status).toBe(422);
+    expect((await blank.json()).issues[0].path).toBe('txnId');
+  });
+
+  it('refuses a line discount larger than the line, alone or in a batch, and stores nothing for it', async () => {
+    const before = await count('basket_lines');
+    const b = basket();
+    const over = { ...b, lines: [{ ...b.lines[0]!, qty: 1, unitPriceCents: 100, lineDiscountCents: 500 }] };
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, over);
+    expect(res.status).toBe(422);
+    expect((await res.json()).issues).toEqual([{ path: 'lines[0].lineDiscountCents', message: "more than the line's 100 cents" }]);
+    // a weighed line: 0.375 kg at 199 is 75 cents (74.625 rounded), all of it may be taken off
+    const whole = { ...basket(), lines: [{ ...b.lines[0]!, qty: 0.375, unitPriceCents: 199, lineDiscountCents: 75 }] };
+    const batch = await (await api.call('POST', '/v1/baskets', api.keys.pos1, {
+      baskets: [whole, { ...basket(), lines: [{ ...b.lines[0]!, qty: 0.375, unitPriceCents: 199, lineDiscountCents: 76 }] }],
+    })).json();
+    expect(batch.results.map((r: { status: string }) => r.status)).toEqual(['created', 'rejected']);
+    expect(batch.results[1].issues[0]).toEqual({ path: 'baskets[1].lines[0].lineDiscountCents', message: "more than the line's 75 cents" });
+    expect(await count('basket_lines')).toBe(before + 1);
+  });
+
   it('answers a retry whose lines come in another order as a duplicate, alone or in a batch (was a 409)', async () => {
     const line = (n: number, qty: number, unitPriceCents = 100) => ({ gtin: gtin13(n), qty, unitPriceCents, lineDiscountCents: 0 });
     const b = basket({ lines: [line(1, 1), line(3, 2), line(1, 0.5), line(2, 1)] });

@@ -215,6 +215,18 @@ describe('import headers', () => {
     expect((await run('products', `gtin,name\n${gtin13(61)},Plain Tea`)).summary.ignoredColumns).toEqual([]);
   });
 
+  it('refuses a row whose discount is more than its line, naming the column it came from', async () => {
+    const cents = await run('baskets', [
+      'card,txn,ts,gtin,qty,unit_price_cents,line_discount_cents',
+      `777000000002,dx1,2026-03-01T10:00:00-05:00,${A},1,100,500`,
+      `777000000002,dx2,2026-03-01T10:00:00-05:00,${A},0.375,199,75`,
+    ].join('\n'));
+    expect(cents.summary).toMatchObject({ rows: 2, rejected: 1, created: 1 });
+    expect(cents.rejected[0]).toMatchObject({ line: 2, field: 'line_discount_cents', reason: "more than the line's 100 cents" });
+    const decimal = await run('baskets', ['card,txn,ts,gtin,qty,unit_price,line_discount', `777000000002,dx3,2026-03-01T10:00:00-05:00,${A},2,1.00,2.01`].join('\n'));
+    expect(decimal.rejected[0]).toMatchObject({ line: 2, field: 'line_discount', reason: "more than the line's 200 cents" });
+  });
+
   it('refuses a file without a header line instead of importing "0 rows"', async () => {
     for (const kind of ['baskets', 'products', 'members'] as const) {
       for (const csv of ['', '\n\n']) {
