@@ -377,8 +377,9 @@ function addLine(rows: BasketRows, f: string[], ix: Record<BasketColumn, number>
   if (qtyMilli === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
   const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
   const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
-  if (price !== null && discount > lineAmountCents(qtyMilli / 1000, price)) {
-    throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', `more than the line's ${lineAmountCents(qtyMilli / 1000, price)} cents`);
+  const amount = price === null ? null : lineAmountCents(qtyMilli / 1000, price);
+  if (amount !== null && discount > amount) {
+    throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', `more than the line's ${amount} cents`);
   }
   rows.addLine(gtin, qtyMilli, price, discount);
 }

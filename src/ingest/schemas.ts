@@ -28,8 +28,9 @@ export const BasketLine = z
   })
   .strict()
   .superRefine((l, ctx) => {
-    if (l.lineDiscountCents > lineAmountCents(l.qty, l.unitPriceCents)) {
-      ctx.addIssue({ code: 'custom', path: ['lineDiscountCents'], message: `more than the line's ${lineAmountCents(l.qty, l.unitPriceCents)} cents` });
+    const amount = lineAmountCents(l.qty, l.unitPriceCents);
+    if (l.lineDiscountCents > amount) {
+      ctx.addIssue({ code: 'custom', path: ['lineDiscountCents'], message: `more than the line's ${amount} cents` });
     }
   })
   .openapi('BasketLine');
