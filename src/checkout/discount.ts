@@ -1,4 +1,5 @@
 import type { OfferKind } from '../db/schema.ts';
+import { lineAmountCents } from '../lib/money.ts';
 
 /**
  * What an offer takes off a basket, and how that discount is spread over the basket's lines.
@@ -70,7 +71,7 @@ export function applyOffer(
     const u = Math.min(lines[i]!.qty, left);
     left -= u;
     coveredUnits[i] = u;
-    covered[i] = Math.min(Math.round(u * lines[i]!.unitPriceCents), room[i]!);
+    covered[i] = Math.min(lineAmountCents(u, lines[i]!.unitPriceCents), room[i]!);
   }
   const coveredAmount = covered.reduce((s, x) => s + x, 0);
   const coveredTotalUnits = coveredUnits.reduce((s, x) => s + x, 0);
@@ -84,7 +85,7 @@ export function applyOffer(
       discount = Math.round(terms.value);
       break;
     case 'price_point':
-      discount = coveredAmount - Math.round(terms.value * coveredTotalUnits);
+      discount = coveredAmount - lineAmountCents(coveredTotalUnits, terms.value);
       break;
     case 'buy_x_get_y': {
       // Every (buy + get) units, `get` of them free: the cheapest covered units.
@@ -100,7 +101,7 @@ export function applyOffer(
       for (const i of cheapest) {
         const u = Math.min(Math.floor(coveredUnits[i]!), free);
         free -= u;
-        const cents = Math.min(Math.round(u * lines[i]!.unitPriceCents), covered[i]!);
+        const cents = Math.min(lineAmountCents(u, lines[i]!.unitPriceCents), covered[i]!);
         weights[i] = cents;
         discount += cents;
         if (free === 0) break;
@@ -113,8 +114,9 @@ export function applyOffer(
   return { discountCents: discount, allocations: allocate(discount, weights) };
 }
 
+/** What the line costs before discounts, rounded as the stored basket's total rounds it. */
 export function lineAmount(l: QuoteLine): number {
-  return Math.round(l.qty * l.unitPriceCents);
+  return lineAmountCents(l.qty, l.unitPriceCents);
 }
 
 /**

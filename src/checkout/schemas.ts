@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CardNumber } from '../catalogue/schemas.ts';
+import { lineAmountCents } from '../lib/money.ts';
 import { Cents, Gtin, InstantWithOffset, MAX_INT4, Quantity, StoreId, StoreIdInPath } from '../lib/validators.ts';
 
 const Serial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -28,7 +29,7 @@ export const CheckoutLineInput = z
     lineDiscountCents: Cents.default(0).openapi({ description: "The POS's own discount on this line" }),
   })
   .strict()
-  .refine((l) => l.lineDiscountCents <= Math.round(l.qty * l.unitPriceCents), {
+  .refine((l) => l.lineDiscountCents <= lineAmountCents(l.qty, l.unitPriceCents), {
     path: ['lineDiscountCents'],
     message: 'exceeds the line amount',
   })
@@ -43,7 +44,7 @@ const SaleLines = z
   .array(CheckoutLineInput)
   .min(1)
   .max(1000)
-  .refine((lines) => lines.reduce((s, l) => s + Math.round(l.qty * l.unitPriceCents), 0) <= MAX_INT4, {
+  .refine((lines) => lines.reduce((s, l) => s + lineAmountCents(l.qty, l.unitPriceCents), 0) <= MAX_INT4, {
     message: `the lines add up to more than ${MAX_INT4} cents`,
   });
 

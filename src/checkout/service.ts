@@ -5,6 +5,7 @@ import type { Deps } from '../deps.ts';
 import { ingestBaskets, retryOnDeadlock, type BasketInput } from '../ingest/ingest-baskets.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/hash.ts';
+import { lineAmountCents } from '../lib/money.ts';
 import { localDate } from '../lib/time.ts';
 import type { ConflictReason, OfferKind } from '../db/schema.ts';
 import { applyOffer, lineAmount, type QuoteLine } from './discount.ts';
@@ -603,7 +604,7 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
       const discountBack = discountAfter - l.returned_discount;
       outLines.push({ gtin: l.gtin, qty: -u, unitPriceCents: l.unit_price_cents, lineDiscountCents: -discountBack });
       const price = l.unit_price_cents ?? 0;
-      refund += Math.round(after * price) - Math.round(l.returned * price) - discountBack;
+      refund += lineAmountCents(after, price) - lineAmountCents(l.returned, price) - discountBack;
       lineShare.set(l.line_no, { before: l.returned, after, qty: l.qty });
       await tx.insertInto('returned_units').values({
         store_id: origStore, terminal_id: req.original.terminalId, txn_id: req.original.txnId,

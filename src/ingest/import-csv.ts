@@ -11,7 +11,8 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
-import { inRange, lineAmountCents, MAX_INT4 } from '../lib/validators.ts';
+import { lineAmountCents } from '../lib/money.ts';
+import { inRange, MAX_INT4 } from '../lib/validators.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
 import { mapHeader, readCsv, readCsvBatches, type CsvRecord } from './csv.ts';

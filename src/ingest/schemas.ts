@@ -3,7 +3,8 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { Cents, Gtin, inRange, InstantWithOffset, lineAmountCents, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
+import { lineAmountCents } from '../lib/money.ts';
+import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>

@@ -37,15 +37,6 @@ export const Quantity = z
   .max(100_000)
   .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals');
 
-/**
- * What a line costs before its discount, as a basket's total counts it: qty (3 decimals) × unit
- * price, rounded half up. A line's discount may not exceed it (a 500-cent discount on a 100-cent
- * line stored a basket of −400).
- */
-export function lineAmountCents(qty: number, unitPriceCents: number): number {
-  return Math.floor((Math.round(qty * 1000) * unitPriceCents + 500) / 1000);
-}
-
 /** The largest value of PostgreSQL's `integer`, the type of store numbers. */
 export const MAX_INT4 = 2_147_483_647;
 /** A store number: a positive `integer` (larger ones would fail in the database, not here). */

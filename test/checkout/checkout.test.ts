@@ -323,6 +323,22 @@ describe(`checkout on ${dbKind}`, () => {
     expect(refunds.reduce((s, x) => s + x, 0)).toBe(c.totalCents);
   });
 
+  it('quotes, commits and refunds a weighed line at what the stored basket counts (1.005 × 100 is 101 cents, was 100)', async () => {
+    const lines = [{ gtin: MILK, qty: 1.005, unitPriceCents: 100 }];
+    const q = await (await api.call('POST', '/v1/checkout/quote', api.keys.pos1, sale({ lines }))).json();
+    expect(q.subtotalCents).toBe(101);
+    // a POS discount of the whole line is the line, not more than it
+    const full = sale({ lines: [{ ...lines[0], lineDiscountCents: 101 }] });
+    expect((await api.call('POST', '/v1/checkout/quote', api.keys.pos1, full)).status).toBe(200);
+    const body = sale({ lines });
+    const c = await (await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body)).json();
+    expect(c.totalCents).toBe(101);
+    const stored = await sql<{ total_cents: string | number }>`select total_cents from baskets where id = ${c.basketId}`.execute(getDeps().db);
+    expect(Number(stored.rows[0]!.total_cents)).toBe(101);
+    const v = await (await api.call('POST', '/v1/checkout/void', api.keys.pos1, { storeId: 1, terminalId: 'T01', txnId: body.txnId, ts: TS })).json();
+    expect(v.refundCents).toBe(101);
+  });
+
   it('books a return under the member of the sale, also for a member without a card', async () => {
     const db = getDeps().db;
     await upsertMembers(getDeps(), [{ memberNumber: 'NOCARD1', cardNumber: null, homeStoreId: 1 }]);

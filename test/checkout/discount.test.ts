@@ -38,6 +38,15 @@ describe('allocate (largest remainder)', () => {
 });
 
 describe('applyOffer', () => {
+  it('counts a line as the basket total does: 1.005 × 100 cents is 101, not 100 (floating point)', () => {
+    // A reward larger than the basket takes exactly the basket; Math.round(1.005 * 100) is 100.
+    expect(applyOffer(terms({ kind: 'reward', value: 500, gtins: new Set() }), [line(A, 1.005, 100)])).toEqual({
+      discountCents: 101, allocations: [{ line: 0, cents: 101 }],
+    });
+    // 100% off the covered units: the whole line, 1.005 kg at 100 cents
+    expect(applyOffer(terms({ value: 100 }), [line(A, 1.005, 100)])).toMatchObject({ discountCents: 101 });
+  });
+
   it('takes a percentage of the covered amount once, rounded half up, spread over the matching lines', () => {
     const r = applyOffer(terms({ value: 15 }), [line(A, 1, 333), line(B, 2, 100), line(A, 1, 333)]);
     expect(r).toEqual({ discountCents: 100, allocations: [{ line: 0, cents: 50 }, { line: 2, cents: 50 }] });
