@@ -171,6 +171,10 @@ export function checkoutRoutes(deps: Deps) {
     createRoute({
       method: 'post', path: '/checkout/return', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Return items of a committed sale: discounts reverse pro rata, offer uses come back',
+      description:
+        "Each returned unit gives back its share of the line's discount and of every offer on it. An offer's use " +
+        'comes back (while the offer is valid) once none of its discount is kept, i.e. every unit it was given on ' +
+        'is returned; a partial return leaves the use spent.',
       request: { body: { required: true, ...json(ReturnRequest) } },
       responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
     }),

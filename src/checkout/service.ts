@@ -539,7 +539,10 @@ export interface ReturnResult {
  * A return (or, without lines, a void of everything not yet returned): ingests a basket of
  * negative quantities priced as sold, gives back each line's discount pro rata to the units
  * returned, takes the same share back from each redemption on the line, and restores an offer's
- * use when what is left no longer meets its minimum quantity and the offer is still valid.
+ * use once the customer keeps none of its discount (everything it was allocated to returned) and
+ * the offer is still valid. A partial return leaves the use spent: the customer keeps discounted
+ * units. (Restoring it as soon as what was kept fell below the offer's minimum quantity gave the
+ * use back while the customer kept part of the discount: the offer could be had twice.)
  * Cumulative rounding (share of the total returned so far, minus what earlier returns took) makes
  * a line returned in several parts refund exactly its amount and reverse exactly its discount
  * (a weighed line of 1.5 kg at 199 cents, 299 paid, returned 0.5 kg at a time was 100 × 3).
@@ -616,21 +619,18 @@ export async function returnItems(deps: CheckoutDeps, req: ReturnRequest): Promi
     const day = localDate(new Date(req.ts), zone);
     for (const r of redemptions.rows) {
       let cents = 0;
-      let remainingUnits = 0;
       for (const a of r.allocations) {
         const s = lineShare.get(a.lineNo);
-        const line = lines.find((x) => x.line_no === a.lineNo);
-        if (line) remainingUnits += line.qty - (s ? s.after : line.returned);
         if (!s) continue;
         cents += Math.round((a.cents * s.after) / s.qty) - Math.round((a.cents * s.before) / s.qty);
       }
       cents = Math.min(cents, r.discount_cents - r.reversed_cents);
-      const offer = (await sql<{ min_qty: number; valid_to: string; status: string; kind: OfferKind }>`
-        select min_qty, valid_to::text as valid_to, status, kind from offers
+      const offer = (await sql<{ valid_to: string; status: string }>`
+        select valid_to::text as valid_to, status from offers
         where member_id = ${r.member_id} and id = ${r.offer_id}`.execute(tx)).rows[0];
-      const below = offer ? remainingUnits < Math.max(offer.min_qty, 1) || offer.kind === 'reward' && !req.lines : false;
+      const keepsNone = r.reversed_cents + cents >= r.discount_cents;
       let restored = false;
-      if (!r.use_restored && below && offer && offer.status === 'live' && offer.valid_to >= day) {
+      if (!r.use_restored && keepsNone && offer && offer.status === 'live' && offer.valid_to >= day) {
         const u = await sql`update offers set uses = uses - 1, updated_at = ${now.toISOString()}::timestamptz
           where member_id = ${r.member_id} and id = ${r.offer_id} and uses > 0`.execute(tx);
         restored = Number(u.numAffectedRows ?? 0) === 1;

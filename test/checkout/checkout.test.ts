@@ -279,7 +279,7 @@ describe(`checkout on ${dbKind}`, () => {
     expect(missing.status).toBe(404);
   });
 
-  it('partial returns reverse the discount pro rata, exactly in total, and restore the use below the minimum', async () => {
+  it('partial returns reverse the discount pro rata, exactly in total, and restore the use once none of it is kept', async () => {
     const db = getDeps().db;
     const m = await member(db);
     const id = await offer(db, m.id, { value: 25, minQty: 2, maxUnits: 3 });
@@ -293,11 +293,14 @@ describe(`checkout on ${dbKind}`, () => {
     expect(one.reversed).toEqual([{ offerId: id, cents: 137, useRestored: false }]); // round(412/3)
     expect(one.refundCents).toBe(549 - 137);
     expect(await uses(id)).toBe(1);
+    // 1 unit kept, below the minimum of 2, with 137 cents of the discount on it: the use stays
+    // spent (it was given back here, so the offer could be had again while its discount was kept)
     const two = await (await ret('r2', 1)).json();
-    expect(two.reversed).toEqual([{ offerId: id, cents: 138, useRestored: true }]); // round(824/3) − 137
-    expect(await uses(id)).toBe(0);
+    expect(two.reversed).toEqual([{ offerId: id, cents: 138, useRestored: false }]); // round(824/3) − 137
+    expect(await uses(id)).toBe(1);
     const three = await (await ret('r3', 1)).json();
-    expect(three.reversed).toEqual([{ offerId: id, cents: 137, useRestored: false }]);
+    expect(three.reversed).toEqual([{ offerId: id, cents: 137, useRestored: true }]);
+    expect(await uses(id)).toBe(0);
     expect(137 + 138 + 137).toBe(412);
     const tooMany = await ret('r4', 1);
     expect(tooMany.status).toBe(422);
