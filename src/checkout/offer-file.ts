@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/index.ts';
+import { textArray, withTx, type Db } from '../db/index.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { ValidationError } from '../lib/errors.ts';
 import { localDate } from '../lib/time.ts';
 import { resolveMember, type Identity } from './service.ts';
 
@@ -125,18 +127,94 @@ export async function offerFile(db: Db, storeId: number, day: string, changes: O
   };
 }
 
-/** Offline redemptions that could not count, for the store's reconciliation. */
-export async function reconciliation(db: Db, storeId: number) {
+export type ReconciliationStatus = 'open' | 'acknowledged' | 'all';
+
+/**
+ * Offline redemptions that could not count, for the store's reconciliation: a page in time order
+ * (then terminal, txn and offer, in byte order: the same on every database), the conflicts after
+ * `after` (a cursor from the page before), and the store's open total across all pages.
+ */
+export async function reconciliation(
+  db: Db,
+  storeId: number,
+  page: { status: ReconciliationStatus; limit: number; after?: string | undefined },
+) {
+  let after = sql``;
+  if (page.after !== undefined) {
+    const key = decodeCursor(page.after);
+    if (!key || key.length !== 4 || typeof key[0] !== 'string' || !UTC_MICROS.test(key[0]) || typeof key[1] !== 'string' ||
+      typeof key[2] !== 'string' || !Number.isSafeInteger(key[3])) {
+      throw new ValidationError('not a reconciliation cursor', [{ path: 'after', message: 'expected the nextCursor of an earlier page' }]);
+    }
+    // ::text first: postgres.js sends a timestamptz parameter through Date, to the millisecond
+    after = sql`and (c.ts, c.terminal_id collate "C", c.txn_id collate "C", c.offer_id)
+      > (${key[0]}::text::timestamptz, ${key[1]}, ${key[2]}, ${key[3] as number})`;
+  }
+  const status = page.status === 'open' ? sql`and c.acknowledged_at is null`
+    : page.status === 'acknowledged' ? sql`and c.acknowledged_at is not null` : sql``;
   const { rows } = await sql<{
     terminal_id: string; txn_id: string; offer_id: number; member_number: string | null;
-    reason: string; discount_cents: number; ts: Date;
+    reason: string; discount_cents: number; ts: Date; ts_key: string; acknowledged_at: Date | null;
   }>`
-    select c.terminal_id, c.txn_id, c.offer_id, m.member_number, c.reason, c.discount_cents, c.ts
+    select c.terminal_id, c.txn_id, c.offer_id, m.member_number, c.reason, c.discount_cents, c.ts,
+      to_char(c.ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ts_key, c.acknowledged_at
     from redemption_conflicts c left join members m on m.id = c.member_id
-    where c.store_id = ${storeId}
-    order by c.ts, c.terminal_id, c.txn_id, c.offer_id`.execute(db);
-  return rows.map((r) => ({
-    terminalId: r.terminal_id, txnId: r.txn_id, offerId: r.offer_id, memberNumber: r.member_number,
-    reason: r.reason, discountCents: r.discount_cents, ts: new Date(r.ts).toISOString(),
-  }));
+    where c.store_id = ${storeId} ${status} ${after}
+    order by c.ts, c.terminal_id collate "C", c.txn_id collate "C", c.offer_id
+    limit ${page.limit + 1}`.execute(db);
+  const more = rows.length > page.limit;
+  const shown = more ? rows.slice(0, page.limit) : rows;
+  const last = shown[shown.length - 1];
+  const totals = (await sql<{ conflicts: string | number; discount_cents: string | number }>`
+    select count(*) as conflicts, coalesce(sum(discount_cents), 0) as discount_cents
+    from redemption_conflicts where store_id = ${storeId} and acknowledged_at is null`.execute(db)).rows[0]!;
+  return {
+    open: { conflicts: Number(totals.conflicts), discountCents: Number(totals.discount_cents) },
+    conflicts: shown.map((r) => ({
+      terminalId: r.terminal_id, txnId: r.txn_id, offerId: Number(r.offer_id), memberNumber: r.member_number,
+      reason: r.reason, discountCents: r.discount_cents, ts: new Date(r.ts).toISOString(),
+      acknowledgedAt: r.acknowledged_at ? new Date(r.acknowledged_at).toISOString() : null,
+    })),
+    nextCursor: more && last ? encodeCursor([last.ts_key, last.terminal_id, last.txn_id, Number(last.offer_id)]) : null,
+  };
+}
+
+const UTC_MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * Marks conflicts of a store as dealt with (when, and by which API key). All or nothing: a key
+ * that names no conflict of this store is a 422 naming it, and nothing is marked. Conflicts
+ * acknowledged before keep their first acknowledgement (a retry changes nothing).
+ */
+export async function acknowledgeConflicts(
+  db: Db,
+  storeId: number,
+  by: number,
+  at: Date,
+  keys: ReadonlyArray<{ terminalId: string; txnId: string; offerId: number }>,
+): Promise<{ acknowledged: number; alreadyAcknowledged: number }> {
+  return withTx(db, async (tx) => {
+    const { rows } = await sql<{ i: string | number; found: boolean; acknowledged: boolean }>`
+      select k.i, count(c.offer_id) > 0 as found, bool_and(c.acknowledged_at is not null) as acknowledged
+      from unnest(${textArray(keys.map((k) => k.terminalId))}::text[], ${textArray(keys.map((k) => k.txnId))}::text[],
+                  ${textArray(keys.map((k) => k.offerId))}::bigint[]) with ordinality as k(terminal_id, txn_id, offer_id, i)
+      left join redemption_conflicts c
+        on c.store_id = ${storeId} and c.terminal_id = k.terminal_id and c.txn_id = k.txn_id and c.offer_id = k.offer_id
+      group by k.i order by k.i`.execute(tx);
+    const missing = rows.filter((r) => !r.found).map((r) => Number(r.i) - 1);
+    if (missing.length > 0) {
+      throw new ValidationError('no such conflict at this store', missing.slice(0, 20).map((i) => ({
+        path: `conflicts[${i}]`, message: `store ${storeId} has no conflict of terminal ${keys[i]!.terminalId}, txn ${keys[i]!.txnId}, offer ${keys[i]!.offerId}`,
+      })));
+    }
+    const updated = await sql`
+      update redemption_conflicts c set acknowledged_at = ${at.toISOString()}::timestamptz, acknowledged_by = ${by}
+      from unnest(${textArray(keys.map((k) => k.terminalId))}::text[], ${textArray(keys.map((k) => k.txnId))}::text[],
+                  ${textArray(keys.map((k) => k.offerId))}::bigint[]) as k(terminal_id, txn_id, offer_id)
+      where c.store_id = ${storeId} and c.terminal_id = k.terminal_id and c.txn_id = k.txn_id and c.offer_id = k.offer_id
+        and c.acknowledged_at is null`.execute(tx);
+    const acknowledged = Number(updated.numAffectedRows ?? 0);
+    const distinct = new Set(keys.map((k) => `${k.terminalId}\u0000${k.txnId}\u0000${k.offerId}`)).size;
+    return { acknowledged, alreadyAcknowledged: distinct - acknowledged };
+  });
 }

@@ -8,8 +8,10 @@ import { newRouter } from '../http/router.ts';
 import { NotFoundError, ValidationError } from '../lib/errors.ts';
 import { parseListBarcode, parseOfferBarcode } from '../lists/barcodes.ts';
 import { localDate } from '../lib/time.ts';
-import { identify, offerFile, reconciliation } from './offer-file.ts';
+import { acknowledgeConflicts, identify, offerFile, reconciliation } from './offer-file.ts';
 import {
+  AcknowledgeRequest,
+  AcknowledgeResult,
   CommitRequest,
   CommitResult,
   IdentifyRequest,
@@ -18,6 +20,7 @@ import {
   QuoteRequest,
   QuoteResult,
   Reconciliation,
+  ReconciliationQuery,
   ReturnRequest,
   ReturnResult,
   SinceQuery,
@@ -222,14 +225,38 @@ export function checkoutRoutes(deps: Deps) {
     createRoute({
       method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Offline redemptions that could not count (used twice, expired, voided…)',
-      request: { params: StoreIdParam },
+      description:
+        'A page of the store\'s conflicts in time order, open ones (not acknowledged) by default; `open` ' +
+        'gives the count and discount of all open ones. Follow `nextCursor` with `after` for the next page.',
+      request: { params: StoreIdParam, query: ReconciliationQuery },
       responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(401, 403, 404, 422) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      const query = c.req.valid('query');
       assertStoreScope(c.get('principal'), id, 'id');
       await zoneOf(deps, id);
-      return c.json({ storeId: id, conflicts: await reconciliation(deps.db, id) }, 200);
+      return c.json({ storeId: id, status: query.status, ...(await reconciliation(deps.db, id, query)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post', path: '/stores/{id}/reconciliation/acknowledge', tags: ['checkout'], ...allowRoles(['pos']),
+      summary: 'Mark reconciliation conflicts as dealt with',
+      description:
+        'All or nothing: a conflict this store does not have is a 422 naming it, and nothing is marked. ' +
+        'Conflicts acknowledged before keep their first acknowledgement, so a retry changes nothing.',
+      request: { params: StoreIdParam, body: { required: true, ...json(AcknowledgeRequest) } },
+      responses: { 200: { description: 'Acknowledged', ...json(AcknowledgeResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const principal = c.get('principal');
+      assertStoreScope(principal, id, 'id');
+      await zoneOf(deps, id);
+      const { conflicts } = c.req.valid('json');
+      return c.json(await acknowledgeConflicts(deps.db, id, principal.keyId, deps.clock.now(), conflicts), 200);
     },
   );
   return app;

@@ -185,9 +185,22 @@ export const OfferFile = z
   })
   .openapi('OfferFile');
 
+export const ReconciliationQuery = z
+  .object({
+    status: z.enum(['open', 'acknowledged', 'all']).default('open').openapi({
+      description: 'open (default): not acknowledged yet; acknowledged; or all',
+    }),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+    after: z.string().optional().openapi({ description: 'The nextCursor of the page before (opaque)' }),
+  })
+  .strict();
+
 export const Reconciliation = z
   .object({
     storeId: z.number().int(),
+    status: z.enum(['open', 'acknowledged', 'all']),
+    /** The store's open conflicts, all pages: what store IT still has to look at. */
+    open: z.object({ conflicts: z.number().int(), discountCents: z.number().int() }),
     conflicts: z.array(
       z.object({
         terminalId: z.string(),
@@ -197,10 +210,31 @@ export const Reconciliation = z
         reason: z.string(),
         discountCents: z.number().int(),
         ts: z.string(),
+        acknowledgedAt: z.string().nullable(),
       }),
     ),
+    nextCursor: z.string().nullable().openapi({ description: 'Pass as `after` for the next page; null on the last' }),
   })
   .openapi('Reconciliation');
+
+export const AcknowledgeRequest = z
+  .object({
+    conflicts: z
+      .array(z.object({ terminalId: Key.terminalId, txnId: Key.txnId, offerId: z.number().int().positive() }).strict())
+      .min(1)
+      .max(1000),
+  })
+  .strict()
+  .openapi('AcknowledgeConflicts');
+
+export const AcknowledgeResult = z
+  .object({
+    /** Acknowledged by this request. */
+    acknowledged: z.number().int(),
+    /** Acknowledged before (a retry, or another person): left as they were. */
+    alreadyAcknowledged: z.number().int(),
+  })
+  .openapi('AcknowledgeResult');
 
 export const StoreIdParam = z.object({
   id: StoreIdInPath.openapi({ param: { name: 'id', in: 'path' }, example: 3 }),

@@ -454,6 +454,9 @@ export interface RedemptionConflictsTable {
   discount_cents: number;
   ts: Timestamp;
   created_at: Timestamp;
+  acknowledged_at: Timestamp | null;
+  /** The API key that acknowledged it. */
+  acknowledged_by: Int8 | null;
 }
 
 export interface DB {

@@ -88,6 +88,7 @@ describe('every /v1 route checks role', () => {
     ['POST', '/v1/checkout/return', ['pos']],
     ['GET', '/v1/stores/{id}/offer-file', ['pos']],
     ['GET', '/v1/stores/{id}/reconciliation', ['pos']],
+    ['POST', '/v1/stores/{id}/reconciliation/acknowledge', ['pos']],
     ['GET', '/v1/lists/{ref}', ['marketer']],
     ['GET', '/v1/members/{memberNumber}/lists/{which}', ['marketer']],
     ['POST', '/v1/jobs/lists', []],

@@ -296,6 +296,9 @@ beforeAll(async () => {
   const run = await api.call('POST', '/v1/jobs/analyse', api.keys.admin, { asOf: '2026-11-24T05:00:00Z' });
   if (run.status !== 200) throw new Error(`setup analyse run: ${run.status} ${await run.text()}`);
   runId = (await run.json()).runId;
+  // An offline conflict, so acknowledging one is a valid request.
+  await sql`insert into redemption_conflicts (member_id, store_id, terminal_id, txn_id, offer_id, reason, discount_cents, ts, created_at)
+    values (0, 1, 'T09', 'hostile-conflict', 1, 'already_used', 100, now(), now())`.execute(deps.db);
   for (const txn of ['to-void', 'to-return']) {
     const res = await api.call('POST', '/v1/checkout/commit', api.keys.admin, { ...sale(txn), identity: { cardNumber: CARD } });
     if (res.status !== 201) throw new Error(`setup sale ${txn}: ${res.status} ${await res.text()}`);
@@ -309,6 +312,7 @@ const validPathParams = (): Record<string, Record<string, string>> => ({
   'GET /v1/categories/{id}/cells': { id: 'milk' },
   'GET /v1/stores/{id}/offer-file': { id: '1' },
   'GET /v1/stores/{id}/reconciliation': { id: '1' },
+  'POST /v1/stores/{id}/reconciliation/acknowledge': { id: '1' },
   'GET /v1/lists/{ref}': { ref: String(listId) },
   'GET /v1/jobs/analyse/runs/{runId}': { runId: String(runId) },
   'GET /v1/members/{memberNumber}/lists/{which}': { memberNumber: MEMBER, which: 'current' },
@@ -376,6 +380,7 @@ const validBodies: Record<string, () => unknown[]> = {
     { storeId: 1, terminalId: 'T09', txnId: 'hostile-return', ts: TS, original: { storeId: 1, terminalId: 'T09', txnId: 'to-return' }, lines: [{ gtin: gtin13(2), qty: 1 }] },
   ],
   'POST /v1/rules/preview': () => [campaignYaml],
+  'POST /v1/stores/{id}/reconciliation/acknowledge': () => [{ conflicts: [{ terminalId: 'T09', txnId: 'hostile-conflict', offerId: 1 }] }],
 };
 
 /** A minimal value for a schema of the document, for routes without a valid body above. */
