@@ -11,7 +11,7 @@ import {
 import type { Deps } from '../deps.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { parseGtin } from '../lib/gtin.ts';
-import { lineAmountCents } from '../lib/money.ts';
+import { lineAmountCents, lineDiscountProblem } from '../lib/money.ts';
 import { inRange, MAX_INT4 } from '../lib/validators.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { localToInstant, parseInstant } from '../lib/time.ts';
@@ -107,9 +107,11 @@ type BasketColumn = keyof typeof basketColumns;
 
 /** Lines one basket may hold, as POST /v1/baskets allows. */
 const MAX_BASKET_LINES = 1_000;
-const qtyPattern = /^\d{1,6}(\.\d{1,3})?$/;
+const qtyPattern = /^-?\d{1,6}(\.\d{1,3})?$/;
 const moneyPattern = /^\d{1,7}(\.\d{1,2})?$/;
 const centsPattern = /^\d{1,9}$/;
+const signedCentsPattern = /^-?\d{1,9}$/;
+const signedMoneyPattern = /^-?\d{1,7}(\.\d{1,2})?$/;
 const cardPattern = /^[0-9A-Za-z]{4,40}$/;
 const memberPattern = /^[A-Za-z0-9_-]{1,40}$/;
 
@@ -373,26 +375,31 @@ function addLine(rows: BasketRows, f: string[], ix: Record<BasketColumn, number>
     gtins.set(raw, gtin);
   }
   const qty = field(f, ix.qty);
-  if (!qtyPattern.test(qty)) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  if (!qtyPattern.test(qty)) throw new RowError('qty', QTY_RULE);
   const qtyMilli = Math.round(Number(qty) * 1000);
-  if (qtyMilli === 0) throw new RowError('qty', 'a positive quantity with at most 3 decimals');
+  if (qtyMilli === 0) throw new RowError('qty', QTY_RULE);
   const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
-  const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount') ?? 0;
-  const amount = price === null ? null : lineAmountCents(qtyMilli / 1000, price);
-  if (amount !== null && discount > amount) {
-    throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', `more than the line's ${amount} cents`);
-  }
+  const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount', true) ?? 0;
+  // without a price, a discount's sign still follows the line's: a returned line has amount < 0
+  const amount = price === null ? (qtyMilli < 0 ? -Infinity : Infinity) : lineAmountCents(qtyMilli / 1000, price);
+  const problem = lineDiscountProblem(amount, discount);
+  if (problem) throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', problem);
   rows.addLine(gtin, qtyMilli, price, discount);
 }
 
-/** Cents from a `*_cents` column, else from a decimal currency column; null when both are empty. */
-function money(cents: string, decimal: string, field: string): number | null {
+const QTY_RULE = 'a quantity with at most 3 decimals, not 0 (negative for a returned item)';
+
+/**
+ * Cents from a `*_cents` column, else from a decimal currency column; null when both are empty.
+ * `signed`: may be negative (a returned line's discount given back).
+ */
+function money(cents: string, decimal: string, field: string, signed = false): number | null {
   if (cents) {
-    if (!centsPattern.test(cents)) throw new RowError(`${field}_cents`, 'whole cents, e.g. 349');
+    if (!(signed ? signedCentsPattern : centsPattern).test(cents)) throw new RowError(`${field}_cents`, signed ? 'whole cents, e.g. 349 or -50' : 'whole cents, e.g. 349');
     return Number(cents);
   }
   if (decimal) {
-    if (!moneyPattern.test(decimal)) throw new RowError(field, 'an amount such as 3.49');
+    if (!(signed ? signedMoneyPattern : moneyPattern).test(decimal)) throw new RowError(field, signed ? 'an amount such as 3.49 or -0.50' : 'an amount such as 3.49');
     return Math.round(Number(decimal) * 100);
   }
   return null;

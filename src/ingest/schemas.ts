@@ -3,8 +3,8 @@ import { CardNumber } from '../catalogue/schemas.ts';
 import { parseGtin } from '../lib/gtin.ts';
 import { unstorableReason } from '../lib/text.ts';
 import { parseInstant } from '../lib/time.ts';
-import { lineAmountCents } from '../lib/money.ts';
-import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, Quantity, StoreId } from '../lib/validators.ts';
+import { lineAmountCents, lineDiscountProblem } from '../lib/money.ts';
+import { Cents, Gtin, inRange, InstantWithOffset, MAX_INT4, SignedCents, SignedQuantity, StoreId } from '../lib/validators.ts';
 
 /** Text of 1–`max` characters that PostgreSQL can store (no NUL, no lone surrogate). */
 const storableString = (max: number) =>
@@ -23,16 +23,21 @@ const storableString = (max: number) =>
 export const BasketLine = z
   .object({
     gtin: Gtin,
-    qty: Quantity.openapi({ example: 2, description: 'Units, or weight for weighed items (3 decimals)' }),
+    qty: SignedQuantity.openapi({
+      example: 2,
+      description: 'Units, or weight for weighed items (3 decimals); negative for an item returned in this transaction',
+    }),
     unitPriceCents: Cents.openapi({ example: 349 }),
-    lineDiscountCents: Cents.default(0).openapi({ description: 'Discount on this line, in cents (at most qty × unitPriceCents)' }),
+    lineDiscountCents: SignedCents.default(0).openapi({
+      description:
+        'Discount on this line, in cents: at most qty × unitPriceCents; on a returned line (negative qty) the ' +
+        'discount given back, between qty × unitPriceCents and 0',
+    }),
   })
   .strict()
   .superRefine((l, ctx) => {
-    const amount = lineAmountCents(l.qty, l.unitPriceCents);
-    if (l.lineDiscountCents > amount) {
-      ctx.addIssue({ code: 'custom', path: ['lineDiscountCents'], message: `more than the line's ${amount} cents` });
-    }
+    const problem = lineDiscountProblem(lineAmountCents(l.qty, l.unitPriceCents), l.lineDiscountCents);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['lineDiscountCents'], message: problem });
   })
   .openapi('BasketLine');
 export type BasketLine = z.infer<typeof BasketLine>;
@@ -57,6 +62,7 @@ const lineKeys = new Set(['gtin', 'qty', 'unitPriceCents', 'lineDiscountCents'])
 const cardPattern = /^[0-9A-Za-z]{4,40}$/;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCents = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= 100_000_000;
+const isSignedCents = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -100_000_000 && v <= 100_000_000;
 
 /**
  * The `Basket` schema's checks written out by hand, for the common case: a valid basket gives
@@ -88,11 +94,11 @@ export function fastBasket(item: unknown): Basket | null {
     const gtin = parseGtin(l.gtin);
     if (!gtin.ok) return null;
     const qty = l.qty;
-    if (typeof qty !== 'number' || !Number.isFinite(qty) || qty <= 0 || qty > 100_000) return null;
+    if (typeof qty !== 'number' || !Number.isFinite(qty) || qty === 0 || qty < -100_000 || qty > 100_000) return null;
     if (!(Math.abs(qty * 1000 - Math.round(qty * 1000)) < 1e-6)) return null;
     if (!isCents(l.unitPriceCents)) return null;
     const discount = l.lineDiscountCents === undefined ? 0 : l.lineDiscountCents;
-    if (!isCents(discount) || discount > lineAmountCents(qty, l.unitPriceCents)) return null;
+    if (!isSignedCents(discount) || lineDiscountProblem(lineAmountCents(qty, l.unitPriceCents), discount) !== null) return null;
     out[i] = { gtin: gtin.gtin, qty, unitPriceCents: l.unitPriceCents, lineDiscountCents: discount };
   }
   return {

@@ -37,6 +37,20 @@ export const Quantity = z
   .max(100_000)
   .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals');
 
+/**
+ * A basket line's quantity: a sold quantity, or a returned one (negative) as POS journals and
+ * history exports carry them; never 0. Same bounds and decimals as `Quantity`.
+ */
+export const SignedQuantity = z
+  .number()
+  .min(-100_000)
+  .max(100_000)
+  .refine((q) => q !== 0, 'not 0 (a sold quantity, or a negative one for a returned item)')
+  .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, 'at most 3 decimals');
+
+/** Cents that may be negative: a returned line's discount given back. */
+export const SignedCents = z.number().int().min(-100_000_000).max(100_000_000);
+
 /** The largest value of PostgreSQL's `integer`, the type of store numbers. */
 export const MAX_INT4 = 2_147_483_647;
 /** A store number: a positive `integer` (larger ones would fail in the database, not here). */

@@ -205,6 +205,29 @@ describe('POST /v1/baskets, one basket', () => {
   });
 });
 
+describe('POST /v1/baskets, returned items', () => {
+  it('stores a line of negative quantity (an item returned in the same transaction) and counts it in the total', async () => {
+    const body = basket({
+      lines: [
+        { gtin: gtin13(1), qty: 2, unitPriceCents: 349, lineDiscountCents: 50 },
+        // returned: 1.005 kg at 100 cents is -101 (half away from zero, as the sold line rounds), 10 given back
+        { gtin: gtin13(2), qty: -1.005, unitPriceCents: 100, lineDiscountCents: -10 },
+      ],
+    });
+    const res = await api.call('POST', '/v1/baskets', api.keys.pos1, body);
+    expect(res.status).toBe(201);
+    const { basketId } = await res.json();
+    const stored = await getDeps().db.selectFrom('baskets').select(['total_cents', 'line_count']).where('id', '=', basketId).executeTakeFirstOrThrow();
+    expect({ total: Number(stored.total_cents), lines: stored.line_count }).toEqual({ total: 698 - 50 - 101 + 10, lines: 2 });
+    const lines = await getDeps().db.selectFrom('basket_lines').select(['qty', 'line_discount_cents']).where('basket_id', '=', basketId).orderBy('line_no').execute();
+    expect(lines.map((l) => [Number(l.qty), l.line_discount_cents])).toEqual([[2, 50], [-1.005, -10]]);
+    // a retry is the same basket
+    const again = await api.call('POST', '/v1/baskets', api.keys.pos1, body);
+    expect(again.status).toBe(200);
+    expect((await again.json()).basketId).toBe(basketId);
+  });
+});
+
 describe('POST /v1/baskets, bad input stores nothing', () => {
   const cases: [string, unknown, number, string][] = [
     ['a bad check digit', basket({ lines: [{ gtin: '4006381333932', qty: 1, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].gtin'],
@@ -213,7 +236,10 @@ describe('POST /v1/baskets, bad input stores nothing', () => {
     ['a wrong type', { ...basket(), storeId: 'one' }, 422, 'storeId'],
     ['a missing field', (() => { const { txnId: _, ...rest } = basket(); return rest; })(), 422, 'txnId'],
     ['an unknown field', { ...basket(), coupon: 'X' }, 422, '(body)'],
-    ['a negative quantity', basket({ lines: [{ gtin: gtin13(1), qty: -1, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].qty'],
+    ['a quantity of 0', basket({ lines: [{ gtin: gtin13(1), qty: 0, unitPriceCents: 1, lineDiscountCents: 0 }] }), 422, 'lines[0].qty'],
+    ['a negative discount on a sold line', basket({ lines: [{ gtin: gtin13(1), qty: 1, unitPriceCents: 100, lineDiscountCents: -5 }] }), 422, 'lines[0].lineDiscountCents'],
+    ['a positive discount on a returned line', basket({ lines: [{ gtin: gtin13(1), qty: -1, unitPriceCents: 100, lineDiscountCents: 5 }] }), 422, 'lines[0].lineDiscountCents'],
+    ['a returned line giving back more than it', basket({ lines: [{ gtin: gtin13(1), qty: -1, unitPriceCents: 100, lineDiscountCents: -101 }] }), 422, 'lines[0].lineDiscountCents'],
     ['no lines', basket({ lines: [] }), 422, 'lines'],
     ['an unknown store', basket({ storeId: 99 }), 422, 'storeId'],
   ];

@@ -227,6 +227,28 @@ describe('import headers', () => {
     expect(decimal.rejected[0]).toMatchObject({ line: 2, field: 'line_discount', reason: "more than the line's 200 cents" });
   });
 
+  it('imports returned items (negative quantities) as history exports carry them, and refuses discounts of the wrong sign', async () => {
+    const res = await run('baskets', [
+      'card,txn,ts,gtin,qty,unit_price_cents,line_discount_cents',
+      `777000000003,rt1,2026-03-02T10:00:00-05:00,${A},3,100,30`,
+      `777000000003,rt1,2026-03-02T10:00:00-05:00,${M},-1.005,100,-10`,
+      `777000000003,rt2,2026-03-02T11:00:00-05:00,${A},-1,100,5`,
+      `777000000003,rt3,2026-03-02T12:00:00-05:00,${A},2,100,-5`,
+      `777000000003,rt4,2026-03-02T13:00:00-05:00,${A},0,100,0`,
+      `777000000003,rt5,2026-03-02T14:00:00-05:00,${A},-2,,`,
+    ].join('\n'));
+    expect(res.summary).toMatchObject({ rows: 6, rejected: 3, created: 2 });
+    expect(res.rejected.map((r) => [r.line, r.field])).toEqual([[4, 'line_discount_cents'], [5, 'line_discount_cents'], [6, 'qty']]);
+    const stored = await sql<{ txn_id: string; total_cents: string | number; qty: string }>`
+      select b.txn_id, b.total_cents, string_agg(l.qty::text, ' ' order by l.line_no) as qty
+      from baskets b join basket_lines l on l.member_id = b.member_id and l.basket_id = b.id
+      where b.txn_id in ('rt1', 'rt5') group by b.txn_id, b.total_cents order by b.txn_id`.execute(getDeps().db);
+    expect(stored.rows.map((r) => [r.txn_id, Number(r.total_cents), r.qty])).toEqual([
+      ['rt1', 300 - 30 - 101 + 10, '3.000 -1.005'],
+      ['rt5', 0, '-2.000'],
+    ]);
+  });
+
   it('refuses a file without a header line instead of importing "0 rows"', async () => {
     for (const kind of ['baskets', 'products', 'members'] as const) {
       for (const csv of ['', '\n\n']) {
