@@ -16,7 +16,9 @@ import { inRange } from '../lib/validators.ts';
  * - audience: every condition given must hold. `cells` and `traits` are any-of lists; cells are
  *   `loyalty/volume` patterns (`national/*`, `*\/high`, `switcher/medium`) matched against the
  *   member's 9-cell in the promoted categories (the one they buy most of, when several match).
- *   `exclude` removes members matching any of its conditions.
+ *   `exclude` removes members matching any of its conditions (`churn_risk: false` removes the
+ *   members not flagged, as `tiers: [key]` removes key members); the list job and the preview
+ *   apply them with one SQL predicate (src/offers/audience.ts).
  * - offer.ladder: the discount by the member's volume in the category, deepest for heavy users
  *   (members whose volume is unclassified get the `low` step).
  * - budget is per list period; limits are redemptions per member.
@@ -119,6 +121,7 @@ const Exclude = z
     traits: z.array(Code).min(1).optional(),
     tiers: z.array(z.enum(TIERS)).min(1).optional(),
     stages: z.array(z.enum(STAGES)).min(1).optional(),
+    /** Leaves out members whose churn flag equals this: true the flagged ones, false the others. */
     churn_risk: z.boolean().optional(),
   })
   .strict();

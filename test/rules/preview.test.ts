@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { categoryCellMatrix } from '../../src/analytics/cells.ts';
 import { expectedGapDays, windowProbability } from '../../src/analytics/predict.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { withTx } from '../../src/db/index.ts';
 import { runListPeriod } from '../../src/lists/period.ts';
+import { pickOffers } from '../../src/offers/assign.ts';
 import { campaignSpec } from '../../src/offers/from-rules.ts';
 import { readRuleFiles } from '../../src/rules/node.ts';
 import {
@@ -258,6 +260,36 @@ describe('campaign preview', () => {
     expect(costly.total.expectedCostCents).toBeLessThanOrEqual(maxCost + 1);
     expect(costly.total.expectedCostCents).toBeGreaterThan(maxCost - 60);
     expect(costly.budget.costUse).toBeLessThanOrEqual(1.0001);
+  });
+
+  it('excludes members by their churn flag, either value, in the preview and the list job alike', async () => {
+    const db = getDeps().db;
+    const text = (flag: boolean) =>
+      `id: churn-x-${flag}\nname: Churn\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { categories: [milk] }\n` +
+      `audience: { qualified_only: false, exclude: { churn_risk: ${flag} } }\n` +
+      'offer: { kind: amount_off, amount_cents: 50 }\ntiming: { fixed_window: { from: 2026-10-31, to: 2026-11-13 } }\nholdout_percent: 0\n';
+    const { rows } = await sql<{ member_id: string; churn_risk: boolean }>`
+      select member_id::text as member_id, churn_risk from member_scores order by member_id`.execute(db);
+    const flagged = rows.filter((r) => r.churn_risk).map((r) => r.member_id);
+    const calm = rows.filter((r) => !r.churn_risk).map((r) => r.member_id);
+    expect(flagged.length).toBeGreaterThan(0);
+    expect(calm.length).toBeGreaterThan(0);
+    for (const [flag, kept] of [[false, flagged], [true, calm]] as const) {
+      const c = await campaignOf(text(flag));
+      expect(c.audience.exclude.churnRisk).toBe(flag);
+      const p = await preview(c);
+      // Fixed window, no cells, no holdout: everyone the audience keeps is reached and offered.
+      expect([flag, p.total.reached, p.total.offers]).toEqual([flag, kept.length, kept.length]);
+      // The list job's own selection picks exactly those members.
+      const picked = await withTx(db, async (tx) => {
+        await pickOffers(tx, {
+          periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+          analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+        });
+        return (await sql<{ member_id: string }>`select member_id::text as member_id from offer_picks order by member_id`.execute(tx)).rows;
+      });
+      expect(picked.map((r) => r.member_id)).toEqual(kept);
+    }
   });
 
   it('previews reward coupons from the rate of big enough baskets, and audience filters by stage and tier', async () => {
