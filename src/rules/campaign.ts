@@ -137,6 +137,12 @@ const Audience = z
     /** true: only churn-flagged members; false: only members not flagged; absent: both. */
     churn_risk: z.boolean().optional(),
     exclude: Exclude.optional(),
+  }, {
+    // `audience:` with nothing after it is null in YAML, not the absent key meaning everyone.
+    error: (issue) =>
+      issue.code === 'invalid_type' && issue.input === null
+        ? 'empty — remove it to target everyone, or give cells, traits, tiers, stages, churn_risk or exclude'
+        : undefined,
   })
   .strict();
 

@@ -160,6 +160,24 @@ describe('campaign files', () => {
     });
   }
 
+  it('names an empty section (a key with nothing after it, null in YAML) instead of "received null"', async () => {
+    const audience = await issuesOf(withLines((l) => l.splice(9, 1)));
+    expect(audience.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:9:1 audience: empty — remove it to target everyone, or give cells, traits, tiers, stages, churn_risk or exclude',
+    ]);
+    const sections = await issuesOf(withLines((l) => {
+      l[9] = '  exclude:';
+      l.splice(17, 2);
+      l[3] = '';
+      l[4] = '';
+    }));
+    expect(sections.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:3:1 active: empty — give some of: from, to',
+      'rules/campaigns/x.yaml:10:3 audience.exclude: empty — remove it, or give some of: cells, traits, tiers, stages, churn_risk',
+      'rules/campaigns/x.yaml:17:1 timing: empty — remove it, or give some of: open_days_before, valid_days, min_purchase_probability, fixed_window',
+    ]);
+  });
+
   it('reports every problem of a file at once, each at its own place', async () => {
     const issues = await issuesOf(
       withLines((l) => {
