@@ -44,9 +44,27 @@ const Code = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, _ . - (max 64)');
 
-/** A calendar date, YYYY-MM-DD (store-local), in the range the API takes (1900-01-01 … 9999-01-01). */
+/**
+ * A calendar date, YYYY-MM-DD (store-local), in the range the API takes (1900-01-01 … 9999-01-01).
+ * A Date value is taken too: YAML 1.1 (a `%YAML 1.1` file) and an explicit `!!timestamp` read
+ * `2026-11-01` as midnight UTC of that day, so its UTC date parts are the date that was written.
+ * A Date at another time was written with a time of day, which a date field has no room for.
+ */
 export const LocalDate = z
-  .string()
+  .union([z.string(), z.date()], { error: 'expected a date as YYYY-MM-DD' })
+  .transform((v, ctx) => {
+    if (typeof v === 'string') return v;
+    if (Number.isNaN(v.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'expected a date as YYYY-MM-DD' });
+      return z.NEVER;
+    }
+    const iso = v.toISOString();
+    if (!iso.endsWith('T00:00:00.000Z')) {
+      ctx.addIssue({ code: 'custom', message: `expected a date as YYYY-MM-DD, not a date and time (${iso})` });
+      return z.NEVER;
+    }
+    return iso.slice(0, 10);
+  })
   .refine(
     (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
     'expected a date as YYYY-MM-DD',

@@ -88,6 +88,8 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
   return out || '(file)';
 }
 
+const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
+
 export interface ParsedYaml<T> {
   value: T;
   source: SourceMap;
@@ -104,7 +106,15 @@ export function parseYaml<S extends z.ZodType>(
   file: string,
 ): ParsedYaml<z.output<S>> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+    // YAML 1.1 (`%YAML 1.1`) reads a plain 2026-11-01 as a Date, and 2026-02-30 as March 2nd
+    // without a word: plain scalars that look like dates stay text, which the schemas check. An
+    // explicit `!!timestamp` still makes a Date (date fields take it: campaign.ts LocalDate).
+    customTags: (tags) => tags.filter((t) => typeof t !== 'object' || t.tag !== TIMESTAMP),
+  });
   if (doc.errors.length > 0) {
     throw new RuleFileError(
       file,
