@@ -34,7 +34,8 @@ import type { CampaignSpec } from './spec.ts';
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
  * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
  *   percent_off  cost = P · u · pct / 100      amount_off  cost = value
- *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · value (free units)
+ *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · min(value, max_units)
+ *                                               (value = free units; max_units caps them)
  *   reward       cost = value
  *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
  *
@@ -246,7 +247,9 @@ async function insertCandidates(
       case 'price_point':
         return sql`(greatest(0, ${price} - ${value}) * ${units})`;
       case 'buy_x_get_y':
-        return sql`(${price} * ${value})`;
+        // the till frees at most max_units units per redemption (checkout/discount.ts);
+        // least() skips a null max_units
+        return sql`(${price} * least(${value}, ${c.offer.maxUnits}::int))`;
     }
   };
   const promoted = textArray(categories);

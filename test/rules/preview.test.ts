@@ -310,4 +310,33 @@ describe('campaign preview', () => {
     const big = await preview({ ...c, offer: { ...c.offer, minSpendCents: 1_000_000 } });
     expect(big.total.expectedRedemptions).toBe(0);
   });
+  // Last in the file: it sets one product's price.
+  it("caps a buy-X-get-Y offer's cost at max_units free units, in the preview and the list job's budget figures", async () => {
+    const db = getDeps().db;
+    const { rows: [product] } = await sql<{ gtin: string }>`
+      select gtin from products where category_id = 'coffee' order by gtin limit 1`.execute(db);
+    await sql`update products set price_cents = 300 where gtin = ${product!.gtin}`.execute(db);
+    const c = await campaignOf(
+      `id: coffee-b1g2\nname: Buy 1 get 2\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { gtins: ["${product!.gtin}"] }\n` +
+        'audience: { qualified_only: false }\noffer: { kind: buy_x_get_y, buy: 1, get: 2, max_units: 1 }\n' +
+        'timing: { fixed_window: { from: 2026-10-31, to: 2026-11-13 } }\nholdout_percent: 0\n',
+    );
+    // By hand: buy 1, get 2 free, but at most 1 unit discounted per redemption: 1 × $3.00.
+    const perRedemption = 300 * 1;
+    const p = await preview(c);
+    expect(p.referencePriceCents).toBe(300);
+    expect(p.costPerRedemptionCents).toEqual({ low: perRedemption, medium: perRedemption, high: perRedemption });
+    const picks = await withTx(db, async (tx) => {
+      await pickOffers(tx, {
+        periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+        analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+      });
+      return (await sql<{ probability: number; expected_cost_cents: number }>`
+        select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
+    });
+    expect(picks.length).toBeGreaterThan(20);
+    for (const o of picks) expect(o.expected_cost_cents).toBe(Math.round(o.probability * perRedemption));
+    expect(p.total.offers).toBe(picks.length);
+    expect(p.total.expectedCostCents).toBe(picks.reduce((n, o) => n + o.expected_cost_cents, 0));
+  });
 });
