@@ -89,10 +89,16 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     id: number; member_id: number; period_start: string; period_end: string; store_id: number | null;
     content: { dueSoon?: Array<{ gtin: string; predictedDate: string; probability: number }> };
     member_number: string | null; card_number: string | null; store_name: string | null;
-    tier: string | null; stage: string | null;
+    tier: string | null; stage: string | null; voided: boolean; replaced_by: string | null;
   }>`
     select l.id, l.member_id, l.period_start::text as period_start, l.period_end::text as period_end, l.store_id,
-      l.content, m.member_number, m.card_number, s.name as store_name, ms.tier, ms.stage
+      l.content, m.member_number, m.card_number, s.name as store_name, ms.tier, ms.stage,
+      l.voided_at is not null as voided,
+      -- a regenerate voids the list and builds the member's next one at the same instant
+      (select r.id::text from lists r
+        where l.voided_at is not null and r.member_id = l.member_id and r.period_start = l.period_start
+          and r.id <> l.id and r.created_at >= l.voided_at
+        order by r.created_at, r.id limit 1) as replaced_by
     from lists l join members m on m.id = l.member_id
     left join stores s on s.id = l.store_id
     left join member_scores ms on ms.member_id = l.member_id
@@ -159,6 +165,8 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
 
   return {
     listSerial: String(row.id),
+    status: row.voided ? 'voided' : 'live',
+    replacedBy: row.replaced_by,
     memberNumber: row.member_number ?? row.card_number ?? String(row.member_id),
     cardNumber: row.card_number,
     periodFromDate: row.period_start,

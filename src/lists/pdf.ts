@@ -10,6 +10,7 @@ import {
   ListDocument,
   offerBarcodeSpec,
   offerMarker,
+  voidText,
   type ListDocumentInput,
 } from './document.ts';
 
@@ -47,6 +48,7 @@ const BOLD = 'Helvetica-Bold';
 const INK = '#1a1a1a';
 const GRAY = '#5f6368';
 const RULE = '#c9d1cc';
+const VOID_RED = '#b3261e';
 
 /** A barcode ready to place: what it encodes and its bars in modules. */
 export interface PlacedBarcode {
@@ -150,12 +152,26 @@ class ListLayout {
     };
   }
 
+  /** Height of the VOID banner atop every page of a voided list (0 for a live one). */
+  private get voidHeight(): number {
+    return this.doc.status === 'voided' ? 26 : 0;
+  }
+
+  /** A voided list says so before anything else, on every page: its offers no longer apply. */
+  private voidBanner(y: number) {
+    if (this.doc.status !== 'voided') return;
+    this.pdf.rect(0, y, this.page.width, this.voidHeight).fillColor(VOID_RED).fill();
+    this.text(voidText(this.doc), MARGIN, y + 7, { font: BOLD, size: 13, color: '#ffffff', width: this.width, align: 'center' });
+  }
+
   header(): Block {
     const { doc, page } = this;
     const band = 62;
     return {
-      height: band + 92,
-      draw: (y) => {
+      height: this.voidHeight + band + 92,
+      draw: (top0) => {
+        this.voidBanner(top0);
+        const y = top0 + this.voidHeight;
         this.pdf.rect(0, y, page.width, band).fillColor(this.brand).fill();
         this.text(doc.store.chainName, MARGIN, y + 14, { font: BOLD, size: 20, color: '#ffffff' });
         const storeLine = [doc.store.storeName, doc.store.address].filter(Boolean).join(' · ');
@@ -187,8 +203,10 @@ class ListLayout {
 
   continuationHeader(): Block {
     return {
-      height: 40,
-      draw: (y) => {
+      height: this.voidHeight + 40,
+      draw: (top0) => {
+        this.voidBanner(top0);
+        const y = top0 + this.voidHeight;
         this.pdf.rect(0, y, this.page.width, 24).fillColor(this.brand).fill();
         this.text(this.doc.store.chainName, MARGIN, y + 7, { font: BOLD, size: 11, color: '#ffffff' });
         this.text(`Your shopping list, continued · ${formatPeriod(this.doc.periodFromDate, this.doc.periodToDate)}`, MARGIN, y + 8, {
