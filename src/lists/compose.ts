@@ -134,11 +134,17 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
   const serial = (id: number) => String(id).padStart(9, '0');
   const priced = offers.filter((o) => o.kind !== 'reward');
   const rewards = offers.filter((o) => o.kind === 'reward');
-  const dueItems = due.flatMap((d) => {
+  // A due item the catalogue names or prices only in part (a GTIN first seen in baskets is a
+  // placeholder without either) stays on the list: the member is still due to buy it.
+  const dueItems = due.map((d) => {
     const p = byGtin.get(d.gtin);
-    if (!p?.name || p.price_cents === null) return [];
     const offer = priced.find((o) => o.gtins.includes(d.gtin));
-    return [{ name: p.name.slice(0, 80), size: p.size?.slice(0, 30) ?? null, priceCents: p.price_cents, offerSerial: offer ? serial(offer.id) : null }];
+    return {
+      name: (p?.name?.trim() || `Item ${d.gtin}`).slice(0, 80),
+      size: p?.size?.slice(0, 30) || null,
+      priceCents: p?.price_cents ?? null,
+      offerSerial: offer ? serial(offer.id) : null,
+    };
   });
 
   const member = {

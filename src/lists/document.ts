@@ -99,9 +99,11 @@ export type StoreBranding = z.infer<typeof StoreBranding>;
 
 export const DueItem = z
   .object({
+    /** The catalogue's name, or "Item <gtin>" when the catalogue has none (a placeholder product). */
     name: Text(80),
     size: z.string().max(30).nullish(),
-    priceCents: Money,
+    /** Today's shelf price; null when the catalogue has none: the list says "price at store". */
+    priceCents: Money.nullable().openapi({ description: 'US cents; null: no price on file ("price at store")', example: 349 }),
     /** The serial of the offer on this list that applies to the item, if any. */
     offerSerial: OfferSerial.nullish(),
   })
@@ -313,6 +315,11 @@ export function listDocumentJson(input: ListDocumentInput): ListDocumentJson {
     content: doc.content ?? null,
     perks: doc.perks,
   };
+}
+
+/** What the list prints for a due item's price: "$3.49", or "price at store" when it has none. */
+export function duePriceText(priceCents: number | null): string {
+  return priceCents === null ? 'price at store' : formatCents(priceCents);
 }
 
 /** The banner a voided list prints at the top of every page. */

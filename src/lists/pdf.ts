@@ -4,6 +4,7 @@ import HelveticaBold from 'pdfkit/standard-fonts/HelveticaBold';
 import { cardBarcode, listBarcode, vectorBarcode, type BarcodeSpec, type VectorBarcode } from './barcodes.ts';
 import {
   discountText,
+  duePriceText,
   formatCents,
   formatDate,
   formatPeriod,
@@ -249,7 +250,13 @@ class ListLayout {
           if (i % 2 === 0) this.pdf.rect(MARGIN, y, this.width, height).fillColor('#f1f5f2').fill();
           this.text(item.name, cols.name, y + 3.5, { size: 9, width: nameWidth });
           if (item.size) this.text(item.size, cols.size, y + 3.5, { size: 8.5, color: GRAY, width: sizeWidth });
-          this.text(formatCents(item.priceCents), cols.price, y + 3.5, { size: 9, width: cols.marker - cols.price - 14, align: 'right' });
+          if (item.priceCents === null) {
+            // no price on file: said in small grey type, right-aligned like a price, on one line
+            const w = cols.marker - cols.price - 14;
+            this.text(duePriceText(null), cols.price - 30, y + 4.5, { size: 7.5, color: GRAY, width: w + 30, align: 'right' });
+          } else {
+            this.text(duePriceText(item.priceCents), cols.price, y + 3.5, { size: 9, width: cols.marker - cols.price - 14, align: 'right' });
+          }
           const at = item.offerSerial ? offerIndex.get(item.offerSerial) : undefined;
           if (at !== undefined) {
             this.text(offerMarker(at, this.doc.offers), cols.marker, y + 3.5, { font: BOLD, size: 8, color: this.brand, width: MARGIN + this.width - cols.marker });
