@@ -89,10 +89,16 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     id: number; member_id: number; period_start: string; period_end: string; store_id: number | null;
     content: { dueSoon?: Array<{ gtin: string; predictedDate: string; probability: number }> };
     member_number: string | null; card_number: string | null; store_name: string | null;
-    tier: string | null; stage: string | null;
+    tier: string | null; stage: string | null; voided: boolean; replaced_by: string | null;
   }>`
     select l.id, l.member_id, l.period_start::text as period_start, l.period_end::text as period_end, l.store_id,
-      l.content, m.member_number, m.card_number, s.name as store_name, ms.tier, ms.stage
+      l.content, m.member_number, m.card_number, s.name as store_name, ms.tier, ms.stage,
+      l.voided_at is not null as voided,
+      -- a regenerate voids the list and builds the member's next one at the same instant
+      (select r.id::text from lists r
+        where l.voided_at is not null and r.member_id = l.member_id and r.period_start = l.period_start
+          and r.id <> l.id and r.created_at >= l.voided_at
+        order by r.created_at, r.id limit 1) as replaced_by
     from lists l join members m on m.id = l.member_id
     left join stores s on s.id = l.store_id
     left join member_scores ms on ms.member_id = l.member_id
@@ -128,11 +134,17 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
   const serial = (id: number) => String(id).padStart(9, '0');
   const priced = offers.filter((o) => o.kind !== 'reward');
   const rewards = offers.filter((o) => o.kind === 'reward');
-  const dueItems = due.flatMap((d) => {
+  // A due item the catalogue names or prices only in part (a GTIN first seen in baskets is a
+  // placeholder without either) stays on the list: the member is still due to buy it.
+  const dueItems = due.map((d) => {
     const p = byGtin.get(d.gtin);
-    if (!p?.name || p.price_cents === null) return [];
     const offer = priced.find((o) => o.gtins.includes(d.gtin));
-    return [{ name: p.name.slice(0, 80), size: p.size?.slice(0, 30) ?? null, priceCents: p.price_cents, offerSerial: offer ? serial(offer.id) : null }];
+    return {
+      name: (p?.name?.trim() || `Item ${d.gtin}`).slice(0, 80),
+      size: p?.size?.slice(0, 30) || null,
+      priceCents: p?.price_cents ?? null,
+      offerSerial: offer ? serial(offer.id) : null,
+    };
   });
 
   const member = {
@@ -159,6 +171,8 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
 
   return {
     listSerial: String(row.id),
+    status: row.voided ? 'voided' : 'live',
+    replacedBy: row.replaced_by,
     memberNumber: row.member_number ?? row.card_number ?? String(row.member_id),
     cardNumber: row.card_number,
     periodFromDate: row.period_start,

@@ -99,9 +99,11 @@ export type StoreBranding = z.infer<typeof StoreBranding>;
 
 export const DueItem = z
   .object({
+    /** The catalogue's name, or "Item <gtin>" when the catalogue has none (a placeholder product). */
     name: Text(80),
     size: z.string().max(30).nullish(),
-    priceCents: Money,
+    /** Today's shelf price; null when the catalogue has none: the list says "price at store". */
+    priceCents: Money.nullable().openapi({ description: 'US cents; null: no price on file ("price at store")', example: 349 }),
     /** The serial of the offer on this list that applies to the item, if any. */
     offerSerial: OfferSerial.nullish(),
   })
@@ -156,9 +158,18 @@ export const TierPerk = z
   .openapi('TierPerk');
 export type TierPerk = z.infer<typeof TierPerk>;
 
+/** live: the list to shop with; voided: a regenerate of its period voided it (and its offers). */
+export const ListStatus = z
+  .enum(['live', 'voided'])
+  .openapi({ description: 'live, or voided by a regenerate of its period (its offers no longer apply)', example: 'live' });
+export type ListStatus = z.infer<typeof ListStatus>;
+
 export const ListDocument = z
   .object({
     listSerial: ListSerial,
+    status: ListStatus.default('live'),
+    /** The member's list that replaced this voided one (null: live, or nothing replaced it). */
+    replacedBy: ListSerial.nullish(),
     memberNumber: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/),
     cardNumber: z.string().regex(/^[0-9A-Za-z]{4,40}$/).nullish(),
     /** Member's name as addressed on the list ("Dear …"); optional, lists work without it. */
@@ -174,6 +185,9 @@ export const ListDocument = z
   })
   .strict()
   .superRefine((doc, ctx) => {
+    if (doc.replacedBy && doc.status !== 'voided') {
+      ctx.addIssue({ code: 'custom', path: ['replacedBy'], message: 'only a voided list is replaced' });
+    }
     if (doc.periodToDate < doc.periodFromDate) {
       ctx.addIssue({ code: 'custom', path: ['periodToDate'], message: 'ends before it starts' });
     }
@@ -215,6 +229,11 @@ const Barcode = z
 export const ListDocumentJson = z
   .object({
     listSerial: ListSerial,
+    status: ListStatus,
+    replacedBy: ListSerial.nullable().openapi({
+      description: 'Voided lists: the serial of the member\'s list that replaced it; null when live or when none did',
+      example: null,
+    }),
     memberNumber: z.string(),
     cardNumber: z.string().nullable(),
     greetingName: z.string().nullable(),
@@ -277,6 +296,8 @@ export function listDocumentJson(input: ListDocumentInput): ListDocumentJson {
   const offerIndex = new Map(doc.offers.map((o, i) => [o.serial, i]));
   return {
     listSerial: doc.listSerial,
+    status: doc.status,
+    replacedBy: doc.replacedBy ?? null,
     memberNumber: doc.memberNumber,
     cardNumber: doc.cardNumber ?? null,
     greetingName: doc.greetingName ?? null,
@@ -294,6 +315,16 @@ export function listDocumentJson(input: ListDocumentInput): ListDocumentJson {
     content: doc.content ?? null,
     perks: doc.perks,
   };
+}
+
+/** What the list prints for a due item's price: "$3.49", or "price at store" when it has none. */
+export function duePriceText(priceCents: number | null): string {
+  return priceCents === null ? 'price at store' : formatCents(priceCents);
+}
+
+/** The banner a voided list prints at the top of every page. */
+export function voidText(doc: Pick<ListDocument, 'replacedBy'>): string {
+  return doc.replacedBy ? `VOID — replaced by list ${doc.replacedBy}` : 'VOID — no longer valid';
 }
 
 /** The marker a due item carries when an offer applies: "Offer 3: $1.00 off". */

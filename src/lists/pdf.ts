@@ -4,12 +4,14 @@ import HelveticaBold from 'pdfkit/standard-fonts/HelveticaBold';
 import { cardBarcode, listBarcode, vectorBarcode, type BarcodeSpec, type VectorBarcode } from './barcodes.ts';
 import {
   discountText,
+  duePriceText,
   formatCents,
   formatDate,
   formatPeriod,
   ListDocument,
   offerBarcodeSpec,
   offerMarker,
+  voidText,
   type ListDocumentInput,
 } from './document.ts';
 
@@ -47,6 +49,7 @@ const BOLD = 'Helvetica-Bold';
 const INK = '#1a1a1a';
 const GRAY = '#5f6368';
 const RULE = '#c9d1cc';
+const VOID_RED = '#b3261e';
 
 /** A barcode ready to place: what it encodes and its bars in modules. */
 export interface PlacedBarcode {
@@ -150,12 +153,26 @@ class ListLayout {
     };
   }
 
+  /** Height of the VOID banner atop every page of a voided list (0 for a live one). */
+  private get voidHeight(): number {
+    return this.doc.status === 'voided' ? 26 : 0;
+  }
+
+  /** A voided list says so before anything else, on every page: its offers no longer apply. */
+  private voidBanner(y: number) {
+    if (this.doc.status !== 'voided') return;
+    this.pdf.rect(0, y, this.page.width, this.voidHeight).fillColor(VOID_RED).fill();
+    this.text(voidText(this.doc), MARGIN, y + 7, { font: BOLD, size: 13, color: '#ffffff', width: this.width, align: 'center' });
+  }
+
   header(): Block {
     const { doc, page } = this;
     const band = 62;
     return {
-      height: band + 92,
-      draw: (y) => {
+      height: this.voidHeight + band + 92,
+      draw: (top0) => {
+        this.voidBanner(top0);
+        const y = top0 + this.voidHeight;
         this.pdf.rect(0, y, page.width, band).fillColor(this.brand).fill();
         this.text(doc.store.chainName, MARGIN, y + 14, { font: BOLD, size: 20, color: '#ffffff' });
         const storeLine = [doc.store.storeName, doc.store.address].filter(Boolean).join(' · ');
@@ -187,8 +204,10 @@ class ListLayout {
 
   continuationHeader(): Block {
     return {
-      height: 40,
-      draw: (y) => {
+      height: this.voidHeight + 40,
+      draw: (top0) => {
+        this.voidBanner(top0);
+        const y = top0 + this.voidHeight;
         this.pdf.rect(0, y, this.page.width, 24).fillColor(this.brand).fill();
         this.text(this.doc.store.chainName, MARGIN, y + 7, { font: BOLD, size: 11, color: '#ffffff' });
         this.text(`Your shopping list, continued · ${formatPeriod(this.doc.periodFromDate, this.doc.periodToDate)}`, MARGIN, y + 8, {
@@ -231,7 +250,13 @@ class ListLayout {
           if (i % 2 === 0) this.pdf.rect(MARGIN, y, this.width, height).fillColor('#f1f5f2').fill();
           this.text(item.name, cols.name, y + 3.5, { size: 9, width: nameWidth });
           if (item.size) this.text(item.size, cols.size, y + 3.5, { size: 8.5, color: GRAY, width: sizeWidth });
-          this.text(formatCents(item.priceCents), cols.price, y + 3.5, { size: 9, width: cols.marker - cols.price - 14, align: 'right' });
+          if (item.priceCents === null) {
+            // no price on file: said in small grey type, right-aligned like a price, on one line
+            const w = cols.marker - cols.price - 14;
+            this.text(duePriceText(null), cols.price - 30, y + 4.5, { size: 7.5, color: GRAY, width: w + 30, align: 'right' });
+          } else {
+            this.text(duePriceText(item.priceCents), cols.price, y + 3.5, { size: 9, width: cols.marker - cols.price - 14, align: 'right' });
+          }
           const at = item.offerSerial ? offerIndex.get(item.offerSerial) : undefined;
           if (at !== undefined) {
             this.text(offerMarker(at, this.doc.offers), cols.marker, y + 3.5, { font: BOLD, size: 8, color: this.brand, width: MARGIN + this.width - cols.marker });

@@ -54,6 +54,12 @@ export function listRoutes(deps: Deps) {
     createRoute({
       method: 'get', path: '/lists/{ref}', tags: ['lists'], ...allowRoles(['marketer']),
       summary: 'A list by its serial: JSON for apps, or `{serial}.pdf`',
+      description:
+        'Any list, live or not. A list a regenerate of its period voided (`POST /v1/jobs/lists` with ' +
+        '`regenerate: true`) answers 200 with `status: "voided"` and `replacedBy`, the serial of the ' +
+        "member's list built in its place (null when none was: the member no longer gets one); its " +
+        'offers are void, so none are listed. Its PDF prints "VOID — replaced by list …" across the top ' +
+        'of every page. A live list has `status: "live"` and `replacedBy: null`.',
       request: { params: ListRef, query: PaperQuery },
       responses: listResponses,
     }),

@@ -4,6 +4,7 @@ import { textArray } from '../db/index.ts';
 import { calibrationSql } from '../analytics/calibrate.ts';
 import { addDays, windowStart } from '../analytics/cells.ts';
 import { holdoutSql } from '../rules/holdout.ts';
+import { audienceWhere } from './audience.ts';
 import { promotedProductsWhere } from '../rules/references.ts';
 import type { CampaignSpec } from './spec.ts';
 
@@ -33,7 +34,8 @@ import type { CampaignSpec } from './spec.ts';
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
  * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
  *   percent_off  cost = P · u · pct / 100      amount_off  cost = value
- *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · value (free units)
+ *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · min(value, max_units)
+ *                                               (value = free units; max_units caps them)
  *   reward       cost = value
  *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
  *
@@ -245,12 +247,11 @@ async function insertCandidates(
       case 'price_point':
         return sql`(greatest(0, ${price} - ${value}) * ${units})`;
       case 'buy_x_get_y':
-        return sql`(${price} * ${value})`;
+        // the till frees at most max_units units per redemption (checkout/discount.ts);
+        // least() skips a null max_units
+        return sql`(${price} * least(${value}, ${c.offer.maxUnits}::int))`;
     }
   };
-  const ex = a.exclude;
-  const exL = ex.cells.map((x) => x.loyalty);
-  const exV = ex.cells.map((x) => x.volume);
   const promoted = textArray(categories);
   const audience = sql`
     select s.member_id, s.mean_visit_gap_days,
@@ -260,21 +261,7 @@ async function insertCandidates(
                                 else o.uses end)
                 from offers o where o.member_id = s.member_id and o.campaign_id = ${c.id}), 0)::int as used
     from member_scores s
-    where (${!a.qualifiedOnly} or s.qualified)
-      and (cardinality(${textArray(a.tiers)}) = 0 or s.tier = any(${textArray(a.tiers)}))
-      and (cardinality(${textArray(a.stages)}) = 0 or s.stage = any(${textArray(a.stages)}))
-      and (${a.churnRisk}::boolean is null or s.churn_risk = ${a.churnRisk}::boolean)
-      and (cardinality(${textArray(a.traits)}) = 0 or exists (
-            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.traits)})))
-      and not exists (
-            select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(ex.traits)}))
-      and not (s.tier = any(${textArray(ex.tiers)}) or s.stage = any(${textArray(ex.stages)}))
-      and not (${ex.churnRisk}::boolean and s.churn_risk)
-      and not exists (
-            select 1 from member_category_cells xc
-            join unnest(${textArray(exL)}, ${textArray(exV)}) as nope(loyalty, volume)
-              on (nope.loyalty = '*' or nope.loyalty = xc.loyalty) and (nope.volume = '*' or nope.volume = xc.volume)
-            where xc.member_id = s.member_id and xc.category_id = any(${promoted}))`;
+    where ${audienceWhere(a, promoted)}`;
   // Uses left under the campaign's lifetime limit (per member), capped by the per-offer uses; an
   // offer of an earlier period still valid counts with all its uses (it may yet be redeemed).
   const usesAllowed = c.limits.perMemberTotal === null

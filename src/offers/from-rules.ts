@@ -37,7 +37,7 @@ export function campaignSpec(c: Campaign): CampaignSpec {
         traits: c.audience.exclude.traits,
         tiers: c.audience.exclude.tiers,
         stages: c.audience.exclude.stages,
-        churnRisk: c.audience.exclude.churnRisk === true,
+        churnRisk: c.audience.exclude.churnRisk,
       },
     },
     offer: {

@@ -39,8 +39,8 @@ export interface CampaignSpec {
       traits: string[];
       tiers: Array<'key' | 'regular' | 'inactive'>;
       stages: Array<'development' | 'initial' | 'stable' | 'strategic'>;
-      /** true: leave out churn-flagged members. */
-      churnRisk: boolean;
+      /** true: leave out churn-flagged members; false: leave out members not flagged; null: neither. */
+      churnRisk: boolean | null;
     };
   };
   offer: {

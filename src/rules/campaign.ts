@@ -16,7 +16,9 @@ import { inRange } from '../lib/validators.ts';
  * - audience: every condition given must hold. `cells` and `traits` are any-of lists; cells are
  *   `loyalty/volume` patterns (`national/*`, `*\/high`, `switcher/medium`) matched against the
  *   member's 9-cell in the promoted categories (the one they buy most of, when several match).
- *   `exclude` removes members matching any of its conditions.
+ *   `exclude` removes members matching any of its conditions (`churn_risk: false` removes the
+ *   members not flagged, as `tiers: [key]` removes key members); the list job and the preview
+ *   apply them with one SQL predicate (src/offers/audience.ts).
  * - offer.ladder: the discount by the member's volume in the category, deepest for heavy users
  *   (members whose volume is unclassified get the `low` step).
  * - budget is per list period; limits are redemptions per member.
@@ -42,9 +44,27 @@ const Code = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, _ . - (max 64)');
 
-/** A calendar date, YYYY-MM-DD (store-local), in the range the API takes (1900-01-01 … 9999-01-01). */
+/**
+ * A calendar date, YYYY-MM-DD (store-local), in the range the API takes (1900-01-01 … 9999-01-01).
+ * A Date value is taken too: YAML 1.1 (a `%YAML 1.1` file) and an explicit `!!timestamp` read
+ * `2026-11-01` as midnight UTC of that day, so its UTC date parts are the date that was written.
+ * A Date at another time was written with a time of day, which a date field has no room for.
+ */
 export const LocalDate = z
-  .string()
+  .union([z.string(), z.date()], { error: 'expected a date as YYYY-MM-DD' })
+  .transform((v, ctx) => {
+    if (typeof v === 'string') return v;
+    if (Number.isNaN(v.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'expected a date as YYYY-MM-DD' });
+      return z.NEVER;
+    }
+    const iso = v.toISOString();
+    if (!iso.endsWith('T00:00:00.000Z')) {
+      ctx.addIssue({ code: 'custom', message: `expected a date as YYYY-MM-DD, not a date and time (${iso})` });
+      return z.NEVER;
+    }
+    return iso.slice(0, 10);
+  })
   .refine(
     (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
     'expected a date as YYYY-MM-DD',
@@ -119,6 +139,7 @@ const Exclude = z
     traits: z.array(Code).min(1).optional(),
     tiers: z.array(z.enum(TIERS)).min(1).optional(),
     stages: z.array(z.enum(STAGES)).min(1).optional(),
+    /** Leaves out members whose churn flag equals this: true the flagged ones, false the others. */
     churn_risk: z.boolean().optional(),
   })
   .strict();
@@ -134,6 +155,12 @@ const Audience = z
     /** true: only churn-flagged members; false: only members not flagged; absent: both. */
     churn_risk: z.boolean().optional(),
     exclude: Exclude.optional(),
+  }, {
+    // `audience:` with nothing after it is null in YAML, not the absent key meaning everyone.
+    error: (issue) =>
+      issue.code === 'invalid_type' && issue.input === null
+        ? 'empty — remove it to target everyone, or give cells, traits, tiers, stages, churn_risk or exclude'
+        : undefined,
   })
   .strict();
 

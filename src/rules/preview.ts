@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { textArray, withTx, type Db } from '../db/index.ts';
 import { localDate } from '../lib/time.ts';
 import { pickOffers } from '../offers/assign.ts';
+import { audienceWhere } from '../offers/audience.ts';
 import { campaignSpec } from '../offers/from-rules.ts';
 import { isLiveOn, type Campaign } from './campaign.ts';
 import { holdoutSql } from './holdout.ts';
@@ -157,7 +158,7 @@ export async function previewCampaign(
   }
 
   const a = campaign.audience;
-  const x = a.exclude;
+  const spec = campaignSpec(campaign);
   const promoted = campaign.promotes;
   const categories = promoted
     ? sql`select distinct p.category_id from products p
@@ -179,26 +180,13 @@ export async function previewCampaign(
            count(*) filter (where ${holdout})::int as held_out
     from member_scores s
     left join member_cell mc on mc.member_id = s.member_id
-    where true
-      ${a.qualifiedOnly ? sql`and s.qualified` : sql``}
-      ${a.tiers.length ? sql`and s.tier = any(${textArray(a.tiers)})` : sql``}
-      ${a.stages.length ? sql`and s.stage = any(${textArray(a.stages)})` : sql``}
-      ${a.churnRisk !== null ? sql`and s.churn_risk = ${a.churnRisk}` : sql``}
+    where ${audienceWhere(spec.audience, sql`array(select category_id from promoted_categories)`)}
       ${a.cells.length ? sql`and mc.member_id is not null` : sql``}
-      ${a.traits.length ? sql`and exists (select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(a.traits)}))` : sql``}
-      ${x.traits.length ? sql`and not exists (select 1 from member_traits t where t.member_id = s.member_id and t.trait = any(${textArray(x.traits)}))` : sql``}
-      ${x.tiers.length ? sql`and s.tier <> all(${textArray(x.tiers)})` : sql``}
-      ${x.stages.length ? sql`and s.stage <> all(${textArray(x.stages)})` : sql``}
-      ${x.churnRisk === true ? sql`and not s.churn_risk` : sql``}
-      ${x.cells.length ? sql`and not exists (select 1 from member_category_cells xc
-            where xc.member_id = s.member_id and xc.category_id in (select category_id from promoted_categories)
-              and ${cellsMatch({ loyalty: sql`xc.loyalty`, volume: sql`xc.volume` }, x.cells)})` : sql``}
     group by 1`.execute(db);
 
   // Offers, redemptions and cost: the list job's own assignment (src/offers) of this campaign alone
   // for the period starting on the analytics date, in a transaction that keeps nothing (its tables
   // are temporary), so the preview shows what the list job will issue.
-  const spec = campaignSpec(campaign);
   const alone = base.liveOnDate ? spec : { ...spec, activeFrom: null, activeTo: null };
   const offered = await withTx(db, async (tx) => {
     await pickOffers(tx, {

@@ -88,6 +88,8 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
   return out || '(file)';
 }
 
+const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
+
 export interface ParsedYaml<T> {
   value: T;
   source: SourceMap;
@@ -104,7 +106,15 @@ export function parseYaml<S extends z.ZodType>(
   file: string,
 ): ParsedYaml<z.output<S>> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+    // YAML 1.1 (`%YAML 1.1`) reads a plain 2026-11-01 as a Date, and 2026-02-30 as March 2nd
+    // without a word: plain scalars that look like dates stay text, which the schemas check. An
+    // explicit `!!timestamp` still makes a Date (date fields take it: campaign.ts LocalDate).
+    customTags: (tags) => tags.filter((t) => typeof t !== 'object' || t.tag !== TIMESTAMP),
+  });
   if (doc.errors.length > 0) {
     throw new RuleFileError(
       file,
@@ -158,7 +168,7 @@ function zodIssuesToRuleIssues(
       }
       continue;
     }
-    const i = source.issue(issue.path, readableMessage(issue, data));
+    const i = source.issue(issue.path, readableMessage(issue, schema, data));
     const key = `${i.path}\n${i.message}`;
     if (!seen.has(key)) out.push(i);
     seen.add(key);
@@ -166,9 +176,32 @@ function zodIssuesToRuleIssues(
   return out;
 }
 
-function readableMessage(issue: z.core.$ZodIssue, data: unknown): string {
+function readableMessage(issue: z.core.$ZodIssue, schema: z.ZodType, data: unknown): string {
   if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) return 'required';
+  // A key with nothing after it (`audience:`) is null in YAML: say so, unless the schema says it
+  // better (its own message does not start with zod's default "Invalid input").
+  if (
+    issue.code === 'invalid_type' &&
+    issue.expected === 'object' &&
+    valueAt(data, issue.path) === null &&
+    issue.message.startsWith('Invalid input')
+  ) {
+    const keys = knownKeysAt(schema, issue.path, undefined);
+    const give = `give ${keys.length ? `some of: ${keys.join(', ')}` : 'its fields'}`;
+    return mayBeLeftOut(schema, data, issue.path) ? `empty — remove it, or ${give}` : `empty — ${give}`;
+  }
   return issue.message;
+}
+
+/** Would the file be free of problems at `path` without that key? (an optional section) */
+function mayBeLeftOut(schema: z.ZodType, data: unknown, path: readonly PropertyKey[]): boolean {
+  const clone = structuredClone(data);
+  const parent = valueAt(clone, path.slice(0, -1));
+  if (parent === null || typeof parent !== 'object' || path.length === 0) return false;
+  delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1] as string];
+  const result = schema.safeParse(clone);
+  const at = path.join('\u0000');
+  return result.success || !result.error.issues.some((i) => i.path.join('\u0000') === at);
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import bwipNode from 'bwip-js/node';
 import * as pdfkit from 'pdfkit';
 import { barcodeSvg, cardBarcode, listBarcode, type BarcodeSpec } from '../../src/lists/barcodes.ts';
-import { discountText, formatCents, formatPeriod, ListDocument, offerBarcodeSpec } from '../../src/lists/document.ts';
+import { discountText, duePriceText, formatCents, formatPeriod, ListDocument, offerBarcodeSpec } from '../../src/lists/document.ts';
 import { renderListPdf, renderPrintBatch, type BarcodePainter } from '../../src/lists/pdf.ts';
 import { sampleList } from '../lists/fixtures.ts';
 import { periodBench } from './lists-period.ts';
@@ -70,7 +70,7 @@ function textsOf(doc: ListDocument): string[] {
     `Hello ${doc.greetingName},`,
     `Member ${doc.memberNumber}`,
     'Due soon',
-    ...doc.dueSoon.flatMap((d) => [d.name, d.size ?? '', formatCents(d.priceCents)]),
+    ...doc.dueSoon.flatMap((d) => [d.name, d.size ?? '', duePriceText(d.priceCents)]),
     'Your offers',
     ...doc.offers.flatMap((o, i) => [`OFFER ${i + 1}`, discountText(o.discount), o.description, `Valid … Serial ${o.serial}`]),
     'Rewards',

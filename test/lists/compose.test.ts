@@ -6,6 +6,7 @@ import type { OfferKind } from '../../src/db/schema.ts';
 import { gs1CheckDigit } from '../../src/lists/barcodes.ts';
 import { composeList } from '../../src/lists/compose.ts';
 import { listDocumentJson } from '../../src/lists/document.ts';
+import { pageLines } from './decode.ts';
 import { composeOptions } from '../../src/lists/print.ts';
 import { defaultSettings } from '../../src/rules/settings.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
@@ -142,5 +143,36 @@ describe(`a member's current list on ${dbKind}`, () => {
     expect((await stale.json()).issues).toEqual([{ path: 'memberNumber', message: 'no current list' }]);
     const lane = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } });
     expect((await lane.json()).listId).toBeNull();
+  });
+});
+
+describe(`due items the catalogue describes only in part on ${dbKind}`, () => {
+  it('keeps a due item without a price or a name on the list: its name or "Item <gtin>", and "price at store"', async () => {
+    const db = getDeps().db;
+    const MILK = gtin14(gtin13(3));
+    const NO_PRICE = gtin14(gtin13(40));
+    const NO_NAME = gtin14(gtin13(41));
+    const UNKNOWN = gtin14(gtin13(42));
+    await db.insertInto('products').values([
+      { gtin: NO_PRICE, name: 'Cadence Rolled Oats', size: '18oz', price_cents: null },
+      { gtin: NO_NAME, name: null, price_cents: 250 },
+    ]).execute();
+    const { listId } = await listWith([], [MILK, NO_PRICE, NO_NAME, UNKNOWN]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.dueSoon.map((d: { name: string; size: string | null; priceCents: number | null }) => [d.name, d.size, d.priceCents])).toEqual([
+      ['Acme Milk 1gal', '1gal', 399],
+      ['Cadence Rolled Oats', '18oz', null],
+      [`Item ${NO_NAME}`, null, 250],
+      [`Item ${UNKNOWN}`, null, null],
+    ]);
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    expect(pdf.status).toBe(200);
+    const lines = pageLines(new Uint8Array(await pdf.arrayBuffer()), 0).map((l) => l.text.trim());
+    for (const text of ['Acme Milk 1gal', '$3.99', 'Cadence Rolled Oats', `Item ${NO_NAME}`, '$2.50', `Item ${UNKNOWN}`]) {
+      expect(lines).toContain(text);
+    }
+    expect(lines.filter((l) => l === 'price at store')).toHaveLength(2);
   });
 });

@@ -12,7 +12,7 @@ import { loadRuleFiles } from '../../src/rules/node.ts';
 import { staticRules, type RuleSet } from '../../src/rules/rule-set.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
-import { decode, pageCount, rasterize } from './decode.ts';
+import { decode, pageCount, pageLines, pageTexts, rasterize } from './decode.ts';
 
 // The shipped rules/ on a simulated chain: the period job issues the example campaigns' offers,
 // lists render as PDF whose every barcode decodes back to the list and its offers, and the
@@ -205,4 +205,37 @@ describe('POST /v1/jobs/lists, dates PostgreSQL cannot hold', () => {
       expect(((await res.json()) as { issues: unknown }).issues).toEqual([{ path: 'periodStart', message: 'outside 1900-01-01 … 9999-01-01' }]);
     }
   });
+  // Last: it voids the period's lists.
+  it('shows a list a regenerate voided as voided, naming the list that replaced it, in JSON and on its PDF', async () => {
+    const db = getDeps().db;
+    const { rows: [old] } = await sql<{ id: number; member_id: number }>`
+      select l.id, l.member_id from lists l
+      where l.period_start = ${PERIOD}::date and l.voided_at is null
+        and exists (select 1 from offers o where o.list_id = l.id and o.uses = 0 and not o.control)
+      order by l.id limit 1`.execute(db);
+    const live = await call('GET', `/v1/lists/${old!.id}`, keys.marketer);
+    expect(await live.json()).toMatchObject({ status: 'live', replacedBy: null });
+
+    const regen = await call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD, regenerate: true });
+    expect(regen.status).toBe(200);
+    const { rows: [next] } = await sql<{ id: number }>`
+      select id from lists where member_id = ${old!.member_id} and period_start = ${PERIOD}::date and voided_at is null`.execute(db);
+    expect(next!.id).not.toBe(old!.id);
+
+    const res = await call('GET', `/v1/lists/${old!.id}`, keys.marketer);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as any;
+    expect(doc).toMatchObject({ listSerial: String(old!.id), status: 'voided', replacedBy: String(next!.id), offers: [] });
+    const fresh = (await (await call('GET', `/v1/lists/${next!.id}`, keys.marketer)).json()) as any;
+    expect(fresh).toMatchObject({ status: 'live', replacedBy: null });
+    expect(fresh.offers.length).toBeGreaterThan(0);
+
+    const pdf = await call('GET', `/v1/lists/${old!.id}.pdf`, keys.marketer);
+    expect(pdf.status).toBe(200);
+    const bytes = new Uint8Array(await pdf.arrayBuffer());
+    const top = pageLines(bytes, 0).filter((l) => l.y < 200).map((l) => l.text);
+    expect(top).toContain(`VOID — replaced by list ${next!.id}`);
+    const freshPdf = new Uint8Array(await (await call('GET', `/v1/lists/${next!.id}.pdf`, keys.marketer)).arrayBuffer());
+    expect(pageTexts(freshPdf).join('\n')).not.toContain('VOID');
+  }, 120_000);
 });

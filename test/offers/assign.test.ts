@@ -33,7 +33,7 @@ const analgesics: CampaignSpec = {
     stages: [],
     qualifiedOnly: true,
     churnRisk: null,
-    exclude: { cells: [], traits: [], tiers: [], stages: [], churnRisk: false },
+    exclude: { cells: [], traits: [], tiers: [], stages: [], churnRisk: null },
   },
   offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30, unclassified: 10 }, minQty: 1, maxUnits: 2, minSpendCents: 0 },
   timing: { kind: 'predicted', openDaysBefore: 3, validDays: 10, minProbability: 0.15 },

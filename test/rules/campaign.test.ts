@@ -160,6 +160,54 @@ describe('campaign files', () => {
     });
   }
 
+  it('names an empty section (a key with nothing after it, null in YAML) instead of "received null"', async () => {
+    const audience = await issuesOf(withLines((l) => l.splice(9, 1)));
+    expect(audience.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:9:1 audience: empty — remove it to target everyone, or give cells, traits, tiers, stages, churn_risk or exclude',
+    ]);
+    const sections = await issuesOf(withLines((l) => {
+      l[9] = '  exclude:';
+      l.splice(17, 2);
+      l[3] = '';
+      l[4] = '';
+    }));
+    expect(sections.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:3:1 active: empty — give some of: from, to',
+      'rules/campaigns/x.yaml:10:3 audience.exclude: empty — remove it, or give some of: cells, traits, tiers, stages, churn_risk',
+      'rules/campaigns/x.yaml:17:1 timing: empty — remove it, or give some of: open_days_before, valid_days, min_purchase_probability, fixed_window',
+    ]);
+  });
+
+  it('reads dates of a %YAML 1.1 file (where a plain date is a timestamp) as the dates written', async () => {
+    const v11 = await parseCampaign(withLines((l) => {
+      l.splice(17, 2, '  fixed_window: { from: 2026-11-02, to: 2026-11-15 }');
+      l.unshift('%YAML 1.1', '---');
+    }));
+    expect(v11.rules.campaigns[0]).toMatchObject({
+      activeFrom: '2026-11-01',
+      activeTo: '2026-12-31',
+      timing: { mode: 'fixed', from: '2026-11-02', to: '2026-11-15' },
+    });
+    // YAML 1.1 would read 2026-02-30 as March 2nd: it is refused like any impossible date.
+    const bad = await issuesOf(withLines((l) => {
+      l[3] = '  from: 2026-02-30';
+      l.unshift('%YAML 1.1', '---');
+    }));
+    expect(bad.map(formatIssue)).toEqual(['rules/campaigns/x.yaml:6:3 active.from: expected a date as YYYY-MM-DD']);
+  });
+
+  it('takes an unquoted date made a Date (!!timestamp) as its UTC date, and names one with a time of day', async () => {
+    const tagged = await parseCampaign(withLines((l) => {
+      l[3] = '  from: !!timestamp 2026-11-01';
+      l[4] = '  to: !!timestamp 2026-12-31';
+    }));
+    expect(tagged.rules.campaigns[0]).toMatchObject({ activeFrom: '2026-11-01', activeTo: '2026-12-31' });
+    const timed = await issuesOf(withLines((l) => (l[4] = '  to: !!timestamp 2026-12-31T10:00:00-05:00')));
+    expect(timed.map(formatIssue)).toEqual([
+      'rules/campaigns/x.yaml:5:3 active.to: expected a date as YYYY-MM-DD, not a date and time (2026-12-31T15:00:00.000Z)',
+    ]);
+  });
+
   it('reports every problem of a file at once, each at its own place', async () => {
     const issues = await issuesOf(
       withLines((l) => {

@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { categoryCellMatrix } from '../../src/analytics/cells.ts';
 import { expectedGapDays, windowProbability } from '../../src/analytics/predict.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
+import { withTx } from '../../src/db/index.ts';
 import { runListPeriod } from '../../src/lists/period.ts';
+import { pickOffers } from '../../src/offers/assign.ts';
 import { campaignSpec } from '../../src/offers/from-rules.ts';
 import { readRuleFiles } from '../../src/rules/node.ts';
 import {
@@ -260,6 +262,36 @@ describe('campaign preview', () => {
     expect(costly.budget.costUse).toBeLessThanOrEqual(1.0001);
   });
 
+  it('excludes members by their churn flag, either value, in the preview and the list job alike', async () => {
+    const db = getDeps().db;
+    const text = (flag: boolean) =>
+      `id: churn-x-${flag}\nname: Churn\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { categories: [milk] }\n` +
+      `audience: { qualified_only: false, exclude: { churn_risk: ${flag} } }\n` +
+      'offer: { kind: amount_off, amount_cents: 50 }\ntiming: { fixed_window: { from: 2026-10-31, to: 2026-11-13 } }\nholdout_percent: 0\n';
+    const { rows } = await sql<{ member_id: string; churn_risk: boolean }>`
+      select member_id::text as member_id, churn_risk from member_scores order by member_id`.execute(db);
+    const flagged = rows.filter((r) => r.churn_risk).map((r) => r.member_id);
+    const calm = rows.filter((r) => !r.churn_risk).map((r) => r.member_id);
+    expect(flagged.length).toBeGreaterThan(0);
+    expect(calm.length).toBeGreaterThan(0);
+    for (const [flag, kept] of [[false, flagged], [true, calm]] as const) {
+      const c = await campaignOf(text(flag));
+      expect(c.audience.exclude.churnRisk).toBe(flag);
+      const p = await preview(c);
+      // Fixed window, no cells, no holdout: everyone the audience keeps is reached and offered.
+      expect([flag, p.total.reached, p.total.offers]).toEqual([flag, kept.length, kept.length]);
+      // The list job's own selection picks exactly those members.
+      const picked = await withTx(db, async (tx) => {
+        await pickOffers(tx, {
+          periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+          analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+        });
+        return (await sql<{ member_id: string }>`select member_id::text as member_id from offer_picks order by member_id`.execute(tx)).rows;
+      });
+      expect(picked.map((r) => r.member_id)).toEqual(kept);
+    }
+  });
+
   it('previews reward coupons from the rate of big enough baskets, and audience filters by stage and tier', async () => {
     const c = await campaignOf(
       'id: reward\nname: Reward\nactive: { from: 2026-01-01, to: 2026-12-31 }\n' +
@@ -277,5 +309,34 @@ describe('campaign preview', () => {
     expect(p.total.expectedRedemptions / p.total.offers).toBeGreaterThan(0.8);
     const big = await preview({ ...c, offer: { ...c.offer, minSpendCents: 1_000_000 } });
     expect(big.total.expectedRedemptions).toBe(0);
+  });
+  // Last in the file: it sets one product's price.
+  it("caps a buy-X-get-Y offer's cost at max_units free units, in the preview and the list job's budget figures", async () => {
+    const db = getDeps().db;
+    const { rows: [product] } = await sql<{ gtin: string }>`
+      select gtin from products where category_id = 'coffee' order by gtin limit 1`.execute(db);
+    await sql`update products set price_cents = 300 where gtin = ${product!.gtin}`.execute(db);
+    const c = await campaignOf(
+      `id: coffee-b1g2\nname: Buy 1 get 2\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { gtins: ["${product!.gtin}"] }\n` +
+        'audience: { qualified_only: false }\noffer: { kind: buy_x_get_y, buy: 1, get: 2, max_units: 1 }\n' +
+        'timing: { fixed_window: { from: 2026-10-31, to: 2026-11-13 } }\nholdout_percent: 0\n',
+    );
+    // By hand: buy 1, get 2 free, but at most 1 unit discounted per redemption: 1 × $3.00.
+    const perRedemption = 300 * 1;
+    const p = await preview(c);
+    expect(p.referencePriceCents).toBe(300);
+    expect(p.costPerRedemptionCents).toEqual({ low: perRedemption, medium: perRedemption, high: perRedemption });
+    const picks = await withTx(db, async (tx) => {
+      await pickOffers(tx, {
+        periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+        analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+      });
+      return (await sql<{ probability: number; expected_cost_cents: number }>`
+        select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
+    });
+    expect(picks.length).toBeGreaterThan(20);
+    for (const o of picks) expect(o.expected_cost_cents).toBe(Math.round(o.probability * perRedemption));
+    expect(p.total.offers).toBe(picks.length);
+    expect(p.total.expectedCostCents).toBe(picks.reduce((n, o) => n + o.expected_cost_cents, 0));
   });
 });
