@@ -30,6 +30,29 @@ export interface ListPeriodOptions {
   refuseOverlap?: boolean;
 }
 
+/**
+ * Refuses (409) a period overlapping another one built: its members would hold two sets of offers
+ * at once. A period built with the same start is not in the way (it is the one to rerun).
+ */
+export async function refuseOverlap(db: Db, periodStart: string, periodEnd: string): Promise<void> {
+  const overlapping = await db
+    .selectFrom('list_periods')
+    .select(['period_start', 'period_end'])
+    .where('period_start', '<>', periodStart)
+    .where('period_start', '<=', periodEnd)
+    .where('period_end', '>=', periodStart)
+    .where('status', '=', 'done')
+    .orderBy('period_start')
+    .execute();
+  if (overlapping.length > 0) {
+    const built = overlapping.map((p) => `${String(p.period_start)} – ${String(p.period_end)}`).join(', ');
+    throw new ConflictError(
+      `the period ${periodStart} – ${periodEnd} overlaps the period ${built} already built: ` +
+        'build the period holding the date (lists.period_days and lists.weekday), or regenerate that one',
+    );
+  }
+}
+
 export interface ListPeriodSummary {
   periodStart: string;
   periodEnd: string;
@@ -76,24 +99,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
         campaigns: [],
       };
     }
-    if (opts.refuseOverlap) {
-      const overlapping = await tx
-        .selectFrom('list_periods')
-        .select(['period_start', 'period_end'])
-        .where('period_start', '<>', opts.periodStart)
-        .where('period_start', '<=', periodEnd)
-        .where('period_end', '>=', opts.periodStart)
-        .where('status', '=', 'done')
-        .orderBy('period_start')
-        .execute();
-      if (overlapping.length > 0) {
-        const built = overlapping.map((p) => `${String(p.period_start)} – ${String(p.period_end)}`).join(', ');
-        throw new ConflictError(
-          `the period ${opts.periodStart} – ${periodEnd} overlaps the period ${built} already built: ` +
-            'build the period holding the date (lists.period_days and lists.weekday), or regenerate that one',
-        );
-      }
-    }
+    if (opts.refuseOverlap) await refuseOverlap(tx, opts.periodStart, periodEnd);
     // Before the first read of the analytics: a running analyse job finishes first.
     await lockAnalytics(tx, 'read');
     const parts = await analyticsAsOf(tx);
