@@ -3,7 +3,7 @@ import { withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import type { Logger } from '../lib/logger.ts';
 import { localDate } from '../lib/time.ts';
-import { refuseOverlap, runListPeriod, type ListPeriodSummary } from '../lists/period.ts';
+import { builtPeriodsAround, refuseOverlap, runListPeriod, type BuiltPeriod, type ListPeriodSummary } from '../lists/period.ts';
 import { campaignSpec } from '../offers/from-rules.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
@@ -22,6 +22,44 @@ export function periodStartOn(date: string, periodDays: number, weekday: Weekday
   return addDays(anchor, k * periodDays);
 }
 
+/**
+ * The period the daily job builds on `today` (the job's default), given the built periods around
+ * it (`builtPeriodsAround`): the grid's period holding today (`periodStartOn`), unless a built
+ * period is in the way, as after a marketer changes `lists.period_days` or `lists.weekday`:
+ *
+ * - a built period holds today: that one (built already; its own length, for a regenerate);
+ * - the last built period ends inside the grid's period: the next period starts the day after
+ *   it and ends where the grid's period does, so the new grid holds from the period after; when
+ *   that leaves less than half a period, the next grid period is joined to it (no 1-day lists);
+ * - a period built ahead starts before that end: the period ends the day before it.
+ *
+ * So the schedule goes on building, one period after the other without gap or overlap, where it
+ * used to refuse every day (409) until the new grid cleared the last built period. An explicit
+ * periodStart is never moved: one overlapping a built period is still refused.
+ */
+export function currentPeriod(
+  today: string,
+  grid: { periodDays: number; weekday: Weekday },
+  built: { last: BuiltPeriod | null; next: BuiltPeriod | null },
+): { periodStart: string; periodDays: number } {
+  const { last, next } = built;
+  if (last && last.periodEnd >= today) {
+    return { periodStart: last.periodStart, periodDays: daysBetween(last.periodStart, last.periodEnd) + 1 };
+  }
+  let start = periodStartOn(today, grid.periodDays, grid.weekday);
+  let end = addDays(start, grid.periodDays - 1);
+  if (last && last.periodEnd >= start) {
+    start = addDays(last.periodEnd, 1);
+    if ((daysBetween(start, end) + 1) * 2 < grid.periodDays) end = addDays(end, grid.periodDays);
+  }
+  if (next && next.periodStart <= end) end = addDays(next.periodStart, -1);
+  return { periodStart: start, periodDays: daysBetween(start, end) + 1 };
+}
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
+}
+
 export interface ListsJobOptions {
   /** When the job runs: "today" is this instant's date in `timeZone`. */
   at: Date;
@@ -37,14 +75,18 @@ export interface ListsJobOptions {
   finish?: (tx: Db, summary: ListPeriodSummary) => Promise<void>;
 }
 
-/** The period a run builds: the one asked for, or the period holding today. */
+/**
+ * The period a run builds: the one asked for (never moved: one overlapping a built period is
+ * refused), or by default the current one (`currentPeriod`, from the built periods around today).
+ */
 export async function planListsRun(
-  _db: Db,
+  db: Db,
   opts: Pick<ListsJobOptions, 'at' | 'timeZone' | 'rules' | 'periodStart'>,
 ): Promise<{ periodStart: string; periodDays: number }> {
   const l = opts.rules.settings.lists;
+  if (opts.periodStart) return { periodStart: opts.periodStart, periodDays: l.periodDays };
   const today = localDate(opts.at, opts.timeZone);
-  return { periodStart: opts.periodStart ?? periodStartOn(today, l.periodDays, l.weekday), periodDays: l.periodDays };
+  return currentPeriod(today, l, await builtPeriodsAround(db, today));
 }
 
 /**

@@ -77,7 +77,10 @@ const RunsQuery = z.object({
 const ListsJobRequest = z
   .object({
     periodStart: LocalDate.optional().openapi({
-      description: 'Default: the period holding today. A period overlapping one already built is refused (409)',
+      description:
+        'Default: the period holding today on the grid of lists.period_days and lists.weekday; after ' +
+        'a change of those, the period following the last one built (up to the end of the new grid\'s ' +
+        'period). A periodStart given here is never moved: one overlapping a built period is refused (409)',
     }),
     regenerate: z.boolean().default(false),
     wait: z.boolean().default(true).openapi({

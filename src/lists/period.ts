@@ -239,3 +239,31 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
     };
   });
 }
+
+export interface BuiltPeriod {
+  periodStart: string;
+  periodEnd: string;
+}
+
+/**
+ * The built periods next to `date`: the last one starting on or before it, and the first one
+ * starting after it (built ahead), or null.
+ */
+export async function builtPeriodsAround(
+  db: Db,
+  date: string,
+): Promise<{ last: BuiltPeriod | null; next: BuiltPeriod | null }> {
+  const { rows } = await sql<{ which: 'last' | 'next'; period_start: string; period_end: string }>`
+    (select 'last' as which, period_start::text as period_start, period_end::text as period_end
+     from list_periods where status = 'done' and period_start <= ${date}::date
+     order by period_start desc limit 1)
+    union all
+    (select 'next', period_start::text, period_end::text
+     from list_periods where status = 'done' and period_start > ${date}::date
+     order by period_start limit 1)`.execute(db);
+  const pick = (which: 'last' | 'next') => {
+    const r = rows.find((x) => x.which === which);
+    return r ? { periodStart: r.period_start, periodEnd: r.period_end } : null;
+  };
+  return { last: pick('last'), next: pick('next') };
+}
