@@ -15,6 +15,7 @@ import * as jobRunsWhileRunning from './20261125_13_job_runs_while_running.ts';
 import * as offerFileCursor from './20261125_14_offer_file_cursor.ts';
 import * as conflictsOfflineNotApplicable from './20261125_15_conflicts_offline_not_applicable.ts';
 import * as reconciliationAcknowledged from './20261125_16_reconciliation_acknowledged.ts';
+import * as jobRunsLists from './20261125_17_job_runs_lists.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_14_offer_file_cursor': offerFileCursor,
   '20261125_15_conflicts_offline_not_applicable': conflictsOfflineNotApplicable,
   '20261125_16_reconciliation_acknowledged': reconciliationAcknowledged,
+  '20261125_17_job_runs_lists': jobRunsLists,
 };

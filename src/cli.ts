@@ -392,8 +392,10 @@ function parseAt(value: string | undefined, timeZone: string, required: boolean,
 
 async function runListsCommand(session: Session, period: string | undefined, regenerate: boolean): Promise<number> {
   if (period !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(period)) throw new UsageError(`--period must be YYYY-MM-DD, not ${period}`);
-  const { runListsJob } = await import('./jobs/lists.ts');
-  const s = await runListsJob(session.deps, { ...(period ? { periodStart: period } : {}), regenerate });
+  const { startListsRun } = await import('./jobs/runners.ts');
+  const running = startListsRun(session.deps, 'cli', { ...(period ? { periodStart: period } : {}), regenerate });
+  if (!running) throw new Error('a list run is already in progress');
+  const s = await running.done;
   console.log(
     s.built
       ? `period ${s.periodStart} – ${s.periodEnd}: ${s.lists} lists, ${s.offers} offers, ${s.controls} held out` +

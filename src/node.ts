@@ -14,8 +14,7 @@ import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
-import { analyseRunnerFor } from './jobs/runners.ts';
-import { runListsJob } from './jobs/lists.ts';
+import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
 import { startLiveChain, type LiveChain } from './jobs/sim-run.ts';
 import { sql } from 'kysely';
 import { readRuleFiles, watchRules } from './rules/node.ts';
@@ -108,11 +107,17 @@ async function start(): Promise<void> {
       return null;
     });
   };
-  const lists = (why: string) =>
-    runListsJob(deps).catch((err: unknown) => {
+  const lists = (why: 'first start' | 'schedule') => {
+    const running = startListsRun(deps, why === 'schedule' ? 'schedule' : 'start')?.done;
+    if (!running) {
+      logger.warn('list period skipped: another list run is in progress', { why });
+      return null;
+    }
+    return running.catch((err: unknown) => {
       logger.error('list period failed', { why, error: (err as Error).message });
       return null;
     });
+  };
   // Read before the first analyse starts: on PGlite it holds the one connection for a while.
   // The demo's most frequent shopper (surely qualified for a list), for the start banner only.
   const sampleMember = demoKey

@@ -5,8 +5,7 @@ import { parseConfig, type Config } from './config.ts';
 import type { Db } from './db/index.ts';
 import { postgresClient, postgresKysely } from './db/postgres.ts';
 import type { Deps } from './deps.ts';
-import { analyseRunnerFor } from './jobs/runners.ts';
-import { runListsJob } from './jobs/lists.ts';
+import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger, type Logger } from './lib/logger.ts';
@@ -118,7 +117,8 @@ export default {
               'schedule',
             )?.done ?? Promise.reject(new Error('an analyse run is already in progress'))
         : controller.cron === config.LISTS_SCHEDULE
-          ? () => runListsJob(deps)
+          ? () =>
+              startListsRun(deps, 'schedule')?.done ?? Promise.reject(new Error('a list run is already in progress'))
           : null;
     if (!job) {
       logger.warn('scheduled run: no job for this cron', { cron: controller.cron });

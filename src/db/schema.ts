@@ -228,7 +228,8 @@ export interface AnalyticsSnapshotsTable {
 /** Finished runs of the jobs (migration 12, src/jobs/job-runs.ts). */
 export interface JobRunsTable {
   id: number;
-  kind: 'analyse';
+  kind: JobKind;
+  /** The instant the run is for (analyse: history before it; lists: its "today"). */
   as_of: Timestamp;
   trigger: JobTrigger;
   /** `running` from its start (see src/jobs/job-runs.ts for a run whose process died). */
@@ -237,10 +238,13 @@ export interface JobRunsTable {
   finished_at: Timestamp | null;
   /** Touched every few seconds by the process running it, while it runs. */
   heartbeat_at: Timestamp | null;
-  /** The job's summary (for analyse: the API's AnalyseResult), as JSON; null when it failed. */
+  /** The job's summary (analyse: the API's AnalyseResult; lists: its ListsJobResult), as JSON; null when it failed. */
   summary: ColumnType<unknown, string | null, string | null>;
   error: string | null;
+  /** What the run was asked for, as JSON (lists: the period, or null for the current one; regenerate). */
+  params: ColumnType<unknown, string | null, string | null>;
 }
+export type JobKind = 'analyse' | 'lists';
 export type JobTrigger = 'schedule' | 'start' | 'api' | 'cli';
 
 /** Pooled priors of the repurchase-cycle model (src/analytics/cycles.ts). */

@@ -12,8 +12,7 @@ import { lockAnalytics } from '../analytics/repo.ts';
 import { deferReplacements, swapReplaced } from '../analytics/replace-rows.ts';
 import { preparePurchaseLines, type PurchaseLines } from '../analytics/purchase-lines.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
-import type { JobTrigger } from '../db/index.ts';
-import { beginRun, endRun, HEARTBEAT_MS, keepAlive, type RunStart } from './job-runs.ts';
+import { HEARTBEAT_MS, JobRunner, type RunningJob, type TrackedJob } from './job-runs.ts';
 
 export interface AnalyseJobOptions {
   /** Only history strictly before this instant counts. */
@@ -420,74 +419,27 @@ async function beginJob(tx: Db, lead: boolean): Promise<void> {
 /** Longest wait for a table's lock once the job runs (PostgreSQL interval text). */
 const LOCK_TIMEOUT = '5min';
 
+/** The nightly analyse as a tracked run (job-runs.ts): a start for the same instant joins the running one. */
+const analyseJob: TrackedJob<{ db: Db; logger: Logger }, AnalyseJobOptions, AnalyseSummary> = {
+  kind: 'analyse',
+  asOf: (opts) => opts.asOf,
+  result: analyseResult,
+  joins: (running, opts) => running.asOf.getTime() === opts.asOf.getTime(),
+  run: runAnalyse,
+};
+
 /**
  * One analyse at a time per process: the nightly cron, the CLI and POST /v1/jobs/analyse share it.
  * A second request while one runs gets the running one only if it asks for the same instant;
- * otherwise it is refused (the caller answers 409). Each run is recorded (job-runs.ts): it takes
- * its id as it starts, and its row as it ends.
+ * otherwise it is refused (the caller answers 409). Each run is recorded (job-runs.ts).
  */
-export class AnalyseRunner {
-  private running: RunningAnalyse | null = null;
-
-  constructor(
-    private readonly deps: { db: Db; logger: Logger },
-    private readonly heartbeatMs = HEARTBEAT_MS,
-  ) {}
-
-  get busy(): boolean {
-    return this.running !== null;
-  }
-
-  /** The run going on in this process, if any. */
-  get current(): RunningAnalyse | null {
-    return this.running;
-  }
-
-  /** `job` is the work itself (the analytics; tests pass their own to hold the runner busy). */
-  start(opts: AnalyseJobOptions, trigger: JobTrigger, job = runAnalyse): RunningAnalyse | null {
-    if (this.running) {
-      return this.running.asOf.getTime() === opts.asOf.getTime() ? this.running : null;
-    }
-    const { db, logger } = this.deps;
-    const started = beginRun(db, { asOf: opts.asOf, trigger });
-    const done = started
-      .then(async (run) => {
-        const stop = keepAlive(
-          db,
-          run.id,
-          (e) => logger.warn('analyse run heartbeat failed', { runId: run.id, error: (e as Error).message }),
-          this.heartbeatMs,
-        );
-        try {
-          return await job(this.deps, {
-            ...opts,
-            finish: (tx, summary) => endRun(tx, run.id, { result: analyseResult(summary) }),
-          });
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          await endRun(db, run.id, { error: message }).catch((e: unknown) =>
-            logger.error('analyse run not recorded', { runId: run.id, error: (e as Error).message }),
-          );
-          throw error;
-        } finally {
-          stop();
-        }
-      })
-      .finally(() => {
-        this.running = null;
-      });
-    this.running = { asOf: opts.asOf, trigger, started, done };
-    return this.running;
+export class AnalyseRunner extends JobRunner<{ db: Db; logger: Logger }, AnalyseJobOptions, AnalyseSummary> {
+  constructor(deps: { db: Db; logger: Logger }, heartbeatMs = HEARTBEAT_MS) {
+    super(deps, analyseJob, heartbeatMs);
   }
 }
 
-export interface RunningAnalyse {
-  asOf: Date;
-  trigger: JobTrigger;
-  /** Its id and start, once taken. */
-  started: Promise<RunStart>;
-  done: Promise<AnalyseSummary>;
-}
+export type RunningAnalyse = RunningJob<AnalyseJobOptions, AnalyseSummary>;
 
 /** A run's summary as the API and the run records give it. */
 export type AnalyseResult = ReturnType<typeof analyseResult>;

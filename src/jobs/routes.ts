@@ -5,11 +5,12 @@ import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { InstantWithOffset } from '../lib/validators.ts';
-import { analyseResult, type RunningAnalyse } from './analyse.ts';
-import { storedRun, storedRuns, type JobRun, type RunStart } from './job-runs.ts';
-import { analyseRunnerFor } from './runners.ts';
-import { runListsJob } from './lists.ts';
+import { analyseResult, type AnalyseResult as AnalyseResultT } from './analyse.ts';
+import { runningRun, storedRun, storedRuns, type JobRun } from './job-runs.ts';
+import { listsRunRequest, refuseListsRun } from './lists.ts';
+import { analyseRunnerFor, listsRunnerFor, listsRunOptions } from './runners.ts';
 import { LocalDate } from '../lib/validators.ts';
+import type { ListPeriodSummary } from '../lists/period.ts';
 
 const AnalyseRequest = z
   .object({
@@ -73,6 +74,68 @@ const RunsQuery = z.object({
   }),
 });
 
+const ListsJobRequest = z
+  .object({
+    periodStart: LocalDate.optional().openapi({
+      description:
+        'Default: the period holding today on the grid of lists.period_days and lists.weekday; after ' +
+        'a change of those, the period following the last one built (up to the end of the new grid\'s ' +
+        'period). A periodStart given here is never moved: one overlapping a built period is refused (409)',
+    }),
+    regenerate: z.boolean().default(false),
+    wait: z.boolean().default(true).openapi({
+      description:
+        'true: answer when the run is done (200, its summary). false: answer at once (202, the run; ' +
+        'follow its Location, GET /v1/jobs/lists/runs/{runId}, until it is done or failed)',
+    }),
+  })
+  .strict()
+  .openapi('ListsJobRequest');
+
+const ListsJobResult = z
+  .object({
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    built: z.boolean().openapi({ description: 'false: the period was built already, nothing was added' }),
+    lists: z.number().int(),
+    offers: z.number().int(),
+    controls: z.number().int(),
+    voidedOffers: z.number().int(),
+    campaigns: z.array(
+      z.object({
+        campaignId: z.string(),
+        candidates: z.number().int(),
+        offers: z.number().int(),
+        controls: z.number().int(),
+        expectedCostCents: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('ListsJobResult');
+
+const ListsRun = z
+  .object({
+    runId: z.number().int(),
+    kind: z.literal('lists'),
+    asOf: z.string().openapi({ description: 'When it was started: its "today" is this instant\'s date in CHAIN_TIME_ZONE' }),
+    trigger: z.enum(['schedule', 'start', 'api', 'cli']).openapi({
+      description: 'What started it: the daily schedule, the first start of the service, the API or the CLI',
+    }),
+    status: z.enum(['running', 'done', 'failed', 'abandoned']).openapi({
+      description:
+        'abandoned: it was running, but the process running it has given no sign of life for a ' +
+        'minute (it stopped, and kept none of its offers or lists: a build is all or nothing)',
+    }),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    request: z
+      .object({ periodStart: z.string().nullable(), regenerate: z.boolean() })
+      .openapi({ description: 'What it was asked to build (periodStart null: the current period)' }),
+    result: ListsJobResult.nullable().openapi({ description: 'When done' }),
+    error: z.string().nullable().openapi({ description: 'Why it failed' }),
+  })
+  .openapi('ListsRun');
+
 /** Admin-triggered jobs (the same ones the nightly schedule runs). */
 export function jobRoutes(deps: Deps) {
   const app = newRouter();
@@ -124,7 +187,7 @@ export function jobRoutes(deps: Deps) {
       if (body.wait === false) {
         running.done.catch(() => {}); // recorded as failed; the caller polls the run
         c.header('location', `/v1/jobs/analyse/runs/${started.id}`);
-        return c.json(runningRun(running, started), 202);
+        return c.json(analyseView(runningRun('analyse', running, started)), 202);
       }
       return c.json({ runId: started.id, ...analyseResult(await running.done) }, 200);
     },
@@ -151,10 +214,8 @@ export function jobRoutes(deps: Deps) {
     }),
     async (c) => {
       const { limit, before } = c.req.valid('query');
-      const current = await currentRun(deps);
-      const runs = await storedRuns(deps.db, { limit, ...(before !== undefined ? { before } : {}) });
-      // This process's own run as it knows it (its row's heartbeat may wait for its transaction).
-      return c.json({ runs: runs.map((r) => (r.runId === current?.runId ? current : r)) }, 200);
+      const runs = await runsOf(deps, 'analyse', { limit, ...(before !== undefined ? { before } : {}) });
+      return c.json({ runs: runs.map(analyseView) }, 200);
     },
   );
   app.openapi(
@@ -172,10 +233,9 @@ export function jobRoutes(deps: Deps) {
     }),
     async (c) => {
       const { runId } = c.req.valid('param');
-      const current = await currentRun(deps);
-      const run = current?.runId === runId ? current : await storedRun(deps.db, runId);
+      const run = await runOf(deps, 'analyse', runId);
       if (!run) throw new NotFoundError(`no analyse run ${runId}`);
-      return c.json(run, 200);
+      return c.json(analyseView(run), 200);
     },
   );
   app.openapi(
@@ -186,83 +246,132 @@ export function jobRoutes(deps: Deps) {
       summary: 'Build a list period now: offers and lists for every qualified member',
       description:
         'Uses the last nightly analytics and the live campaigns. Re-running a period adds nothing ' +
-        '(built: false); regenerate voids the period\'s unredeemed offers and its lists and builds again.',
+        '(built: false); regenerate voids the period\'s unredeemed offers and its lists and builds again. ' +
+        'Waits for the result (200), or with wait: false answers at once (202, the run, Location to ' +
+        'poll). 409 while another list run goes on in this process, or for a period overlapping one built.',
       ...allowRoles([]),
       request: {
-        body: {
-          required: false,
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  periodStart: LocalDate.optional().openapi({ description: 'Default: the period holding today' }),
-                  regenerate: z.boolean().default(false),
-                })
-                .strict()
-                .openapi('ListsJobRequest'),
-            },
-          },
-        },
+        body: { required: false, content: { 'application/json': { schema: ListsJobRequest } } },
       },
       responses: {
         200: {
           description: 'Done',
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  periodStart: z.string(),
-                  periodEnd: z.string(),
-                  built: z.boolean(),
-                  lists: z.number().int(),
-                  offers: z.number().int(),
-                  controls: z.number().int(),
-                  voidedOffers: z.number().int(),
-                  campaigns: z.array(
-                    z.object({
-                      campaignId: z.string(),
-                      candidates: z.number().int(),
-                      offers: z.number().int(),
-                      controls: z.number().int(),
-                      expectedCostCents: z.number().int(),
-                    }),
-                  ),
-                })
-                .openapi('ListsJobResult'),
-            },
-          },
+          content: { 'application/json': { schema: ListsJobResult.extend({ runId: z.number().int() }) } },
         },
+        202: { description: 'Started', content: { 'application/json': { schema: ListsRun } } },
         ...problemResponses(400, 401, 403, 409, 422),
       },
     }),
     async (c) => {
-      const body = c.req.valid('json') ?? { regenerate: false };
-      const summary = await runListsJob(deps, {
+      const body = c.req.valid('json') ?? { regenerate: false, wait: true };
+      if (body.wait === false && deps.requestBound) {
+        throw new ValidationError('no background runs here', [
+          { path: 'wait', message: 'false needs a long-lived process; on Workers the Cron Trigger builds the lists' },
+        ]);
+      }
+      const request = {
         ...(body.periodStart ? { periodStart: body.periodStart } : {}),
         regenerate: body.regenerate ?? false,
-      });
-      return c.json(summary, 200);
+      };
+      const busy = () => new ConflictError('a list run is already in progress; retry when it ends');
+      const runner = listsRunnerFor(deps);
+      if (runner.busy) throw busy();
+      const opts = listsRunOptions(deps, request);
+      await refuseListsRun(deps.db, opts);
+      const running = runner.start(opts, 'api');
+      if (!running) throw busy();
+      const started = await running.started;
+      if (body.wait === false) {
+        running.done.catch(() => {}); // recorded as failed; the caller polls the run
+        c.header('location', `/v1/jobs/lists/runs/${started.id}`);
+        return c.json(listsView(runningRun('lists', running, started, listsRunRequest(request))), 202);
+      }
+      return c.json({ runId: started.id, ...(await running.done) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/jobs/lists/runs',
+      tags: ['jobs'],
+      summary: 'List period runs, newest first',
+      description:
+        'Runs going on in any process sharing the database, and the finished ones: what started ' +
+        'each (the daily schedule, the API, the CLI), what it was asked to build, when it started ' +
+        'and ended, its summary or why it failed. A run whose process died is abandoned.',
+      ...allowRoles([]),
+      request: { query: RunsQuery },
+      responses: {
+        200: {
+          description: 'Runs',
+          content: { 'application/json': { schema: z.object({ runs: z.array(ListsRun) }).openapi('ListsRuns') } },
+        },
+        ...problemResponses(400, 401, 403, 422),
+      },
+    }),
+    async (c) => {
+      const { limit, before } = c.req.valid('query');
+      const runs = await runsOf(deps, 'lists', { limit, ...(before !== undefined ? { before } : {}) });
+      return c.json({ runs: runs.map(listsView) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/jobs/lists/runs/{runId}',
+      tags: ['jobs'],
+      summary: 'One list period run',
+      ...allowRoles([]),
+      request: { params: RunIdParam },
+      responses: {
+        200: { description: 'The run', content: { 'application/json': { schema: ListsRun } } },
+        ...problemResponses(400, 401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const { runId } = c.req.valid('param');
+      const run = await runOf(deps, 'lists', runId);
+      if (!run) throw new NotFoundError(`no list run ${runId}`);
+      return c.json(listsView(run), 200);
     },
   );
   return app;
 }
 
-/** The run going on in this process, once it has its id. */
-async function currentRun(deps: Deps): Promise<JobRun | null> {
-  const running = analyseRunnerFor(deps).current;
-  return running ? runningRun(running, await running.started) : null;
+type Kind = JobRun['kind'];
+
+/** The run of `kind` going on in this process, once it has its id. */
+async function currentRun(deps: Deps, kind: Kind): Promise<JobRun | null> {
+  if (kind === 'analyse') {
+    const running = analyseRunnerFor(deps).current;
+    return running ? runningRun(kind, running, await running.started) : null;
+  }
+  const running = listsRunnerFor(deps).current;
+  return running ? runningRun(kind, running, await running.started, listsRunRequest(running.opts)) : null;
 }
 
-function runningRun(running: RunningAnalyse, started: RunStart): JobRun {
+/** Stored runs, with this process's own run as it knows it (its row's heartbeat may wait for its transaction). */
+async function runsOf(deps: Deps, kind: Kind, page: { limit: number; before?: number }): Promise<JobRun[]> {
+  const current = await currentRun(deps, kind);
+  const runs = await storedRuns(deps.db, kind, page);
+  return runs.map((r) => (r.runId === current?.runId ? current : r));
+}
+
+async function runOf(deps: Deps, kind: Kind, runId: number): Promise<JobRun | null> {
+  const current = await currentRun(deps, kind);
+  return current?.runId === runId ? current : storedRun(deps.db, kind, runId);
+}
+
+function analyseView({ params: _params, ...run }: JobRun) {
+  return { ...run, kind: 'analyse' as const, result: run.result as AnalyseResultT | null };
+}
+
+function listsView({ params, ...run }: JobRun) {
+  const request = (params ?? {}) as { periodStart?: string | null; regenerate?: boolean };
   return {
-    runId: started.id,
-    kind: 'analyse',
-    asOf: running.asOf.toISOString(),
-    trigger: running.trigger,
-    status: 'running',
-    startedAt: started.startedAt.toISOString(),
-    finishedAt: null,
-    result: null,
-    error: null,
+    ...run,
+    kind: 'lists' as const,
+    request: { periodStart: request.periodStart ?? null, regenerate: request.regenerate === true },
+    result: run.result as ListPeriodSummary | null,
   };
 }

@@ -30,6 +30,29 @@ export interface ListPeriodOptions {
   refuseOverlap?: boolean;
 }
 
+/**
+ * Refuses (409) a period overlapping another one built: its members would hold two sets of offers
+ * at once. A period built with the same start is not in the way (it is the one to rerun).
+ */
+export async function refuseOverlap(db: Db, periodStart: string, periodEnd: string): Promise<void> {
+  const overlapping = await db
+    .selectFrom('list_periods')
+    .select(['period_start', 'period_end'])
+    .where('period_start', '<>', periodStart)
+    .where('period_start', '<=', periodEnd)
+    .where('period_end', '>=', periodStart)
+    .where('status', '=', 'done')
+    .orderBy('period_start')
+    .execute();
+  if (overlapping.length > 0) {
+    const built = overlapping.map((p) => `${String(p.period_start)} – ${String(p.period_end)}`).join(', ');
+    throw new ConflictError(
+      `the period ${periodStart} – ${periodEnd} overlaps the period ${built} already built: ` +
+        'build the period holding the date (lists.period_days and lists.weekday), or regenerate that one',
+    );
+  }
+}
+
 export interface ListPeriodSummary {
   periodStart: string;
   periodEnd: string;
@@ -76,24 +99,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
         campaigns: [],
       };
     }
-    if (opts.refuseOverlap) {
-      const overlapping = await tx
-        .selectFrom('list_periods')
-        .select(['period_start', 'period_end'])
-        .where('period_start', '<>', opts.periodStart)
-        .where('period_start', '<=', periodEnd)
-        .where('period_end', '>=', opts.periodStart)
-        .where('status', '=', 'done')
-        .orderBy('period_start')
-        .execute();
-      if (overlapping.length > 0) {
-        const built = overlapping.map((p) => `${String(p.period_start)} – ${String(p.period_end)}`).join(', ');
-        throw new ConflictError(
-          `the period ${opts.periodStart} – ${periodEnd} overlaps the period ${built} already built: ` +
-            'build the period holding the date (lists.period_days and lists.weekday), or regenerate that one',
-        );
-      }
-    }
+    if (opts.refuseOverlap) await refuseOverlap(tx, opts.periodStart, periodEnd);
     // Before the first read of the analytics: a running analyse job finishes first.
     await lockAnalytics(tx, 'read');
     const parts = await analyticsAsOf(tx);
@@ -232,4 +238,32 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
       campaigns,
     };
   });
+}
+
+export interface BuiltPeriod {
+  periodStart: string;
+  periodEnd: string;
+}
+
+/**
+ * The built periods next to `date`: the last one starting on or before it, and the first one
+ * starting after it (built ahead), or null.
+ */
+export async function builtPeriodsAround(
+  db: Db,
+  date: string,
+): Promise<{ last: BuiltPeriod | null; next: BuiltPeriod | null }> {
+  const { rows } = await sql<{ which: 'last' | 'next'; period_start: string; period_end: string }>`
+    (select 'last' as which, period_start::text as period_start, period_end::text as period_end
+     from list_periods where status = 'done' and period_start <= ${date}::date
+     order by period_start desc limit 1)
+    union all
+    (select 'next', period_start::text, period_end::text
+     from list_periods where status = 'done' and period_start > ${date}::date
+     order by period_start limit 1)`.execute(db);
+  const pick = (which: 'last' | 'next') => {
+    const r = rows.find((x) => x.which === which);
+    return r ? { periodStart: r.period_start, periodEnd: r.period_end } : null;
+  };
+  return { last: pick('last'), next: pick('next') };
 }

@@ -92,6 +92,8 @@ describe('every /v1 route checks role', () => {
     ['GET', '/v1/lists/{ref}', ['marketer']],
     ['GET', '/v1/members/{memberNumber}/lists/{which}', ['marketer']],
     ['POST', '/v1/jobs/lists', []],
+    ['GET', '/v1/jobs/lists/runs', []],
+    ['GET', '/v1/jobs/lists/runs/{runId}', []],
     ['GET', '/v1/rules', ['marketer']],
     ['GET', '/v1/rules/status', ['marketer']],
     ['POST', '/v1/rules/preview', ['marketer']],

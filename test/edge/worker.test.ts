@@ -187,6 +187,11 @@ describe.skipIf(!databaseUrl)('the worker under wrangler dev (real PostgreSQL)',
     expect(detached.status).toBe(422);
     expect(((await detached.json()) as { issues: { path: string }[] }).issues[0]!.path).toBe('wait');
     expect((await cron('30 8 * * *')).status).toBe(200);
+    const listRuns = (await (await call('/v1/jobs/lists/runs', admin)).json()) as { runs: { trigger: string; status: string }[] };
+    expect(listRuns.runs.map((r) => [r.trigger, r.status])).toEqual([['schedule', 'done']]);
+    const detachedLists = await call('/v1/jobs/lists', admin, { method: 'POST', body: JSON.stringify({ wait: false }) });
+    expect(detachedLists.status).toBe(422);
+    expect(((await detachedLists.json()) as { issues: { path: string }[] }).issues[0]!.path).toBe('wait');
     const list = await database.db
       .selectFrom('lists')
       .innerJoin('members', 'members.id', 'lists.member_id')

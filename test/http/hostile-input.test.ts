@@ -266,6 +266,7 @@ let api: Awaited<ReturnType<typeof appWithKeys>>;
 let spareKeyId = 0;
 let listId = 0;
 let runId = 0;
+let listsRunId = 0;
 const CARD = '400000000001';
 const MEMBER = 'M0000001';
 const TS = '2026-11-24T10:15:00-05:00';
@@ -299,6 +300,10 @@ beforeAll(async () => {
   // An offline conflict, so acknowledging one is a valid request.
   await sql`insert into redemption_conflicts (member_id, store_id, terminal_id, txn_id, offer_id, reason, discount_cents, ts, created_at)
     values (0, 1, 'T09', 'hostile-conflict', 1, 'already_used', 100, now(), now())`.execute(deps.db);
+  // ...and a recorded list run (the period the sweep's valid request builds again, adding nothing).
+  const lists = await api.call('POST', '/v1/jobs/lists', api.keys.admin, { periodStart: '2026-11-16' });
+  if (lists.status !== 200) throw new Error(`setup list run: ${lists.status} ${await lists.text()}`);
+  listsRunId = (await lists.json()).runId;
   for (const txn of ['to-void', 'to-return']) {
     const res = await api.call('POST', '/v1/checkout/commit', api.keys.admin, { ...sale(txn), identity: { cardNumber: CARD } });
     if (res.status !== 201) throw new Error(`setup sale ${txn}: ${res.status} ${await res.text()}`);
@@ -315,6 +320,7 @@ const validPathParams = (): Record<string, Record<string, string>> => ({
   'POST /v1/stores/{id}/reconciliation/acknowledge': { id: '1' },
   'GET /v1/lists/{ref}': { ref: String(listId) },
   'GET /v1/jobs/analyse/runs/{runId}': { runId: String(runId) },
+  'GET /v1/jobs/lists/runs/{runId}': { runId: String(listsRunId) },
   'GET /v1/members/{memberNumber}/lists/{which}': { memberNumber: MEMBER, which: 'current' },
 });
 
@@ -556,6 +562,7 @@ async function tableContents(): Promise<Record<string, string>> {
 const NEW_EACH_CALL: Record<string, { tables: string[]; why: string }> = {
   'POST /v1/keys': { tables: ['api_keys'], why: 'a new key each time (its secret is shown once, so a retry cannot return it)' },
   'POST /v1/jobs/analyse': { tables: ['job_runs'], why: 'each call is a run, recorded; the analytics it computes are the same' },
+  'POST /v1/jobs/lists': { tables: ['job_runs'], why: 'each call is a run, recorded; a period built already adds nothing' },
 };
 
 /** Row counts after the last request of a write operation (one count per request, not two). */

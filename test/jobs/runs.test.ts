@@ -207,7 +207,7 @@ describe(`analyse runs on ${dbKind}`, () => {
   it('lists a run another process is running from its row, and calls it abandoned once it falls silent', async () => {
     const deps = getDeps();
     // What another process's runner writes when it starts a run.
-    const other = await beginRun(deps.db, { asOf: new Date(OTHER), trigger: 'schedule' });
+    const other = await beginRun(deps.db, { kind: 'analyse', asOf: new Date(OTHER), trigger: 'schedule' });
     const one = await call('GET', `/v1/jobs/analyse/runs/${other.id}`, keys.marketer);
     expect(one.status).toBe(200);
     expect(one.body).toMatchObject({ runId: other.id, status: 'running', trigger: 'schedule', finishedAt: null, result: null, error: null });

@@ -36,13 +36,13 @@ beforeAll(async () => {
   second = await runSimLoop(deps, { days: 22, analyse: 'period' });
   // the lists that follow the simulated weeks
   await runAnalyse(deps, { asOf: AS_OF, timeZone: TZ, rules });
-  await runListsJob({ ...deps, clock: { now: () => AS_OF } }, { periodStart: NEXT_PERIOD });
+  await runListsJob(deps, { at: AS_OF, timeZone: TZ, rules, periodStart: NEXT_PERIOD });
 
   twin = await freshDatabase();
   const twinDeps = { ...deps, db: twin.db, copyIn: twin.copyIn, copyTx: twin.copyTx, clock: { now: () => AS_OF } };
   await loadSimChain(twinDeps, generateChain(CHAIN));
   await runAnalyse(twinDeps, { asOf: AS_OF, timeZone: TZ, rules });
-  await runListsJob(twinDeps, { periodStart: NEXT_PERIOD });
+  await runListsJob(twinDeps, { at: AS_OF, timeZone: TZ, rules, periodStart: NEXT_PERIOD });
 }, 240_000);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createApiKey } from '../../src/auth/index.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
-import { periodStartOn } from '../../src/jobs/lists.ts';
+import { currentPeriod, periodStartOn } from '../../src/jobs/lists.ts';
 import { parseListBarcode, parseOfferBarcode } from '../../src/lists/barcodes.ts';
 import { renderPrintBatch } from '../../src/lists/pdf.ts';
 import { composeOptions, printBatchDocuments, storeListIds } from '../../src/lists/print.ts';
@@ -238,4 +238,78 @@ describe('POST /v1/jobs/lists, dates PostgreSQL cannot hold', () => {
     const freshPdf = new Uint8Array(await (await call('GET', `/v1/lists/${next!.id}.pdf`, keys.marketer)).arrayBuffer());
     expect(pageTexts(freshPdf).join('\n')).not.toContain('VOID');
   }, 120_000);
+});
+
+describe('the daily build after a marketer changes lists.period_days or lists.weekday', () => {
+  // PERIOD (2026-11-02 – 2026-11-15) was built on the old grid (14 days from Monday); the new
+  // grid is weekly from Wednesday: its periods 2026-11-04 – 10 and 11 – 17 overlap the built one.
+  const weekly = (): RuleSet => ({
+    ...rules,
+    settings: { ...rules.settings, lists: { ...rules.settings.lists, periodDays: 7, weekday: 'wednesday' } },
+  });
+  async function withSettings<T>(at: string, f: () => Promise<T>): Promise<T> {
+    const deps = getDeps();
+    const before = { rules: deps.rules, now: deps.clock.now() };
+    deps.rules = staticRules(weekly());
+    deps.clock.set(at);
+    try {
+      return await f();
+    } finally {
+      deps.rules = before.rules;
+      deps.clock.set(before.now);
+    }
+  }
+
+  it('inside the period built on the old grid: that period is the current one, built already (was a 409)', async () => {
+    const res = await withSettings('2026-11-10T15:00:00Z', () => call('POST', '/v1/jobs/lists', keys.admin, {}));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ periodStart: PERIOD, periodEnd: '2026-11-15', built: false });
+  });
+
+  it('after it: the next period starts the day after it and ends on the new grid (was a 409 every day)', async () => {
+    // The new grid's period holding 2026-11-16 ends 2026-11-17: two days are joined to the next week.
+    const res = await withSettings('2026-11-16T15:00:00Z', () => call('POST', '/v1/jobs/lists', keys.admin, {}));
+    expect(res.status).toBe(200);
+    const built = (await res.json()) as any;
+    expect(built).toMatchObject({ periodStart: '2026-11-16', periodEnd: '2026-11-24', built: true });
+    expect(built.lists).toBeGreaterThan(0);
+    const { rows } = await sql<{ period_start: string; period_end: string }>`
+      select period_start::text, period_end::text from list_periods where status = 'done' order by period_start`.execute(getDeps().db);
+    expect(rows).toEqual([
+      { period_start: PERIOD, period_end: '2026-11-15' },
+      { period_start: '2026-11-16', period_end: '2026-11-24' },
+    ]);
+  }, 120_000);
+
+  it('still refuses an explicit periodStart overlapping a built period with 409, storing nothing', async () => {
+    const res = await withSettings('2026-11-16T15:00:00Z', () =>
+      call('POST', '/v1/jobs/lists', keys.admin, { periodStart: '2026-11-11', wait: false }),
+    );
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { detail: string }).detail).toContain(`${PERIOD} – 2026-11-15`);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from list_periods where period_start = '2026-11-11'`.execute(getDeps().db);
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('plans each day from the grid and the built periods around it', () => {
+    const grid = { periodDays: 7, weekday: 'wednesday' as const };
+    const built = (periodStart: string, periodEnd: string) => ({ periodStart, periodEnd });
+    // Nothing in the way: the grid's period.
+    expect(currentPeriod('2026-11-16', grid, { last: null, next: null })).toEqual({ periodStart: '2026-11-11', periodDays: 7 });
+    expect(currentPeriod('2026-11-16', grid, { last: built('2026-11-04', '2026-11-10'), next: null })).toEqual({ periodStart: '2026-11-11', periodDays: 7 });
+    // A built period holds today: that one, its own length.
+    expect(currentPeriod('2026-11-10', grid, { last: built('2026-11-02', '2026-11-15'), next: null })).toEqual({ periodStart: '2026-11-02', periodDays: 14 });
+    // The last built period ends inside the grid's period: from the day after it, to the grid's end...
+    expect(currentPeriod('2026-11-13', grid, { last: built('2026-10-30', '2026-11-12'), next: null })).toEqual({ periodStart: '2026-11-13', periodDays: 5 });
+    // ...joined to the next grid period when under half a period is left.
+    expect(currentPeriod('2026-11-16', grid, { last: built('2026-11-02', '2026-11-15'), next: null })).toEqual({ periodStart: '2026-11-16', periodDays: 9 });
+    // Then the new grid holds.
+    expect(currentPeriod('2026-11-25', grid, { last: built('2026-11-16', '2026-11-24'), next: null })).toEqual({ periodStart: '2026-11-25', periodDays: 7 });
+    // A period built ahead cuts the period short, the day before it.
+    expect(currentPeriod('2026-11-16', grid, { last: built('2026-11-02', '2026-11-15'), next: built('2026-11-20', '2026-11-26') })).toEqual({ periodStart: '2026-11-16', periodDays: 4 });
+    expect(currentPeriod('2026-11-12', grid, { last: null, next: built('2026-11-15', '2026-11-28') })).toEqual({ periodStart: '2026-11-11', periodDays: 4 });
+    // A longer period: 28 days from Monday, after 14-day periods.
+    expect(currentPeriod('2026-11-24', { periodDays: 28, weekday: 'monday' }, { last: built('2026-11-09', '2026-11-22'), next: null }))
+      .toEqual({ periodStart: '2026-11-23', periodDays: 28 - 14 });
+  });
 });
