@@ -46,3 +46,14 @@ export function firstUnstorableText(value: unknown): { path: (string | number)[]
   }
   return null;
 }
+
+/**
+ * `s` cut to at most `max` UTF-16 code units (the unit of the documents' length limits) without
+ * splitting a surrogate pair: `slice` cut an emoji in a product name in half, leaving a lone
+ * surrogate that prints as garbage (and that PostgreSQL cannot store).
+ */
+export function clipText(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}

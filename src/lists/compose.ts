@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import type { OfferKind } from '../db/schema.ts';
 import { NotFoundError } from '../lib/errors.ts';
+import { clipText } from '../lib/text.ts';
 import { MAX_LIST_OFFERS, type CouponId, type Discount, type ListDocumentInput } from './document.ts';
 
 /**
@@ -140,8 +141,8 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     const p = byGtin.get(d.gtin);
     const offer = priced.find((o) => o.gtins.includes(d.gtin));
     return {
-      name: (p?.name?.trim() || `Item ${d.gtin}`).slice(0, 80),
-      size: p?.size?.slice(0, 30) || null,
+      name: clipText(p?.name?.trim() || `Item ${d.gtin}`, 80),
+      size: (p?.size && clipText(p.size, 30)) || null,
       priceCents: p?.price_cents ?? null,
       offerSerial: offer ? serial(offer.id) : null,
     };
@@ -187,7 +188,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     dueSoon: dueItems.slice(0, 40),
     offers: priced.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
-      description: o.name.slice(0, 120),
+      description: clipText(o.name, 120),
       discount: discountOf(o.kind, o.value, o.min_qty),
       validFromDate: o.valid_from,
       validToDate: o.valid_to,
@@ -196,7 +197,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     })),
     rewards: rewards.slice(0, MAX_LIST_OFFERS).map((o) => ({
       serial: serial(o.id),
-      description: o.name.slice(0, 120),
+      description: clipText(o.name, 120),
       valueCents: Math.max(1, Math.round(o.value)),
       validFromDate: o.valid_from,
       validToDate: o.valid_to,
@@ -206,11 +207,11 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     content: piece
       ? {
           kind: piece.kind === 'health_note' ? 'tip' : (piece.kind as 'recipe' | 'meal_plan' | 'tip'),
-          title: piece.title.slice(0, 80),
-          body: piece.text.slice(0, 600),
-          lines: piece.lines.slice(0, 10).map((l) => l.slice(0, 100)),
+          title: clipText(piece.title, 80),
+          body: clipText(piece.text, 600),
+          lines: piece.lines.slice(0, 10).map((l) => clipText(l, 100)),
         }
       : null,
-    perks: perks.map((p) => ({ code: p.id.replace(/[^a-z0-9_]/g, '_').slice(0, 40), title: p.title.slice(0, 60), description: p.text.slice(0, 160) })),
+    perks: perks.map((p) => ({ code: p.id.replace(/[^a-z0-9_]/g, '_').slice(0, 40), title: clipText(p.title, 60), description: clipText(p.text, 160) })),
   };
 }

@@ -11,6 +11,7 @@ import { composeOptions } from '../../src/lists/print.ts';
 import { defaultSettings } from '../../src/rules/settings.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
 import { appWithKeys, gtin13, gtin14, seedCatalogue } from '../support/factories.ts';
+import { unstorableReason } from '../../src/lib/text.ts';
 
 // What a stored list prints: the terms the lane will hold the member to.
 
@@ -147,6 +148,20 @@ describe(`a member's current list on ${dbKind}`, () => {
 });
 
 describe(`due items the catalogue describes only in part on ${dbKind}`, () => {
+  it('shortens a long product name without cutting a character in two (an emoji at the limit was split)', async () => {
+    const db = getDeps().db;
+    const LONG = gtin14(gtin13(43));
+    const name = `${'Organic whole milk '.repeat(5).slice(0, 79)}\u{1F95B} extra`; // 🥛 spans units 80–81
+    await db.insertInto('products').values([{ gtin: LONG, name, size: '1gal', price_cents: 450 }]).execute();
+    const { listId } = await listWith([], [LONG]);
+    const res = await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    const shown = (await res.json()).dueSoon[0].name as string;
+    expect(shown).toBe(name.slice(0, 79));
+    expect(unstorableReason(shown)).toBeNull(); // no lone surrogate
+    expect((await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer)).status).toBe(200);
+  });
+
   it('keeps a due item without a price or a name on the list: its name or "Item <gtin>", and "price at store"', async () => {
     const db = getDeps().db;
     const MILK = gtin14(gtin13(3));
