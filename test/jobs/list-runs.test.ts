@@ -8,6 +8,7 @@ import { runListsJob } from '../../src/jobs/lists.ts';
 import { listsRunnerFor, startListsRun } from '../../src/jobs/runners.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
+import { appCaller } from '../support/app-call.ts';
 
 // The list period job as a tracked run, like the nightly analyse (test/jobs/runs.test.ts): every
 // start through the API, the schedule or the CLI gets a row in job_runs, kind `lists`.
@@ -17,26 +18,7 @@ const getDeps = useTestDeps();
 const CURRENT = '2026-11-23';
 let keys: { admin: string; marketer: string; pos: string };
 
-async function call(method: string, path: string, key: string | null, body?: unknown) {
-  const res = await createApp(getDeps()).request(path, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as any };
-}
-
-async function until(path: string, status: string) {
-  for (let i = 0; i < 600; i++) {
-    const res = await call('GET', path, keys.admin);
-    if (res.body.status === status) return res;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${path} never ${status}`);
-}
+const { call, until } = appCaller(getDeps, () => keys.admin);
 
 /** A list run started on this process's runner whose work waits until `release()`. */
 function heldStart(trigger: 'schedule' | 'cli') {

@@ -9,23 +9,14 @@ import { openPostgres } from '../../src/db/node.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
 import { dbKind, databaseUrl, useTestDeps } from '../support/db.ts';
+import { appCaller } from '../support/app-call.ts';
 
 const getDeps = useTestDeps();
 const AS_OF = '2026-10-31T04:00:00Z';
 const OTHER = '2026-10-24T04:00:00Z';
 let keys: { admin: string; marketer: string; pos: string };
 
-async function call(method: string, path: string, key: string | null, body?: unknown) {
-  const res = await createApp(getDeps()).request(path, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as any };
-}
+const { call, until } = appCaller(getDeps, () => keys.admin);
 
 /** Rows of the analytics tables a run replaces, as one text (to see that nothing changed). */
 async function analytics() {
@@ -33,15 +24,6 @@ async function analytics() {
     select (select md5(string_agg(x::text, '|' order by x::text)) from member_category_cells x)
       || (select md5(string_agg(x::text, '|' order by x::text)) from member_product_scores x) as t`.execute(getDeps().db);
   return rows[0]!.t;
-}
-
-async function until(path: string, status: string) {
-  for (let i = 0; i < 600; i++) {
-    const res = await call('GET', path, keys.admin);
-    if (res.body.status === status) return res;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${path} never ${status}`);
 }
 
 /** A run started on `runner` whose work waits until `release()` (it then analyses for real). */
