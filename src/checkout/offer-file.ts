@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { textArray, withTx, type Db } from '../db/index.ts';
+import { textArray, timestamptz, withTx, type Db } from '../db/index.ts';
 import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { localDate } from '../lib/time.ts';
@@ -80,7 +80,8 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
 }
 
 /** Which offers a file holds beyond the live ones: none, or those changed after a point. */
-export type OfferFileChanges = { since: Date } | { cursor: string } | null;
+/** `since`: an ISO instant with offset, compared as given (to the microsecond). */
+export type OfferFileChanges = { since: string } | { cursor: string } | null;
 
 /**
  * Every offer of the store's members (home store, or the store their list was printed for) that
@@ -104,7 +105,7 @@ export async function offerFile(db: Db, storeId: number, day: string, changes: O
     changes === null
       ? sql`o.status = 'live' and o.uses < o.uses_allowed`
       : 'since' in changes
-        ? sql`(o.updated_at > ${changes.since.toISOString()}::timestamptz or m.updated_at > ${changes.since.toISOString()}::timestamptz)`
+        ? sql`(o.updated_at > ${timestamptz(changes.since)} or m.updated_at > ${timestamptz(changes.since)})`
         : sql`(o.changed_xid >= ${changes.cursor}::xid8 or m.changed_xid >= ${changes.cursor}::xid8)`;
   const { rows } = await sql<OfferRow>`
     select ${columns}
