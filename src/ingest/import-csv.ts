@@ -34,7 +34,12 @@ export interface ImportOptions {
   /** Entries the basket import keeps of each kind of resolved reference (cards, GTINs). */
   referenceCacheSize?: number;
   onProgress?: (rows: number) => void;
-  onReject: (row: RejectedRow) => void;
+  /**
+   * Takes a rejected row. A promise returned is backpressure (the errors file's buffer is full):
+   * the import reads no further row until it settles, and fails if it rejects. Rows come in file
+   * order either way; returning nothing costs the import nothing.
+   */
+  onReject: (row: RejectedRow) => void | Promise<void>;
 }
 
 export interface ImportSummary {
@@ -51,6 +56,37 @@ export interface ImportSummary {
 }
 
 type Chunks = AsyncIterable<string> | Iterable<string>;
+
+/**
+ * Calls `onReject` and keeps the backpressure it asks for until the importer's next `wait()`,
+ * where it reads on: rows can be rejected where the importer cannot wait (a batch's outcomes, a
+ * refused basket's earlier lines), and without waiting a file of millions of bad rows ended up in
+ * the errors stream's memory.
+ */
+function rejectSink(opts: ImportOptions, summary: { rejected: number }) {
+  let pending: Promise<void> | undefined;
+  return {
+    reject(row: RejectedRow): void {
+      summary.rejected++;
+      const p = opts.onReject(row);
+      if (!p || p === pending) return;
+      pending = pending ? Promise.all([pending, p]).then(() => {}) : p;
+      // handled here, thrown where waited for: an import that fails first must not leave it unhandled
+      pending.catch(() => {});
+    },
+    /** True when a wait is due: one check per row on the good path. */
+    get due(): boolean {
+      return pending !== undefined;
+    },
+    async wait(): Promise<void> {
+      while (pending) {
+        const p = pending;
+        pending = undefined;
+        await p;
+      }
+    },
+  };
+}
 
 const ignored = (names: string[]) => names.map((n) => n.trim()).filter((n) => n !== '');
 
@@ -171,10 +207,8 @@ export async function importBaskets(
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | null = null;
 
-  const reject = (row: RejectedRow) => {
-    summary.rejected++;
-    opts.onReject(row);
-  };
+  const sink = rejectSink(opts, summary);
+  const reject = sink.reject;
   const rejectBasket = (b: PendingBasket, field: string, reason: string) => {
     b.lineNos.forEach((line, i) => reject({ line, field, reason, raw: b.raws[i]! }));
   };
@@ -237,6 +271,7 @@ export async function importBaskets(
   let header: readonly string[] = [];
   for await (const records of readCsvBatches(chunks)) {
     for (let r = 0; r < records.length; r++) {
+      if (sink.due) await sink.wait();
       // Parsing buffered text never waits on I/O: let the replies of the writes in flight in
       // often, or each of their statements waits for the parser (measured: the database idled
       // half of the time with one yield per 1 MB chunk).
@@ -307,6 +342,7 @@ export async function importBaskets(
   await close(current);
   await flush();
   await settle(0);
+  await sink.wait();
   requireHeader(columns);
   summary.unknownGtins = unknownGtins.size;
   return summary;
@@ -430,10 +466,8 @@ async function importRecords<K extends string, T, E = undefined>(
   let width = 0;
   let header: readonly string[] = [];
   let batch: { value: T; extra: E; record: CsvRecord }[] = [];
-  const reject = (row: RejectedRow) => {
-    summary.rejected++;
-    opts.onReject(row);
-  };
+  const sink = rejectSink(opts, summary);
+  const reject = sink.reject;
   const flush = async () => {
     if (batch.length === 0) return;
     const outcome = await spec.write(
@@ -455,6 +489,7 @@ async function importRecords<K extends string, T, E = undefined>(
     opts.onProgress?.(summary.rows);
   };
   for await (const record of withHeader(chunks)) {
+    if (sink.due) await sink.wait();
     if (!columns) {
       const mapped = mapHeader(record.fields, spec.columns);
       requireColumns(mapped.columns, spec.required, spec.columns);
@@ -490,6 +525,7 @@ async function importRecords<K extends string, T, E = undefined>(
   }
   requireHeader(columns);
   await flush();
+  await sink.wait();
   return summary;
 }
 
