@@ -279,8 +279,8 @@ describe('import baskets that never end', () => {
     expect(summary).toMatchObject({ rows: 3001, rejected: 3000, created: 1 });
     expect(reportedMidway).toBeGreaterThanOrEqual(2000);
     expect(rejected.map((r) => r.line)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 2));
-    expect(rejected[0]).toMatchObject({ line: 2, field: 'txn' });
-    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (txn)' });
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'basket_id' });
+    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (basket_id)' });
   });
 });
 
