@@ -173,7 +173,7 @@ export async function reconciliation(
     open: { conflicts: Number(totals.conflicts), discountCents: Number(totals.discount_cents) },
     conflicts: shown.map((r) => ({
       terminalId: r.terminal_id, txnId: r.txn_id, offerId: Number(r.offer_id), memberNumber: r.member_number,
-      reason: r.reason, discountCents: r.discount_cents, ts: new Date(r.ts).toISOString(),
+      reason: r.reason, discountCents: r.discount_cents, ts: isoFromUtcMicros(r.ts_key),
       acknowledgedAt: r.acknowledged_at ? new Date(r.acknowledged_at).toISOString() : null,
     })),
     nextCursor: more && last ? encodeCursor([last.ts_key, last.terminal_id, last.txn_id, Number(last.offer_id)]) : null,
@@ -181,6 +181,14 @@ export async function reconciliation(
 }
 
 const UTC_MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * The instant a POS sent, as stored (`…SS.ffffffZ`), written as toISOString writes one of whole
+ * milliseconds (`…SS.fffZ`, as before) and with all six decimals otherwise: a Date dropped them.
+ */
+function isoFromUtcMicros(key: string): string {
+  return key.endsWith('000Z') ? `${key.slice(0, -4)}Z` : key;
+}
 
 /**
  * Marks conflicts of a store as dealt with (when, and by which API key). All or nothing: a key

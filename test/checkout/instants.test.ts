@@ -68,6 +68,9 @@ describe(`instants with microseconds on ${dbKind}`, () => {
     expect(await utcMicros(db, 'baskets', key)).toEqual([TS_UTC]);
     expect(await utcMicros(db, 'offer_redemptions', key)).toEqual([TS_UTC]);
     expect(await utcMicros(db, 'redemption_conflicts', key)).toEqual([TS_UTC]);
+    // and the store's reconciliation shows it as sent (an instant of whole milliseconds as before)
+    const rec = await (await api.call('GET', '/v1/stores/1/reconciliation', api.keys.pos1)).json();
+    expect(rec.conflicts.find((c: { txnId: string }) => c.txnId === 'micro-1').ts).toBe(`${TS_UTC}Z`);
   });
 
   it('a return and a void store their ts exactly', async () => {
@@ -90,6 +93,17 @@ describe(`instants with microseconds on ${dbKind}`, () => {
     expect(await utcMicros(db, 'baskets', sql`terminal_id = 'T01' and txn_id = 'void:micro-2'`)).toEqual([
       '2026-11-23T14:00:00.654321',
     ]);
+  });
+
+  it('the reconciliation writes an instant of whole milliseconds as it did', async () => {
+    const m = await member(getDeps().db, 3);
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, {
+      storeId: 1, terminalId: 'OFFV', txnId: 'milli-1', ts: '2026-11-23T09:00:00.5-05:00', identity: { cardNumber: m.card },
+      offline: true, offerIds: [999_999_998], lines: [{ gtin: MILK, qty: 1, unitPriceCents: 399 }],
+    });
+    expect(res.status).toBe(201);
+    const rec = await (await api.call('GET', '/v1/stores/1/reconciliation', api.keys.pos1)).json();
+    expect(rec.conflicts.find((c: { txnId: string }) => c.txnId === 'milli-1').ts).toBe('2026-11-23T14:00:00.500Z');
   });
 
   it('the offer file since compares to the microsecond', async () => {
