@@ -7,8 +7,9 @@ import { migrateToLatest, type Database } from './db/index.ts';
 import { DataDirBusyError, lockDataDir } from './db/lock.ts';
 import { openDatabase } from './db/node.ts';
 import type { Deps } from './deps.ts';
-import { CsvRecordError, csvLine } from './ingest/csv.ts';
-import { importBaskets, importMembers, importProducts, type ImportSummary, type RejectedRow } from './ingest/import-csv.ts';
+import { CsvRecordError } from './ingest/csv.ts';
+import { errorsFileWriter } from './ingest/errors-file.ts';
+import { importBaskets, importMembers, importProducts, type ImportSummary } from './ingest/import-csv.ts';
 import { AppError } from './lib/errors.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
@@ -140,13 +141,8 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   const errorsPath = errorsPathFor(file);
   if (existsSync(errorsPath)) unlinkSync(errorsPath);
   let errors: WriteStream | null = null;
-  const onReject = (row: RejectedRow) => {
-    if (!errors) {
-      errors = createWriteStream(errorsPath);
-      errors.write('line,field,reason,row\n');
-    }
-    errors.write(`${csvLine([row.line, row.field, row.reason, row.raw])}\n`);
-  };
+  // Waits for the file to drain when its buffer is full: millions of bad rows stay on disk, not in memory.
+  const onReject = errorsFileWriter(() => (errors = createWriteStream(errorsPath)));
   let bytes = 0;
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   async function* counted() {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { textArray, withTx, type Db } from '../db/index.ts';
+import { textArray, timestamptz, withTx, type Db } from '../db/index.ts';
 import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { localDate } from '../lib/time.ts';
@@ -80,7 +80,8 @@ export async function identify(db: Db, identity: Identity, at: Date, timeZone: s
 }
 
 /** Which offers a file holds beyond the live ones: none, or those changed after a point. */
-export type OfferFileChanges = { since: Date } | { cursor: string } | null;
+/** `since`: an ISO instant with offset, compared as given (to the microsecond). */
+export type OfferFileChanges = { since: string } | { cursor: string } | null;
 
 /**
  * Every offer of the store's members (home store, or the store their list was printed for) that
@@ -104,7 +105,7 @@ export async function offerFile(db: Db, storeId: number, day: string, changes: O
     changes === null
       ? sql`o.status = 'live' and o.uses < o.uses_allowed`
       : 'since' in changes
-        ? sql`(o.updated_at > ${changes.since.toISOString()}::timestamptz or m.updated_at > ${changes.since.toISOString()}::timestamptz)`
+        ? sql`(o.updated_at > ${timestamptz(changes.since)} or m.updated_at > ${timestamptz(changes.since)})`
         : sql`(o.changed_xid >= ${changes.cursor}::xid8 or m.changed_xid >= ${changes.cursor}::xid8)`;
   const { rows } = await sql<OfferRow>`
     select ${columns}
@@ -172,7 +173,7 @@ export async function reconciliation(
     open: { conflicts: Number(totals.conflicts), discountCents: Number(totals.discount_cents) },
     conflicts: shown.map((r) => ({
       terminalId: r.terminal_id, txnId: r.txn_id, offerId: Number(r.offer_id), memberNumber: r.member_number,
-      reason: r.reason, discountCents: r.discount_cents, ts: new Date(r.ts).toISOString(),
+      reason: r.reason, discountCents: r.discount_cents, ts: isoFromUtcMicros(r.ts_key),
       acknowledgedAt: r.acknowledged_at ? new Date(r.acknowledged_at).toISOString() : null,
     })),
     nextCursor: more && last ? encodeCursor([last.ts_key, last.terminal_id, last.txn_id, Number(last.offer_id)]) : null,
@@ -180,6 +181,14 @@ export async function reconciliation(
 }
 
 const UTC_MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * The instant a POS sent, as stored (`…SS.ffffffZ`), written as toISOString writes one of whole
+ * milliseconds (`…SS.fffZ`, as before) and with all six decimals otherwise: a Date dropped them.
+ */
+function isoFromUtcMicros(key: string): string {
+  return key.endsWith('000Z') ? `${key.slice(0, -4)}Z` : key;
+}
 
 /**
  * Marks conflicts of a store as dealt with (when, and by which API key). All or nothing: a key

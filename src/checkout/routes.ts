@@ -212,7 +212,7 @@ export function checkoutRoutes(deps: Deps) {
       assertStoreScope(c.get('principal'), id, 'id');
       const now = deps.clock.now();
       const day = localDate(now, await zoneOf(deps, id));
-      const file = await offerFile(deps.db, id, day, cursor ? { cursor } : since ? { since: new Date(since) } : null);
+      const file = await offerFile(deps.db, id, day, cursor ? { cursor } : since ? { since } : null);
       c.header('cache-control', 'private, no-cache');
       // A header, not a field: the cursor moves with every write anywhere, and in the body it would
       // change the ETag of a file whose offers did not change.

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
-import { jsonb, withTx } from '../db/index.ts';
+import { jsonb, timestamptz, withTx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { ingestBaskets, retryOnDeadlock, type BasketInput } from '../ingest/ingest-baskets.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
@@ -475,13 +475,13 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
         member_id: member!.id, offer_id: a.offerId, store_id: req.storeId, terminal_id: req.terminalId,
         txn_id: req.txnId, basket_id: basketId, discount_cents: a.discountCents,
         allocations: jsonb(a.allocations.map((x) => ({ lineNo: x.line + 1, cents: x.cents }))),
-        ts: req.ts, offline, created_at: now,
+        ts: timestamptz(req.ts), offline, created_at: now,
       }).execute();
     }
     for (const c of conflicts) {
       await tx.insertInto('redemption_conflicts').values({
         store_id: req.storeId, terminal_id: req.terminalId, txn_id: req.txnId, offer_id: c.offerId,
-        member_id: member?.id ?? 0, reason: c.reason, discount_cents: c.discountCents, ts: req.ts, created_at: now,
+        member_id: member?.id ?? 0, reason: c.reason, discount_cents: c.discountCents, ts: timestamptz(req.ts), created_at: now,
       }).execute();
     }
     await sql`delete from offer_reservations where store_id = ${req.storeId} and terminal_id = ${req.terminalId}

@@ -89,6 +89,16 @@ export function jsonb(value: unknown) {
   return sql<string>`${JSON.stringify(value)}::text::jsonb`;
 }
 
+/**
+ * An instant given as ISO text (microseconds and offset as given), for a timestamptz. Sent as text
+ * and cast in SQL: postgres.js serialises a parameter the server types timestamptz through
+ * `new Date(x).toISOString()`, milliseconds only (PGlite keeps the text), so `${x}::timestamptz`
+ * or a string in Kysely's `.values()` stored .123456 as .123 on PostgreSQL alone.
+ */
+export function timestamptz(text: string) {
+  return sql<Date>`${text}::text::timestamptz`;
+}
+
 export function textArray(values: readonly (string | number | boolean | null | undefined)[]) {
   return sql`${values.map((v) => (v === null || v === undefined ? null : String(v)))}::text[]`;
 }

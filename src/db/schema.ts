@@ -1,8 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-/** Timestamps are written as Date or ISO string and read back as Date. */
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
-type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/**
+ * Timestamps are written as a Date (the clock's) or `timestamptz(text)` (an instant as given) and
+ * read back as Date. Not as a string: postgres.js sends a parameter PostgreSQL types timestamptz
+ * through Date, so a string with microseconds lost them on PostgreSQL (kept on PGlite).
+ */
+type Timestamp = ColumnType<Date, Date, Date>;
+type DefaultedTimestamp = ColumnType<Date, Date | undefined, Date>;
 /** The id of the transaction that last wrote the row (xid8 as text), set by the database only. */
 type ChangeXid = ColumnType<string, never, never>;
 /** bigint and numeric are parsed to JS numbers by both drivers (ids stay below 2^53). */

@@ -21,6 +21,11 @@ import { BasketRows, ReferenceCache, writeBaskets, type BasketHead } from './wri
 /** A CSV row that was not imported: written to the `.errors.csv` beside the file. */
 export interface RejectedRow {
   line: number;
+  /**
+   * The column as the file's header names it (`card_number`, `basket_id`, `UPC`: what the user
+   * can find in the file); `(row)` for a row of the wrong width, `(basket)` for a line of a basket
+   * refused for another of its lines or as a whole.
+   */
   field: string;
   reason: string;
   raw: string;
@@ -34,7 +39,12 @@ export interface ImportOptions {
   /** Entries the basket import keeps of each kind of resolved reference (cards, GTINs). */
   referenceCacheSize?: number;
   onProgress?: (rows: number) => void;
-  onReject: (row: RejectedRow) => void;
+  /**
+   * Takes a rejected row. A promise returned is backpressure (the errors file's buffer is full):
+   * the import reads no further row until it settles, and fails if it rejects. Rows come in file
+   * order either way; returning nothing costs the import nothing.
+   */
+  onReject: (row: RejectedRow) => void | Promise<void>;
 }
 
 export interface ImportSummary {
@@ -51,6 +61,37 @@ export interface ImportSummary {
 }
 
 type Chunks = AsyncIterable<string> | Iterable<string>;
+
+/**
+ * Calls `onReject` and keeps the backpressure it asks for until the importer's next `wait()`,
+ * where it reads on: rows can be rejected where the importer cannot wait (a batch's outcomes, a
+ * refused basket's earlier lines), and without waiting a file of millions of bad rows ended up in
+ * the errors stream's memory.
+ */
+function rejectSink(opts: ImportOptions, summary: { rejected: number }) {
+  let pending: Promise<void> | undefined;
+  return {
+    reject(row: RejectedRow): void {
+      summary.rejected++;
+      const p = opts.onReject(row);
+      if (!p || p === pending) return;
+      pending = pending ? Promise.all([pending, p]).then(() => {}) : p;
+      // handled here, thrown where waited for: an import that fails first must not leave it unhandled
+      pending.catch(() => {});
+    },
+    /** True when a wait is due: one check per row on the good path. */
+    get due(): boolean {
+      return pending !== undefined;
+    },
+    async wait(): Promise<void> {
+      while (pending) {
+        const p = pending;
+        pending = undefined;
+        await p;
+      }
+    },
+  };
+}
 
 const ignored = (names: string[]) => names.map((n) => n.trim()).filter((n) => n !== '');
 
@@ -69,15 +110,20 @@ function requireColumns<K extends string>(columns: Partial<Record<K, number>>, r
   }
 }
 
+/** A header column's name as the file writes it, for reject reports. */
+function headerName(header: readonly string[], index: number | undefined): string | undefined {
+  return index === undefined || index < 0 ? undefined : header[index]?.trim();
+}
+
 /**
  * The first field of a record that PostgreSQL cannot store (a NUL byte, a lone surrogate), named by
  * its header column; null for the usual record, found by one scan of its text.
  */
-function unstorableField(record: CsvRecord, header: readonly string[]): RowError | null {
+function unstorableField(record: CsvRecord, header: readonly string[]): { field: string; reason: string } | null {
   if (unstorableReason(record.raw) === null) return null;
   for (let i = 0; i < record.fields.length; i++) {
     const reason = unstorableReason(record.fields[i]!);
-    if (reason) return new RowError(header[i] ?? `column ${i + 1}`, reason);
+    if (reason) return { field: headerName(header, i) ?? `column ${i + 1}`, reason };
   }
   return null;
 }
@@ -115,9 +161,13 @@ const signedMoneyPattern = /^-?\d{1,7}(\.\d{1,2})?$/;
 const cardPattern = /^[0-9A-Za-z]{4,40}$/;
 const memberPattern = /^[A-Za-z0-9_-]{1,40}$/;
 
+/**
+ * A basket row refused. `field`: the column (its key, reported under the file's header name for
+ * it), or a name reported as is (`(row)`, a column of the header the importer does not read).
+ */
 class RowError extends Error {
   constructor(
-    readonly field: string,
+    readonly field: BasketColumn | { name: string },
     reason: string,
   ) {
     super(reason);
@@ -171,10 +221,8 @@ export async function importBaskets(
   const inflight = new Set<Promise<void>>();
   let failure: { error: unknown } | null = null;
 
-  const reject = (row: RejectedRow) => {
-    summary.rejected++;
-    opts.onReject(row);
-  };
+  const sink = rejectSink(opts, summary);
+  const reject = sink.reject;
   const rejectBasket = (b: PendingBasket, field: string, reason: string) => {
     b.lineNos.forEach((line, i) => reject({ line, field, reason, raw: b.raws[i]! }));
   };
@@ -190,7 +238,7 @@ export async function importBaskets(
       } else {
         if (o.status === 'conflict') summary.conflicts++;
         const issue = o.issues[0];
-        const field = issue?.path === 'storeId' ? 'store_id' : issue?.path === 'txnId' ? 'txn' : '(basket)';
+        const field = issue?.path === 'storeId' ? fieldName('store') : issue?.path === 'txnId' ? fieldName('txn') : '(basket)';
         rejectBasket(b, field, issue?.message ?? o.status);
       }
     });
@@ -235,8 +283,12 @@ export async function importBaskets(
   const ix = {} as Record<BasketColumn, number>;
   const gtins = new Map<string, string>();
   let header: readonly string[] = [];
+  /** The file's own name for a column (a column it lacks: the README's name). */
+  const fieldName = (f: RowError['field']) =>
+    typeof f === 'string' ? (headerName(header, ix[f]) ?? basketColumns[f][0]) : f.name;
   for await (const records of readCsvBatches(chunks)) {
     for (let r = 0; r < records.length; r++) {
+      if (sink.due) await sink.wait();
       // Parsing buffered text never waits on I/O: let the replies of the writes in flight in
       // often, or each of their statements waits for the parser (measured: the database idled
       // half of the time with one yield per 1 MB chunk).
@@ -278,9 +330,9 @@ export async function importBaskets(
       current.lineNos.push(record.line);
       current.raws.push(record.raw);
       try {
-        if (f.length !== width) throw new RowError('(row)', `expected ${width} fields, found ${f.length}`);
+        if (f.length !== width) throw new RowError({ name: '(row)' }, `expected ${width} fields, found ${f.length}`);
         const unstorable = unstorableField(record, header);
-        if (unstorable) throw unstorable;
+        if (unstorable) throw new RowError({ name: unstorable.field }, unstorable.reason);
         if (current.lineNos.length === 1) {
           rows.addBasket(basketHead(current, opts.timeZone));
           current.added = true;
@@ -293,7 +345,7 @@ export async function importBaskets(
         addLine(rows, f, ix, gtins);
       } catch (err) {
         if (!(err instanceof RowError)) throw err;
-        const bad: RejectedRow = { line: record.line, field: err.field, reason: err.message, raw: record.raw };
+        const bad: RejectedRow = { line: record.line, field: fieldName(err.field), reason: err.message, raw: record.raw };
         current.error = bad;
         if (current.added) rows.dropLast();
         current.added = false;
@@ -307,6 +359,7 @@ export async function importBaskets(
   await close(current);
   await flush();
   await settle(0);
+  await sink.wait();
   requireHeader(columns);
   summary.unknownGtins = unknownGtins.size;
   return summary;
@@ -344,10 +397,10 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
   if (b.store) {
     storeId = Number(b.store);
     if (!Number.isInteger(storeId) || storeId <= 0 || storeId > MAX_INT4) {
-      throw new RowError('store_id', `a positive store number up to ${MAX_INT4}`);
+      throw new RowError('store', `a positive store number up to ${MAX_INT4}`);
     }
   }
-  if (b.terminal.length > 40) throw new RowError('terminal_id', 'at most 40 characters');
+  if (b.terminal.length > 40) throw new RowError('terminal', 'at most 40 characters');
   const ts = parseInstant(b.ts) ? b.ts : (exportedInstant(b.ts) ?? localToInstant(b.ts, timeZone));
   if (!ts) throw new RowError('ts', 'a date or date-time, e.g. 2026-11-24T10:15:00-05:00 or 2026-11-24 10:15');
   const at = parseInstant(ts);
@@ -357,7 +410,7 @@ function basketHead(b: PendingBasket, timeZone: string): BasketHead {
     if (!cardPattern.test(b.card)) throw new RowError('card', '4–40 letters or digits');
     member = { kind: 'card', ref: b.card };
   } else if (b.member) {
-    if (!memberPattern.test(b.member)) throw new RowError('member_id', 'letters, digits, _ or - (max 40)');
+    if (!memberPattern.test(b.member)) throw new RowError('member', 'letters, digits, _ or - (max 40)');
     member = { kind: 'number', ref: b.member };
   }
   return { storeId, terminalId: b.terminal, txnId: b.txn, ts, member };
@@ -378,12 +431,12 @@ function addLine(rows: BasketRows, f: string[], ix: Record<BasketColumn, number>
   if (!qtyPattern.test(qty)) throw new RowError('qty', QTY_RULE);
   const qtyMilli = Math.round(Number(qty) * 1000);
   if (qtyMilli === 0) throw new RowError('qty', QTY_RULE);
-  const price = money(field(f, ix.priceCents), field(f, ix.price), 'unit_price');
-  const discount = money(field(f, ix.discountCents), field(f, ix.discount), 'line_discount', true) ?? 0;
+  const price = money(f, ix, 'priceCents', 'price');
+  const discount = money(f, ix, 'discountCents', 'discount', true) ?? 0;
   // without a price, a discount's sign still follows the line's: a returned line has amount < 0
   const amount = price === null ? (qtyMilli < 0 ? -Infinity : Infinity) : lineAmountCents(qtyMilli / 1000, price);
   const problem = lineDiscountProblem(amount, discount);
-  if (problem) throw new RowError(field(f, ix.discountCents) ? 'line_discount_cents' : 'line_discount', problem);
+  if (problem) throw new RowError(field(f, ix.discountCents) ? 'discountCents' : 'discount', problem);
   rows.addLine(gtin, qtyMilli, price, discount);
 }
 
@@ -393,13 +446,21 @@ const QTY_RULE = 'a quantity with at most 3 decimals, not 0 (negative for a retu
  * Cents from a `*_cents` column, else from a decimal currency column; null when both are empty.
  * `signed`: may be negative (a returned line's discount given back).
  */
-function money(cents: string, decimal: string, field: string, signed = false): number | null {
+function money(
+  f: string[],
+  ix: Record<BasketColumn, number>,
+  centsColumn: 'priceCents' | 'discountCents',
+  decimalColumn: 'price' | 'discount',
+  signed = false,
+): number | null {
+  const cents = field(f, ix[centsColumn]);
+  const decimal = field(f, ix[decimalColumn]);
   if (cents) {
-    if (!(signed ? signedCentsPattern : centsPattern).test(cents)) throw new RowError(`${field}_cents`, signed ? 'whole cents, e.g. 349 or -50' : 'whole cents, e.g. 349');
+    if (!(signed ? signedCentsPattern : centsPattern).test(cents)) throw new RowError(centsColumn, signed ? 'whole cents, e.g. 349 or -50' : 'whole cents, e.g. 349');
     return Number(cents);
   }
   if (decimal) {
-    if (!(signed ? signedMoneyPattern : moneyPattern).test(decimal)) throw new RowError(field, signed ? 'an amount such as 3.49 or -0.50' : 'an amount such as 3.49');
+    if (!(signed ? signedMoneyPattern : moneyPattern).test(decimal)) throw new RowError(decimalColumn, signed ? 'an amount such as 3.49 or -0.50' : 'an amount such as 3.49');
     return Math.round(Number(decimal) * 100);
   }
   return null;
@@ -419,8 +480,11 @@ async function importRecords<K extends string, T, E = undefined>(
     toObject: (get: (k: K) => string, has: (k: K) => boolean) => unknown;
     /** Values beside the schema's (e.g. names of categories to create). */
     extra?: (get: (k: K) => string) => E;
-    /** Maps a schema path (e.g. `contact.email`) back to a CSV column. */
-    fieldOf: (path: string) => string;
+    /**
+     * The column a schema path (e.g. `contact.email`) came from, or null; it is reported under the
+     * file's header name for it (else by the path in snake case).
+     */
+    columnOf: (path: string, has: (k: K) => boolean) => K | null;
     write: (rows: T[], extras: E[]) => Promise<UpsertOutcome>;
   },
 ): Promise<ImportSummary> {
@@ -430,9 +494,12 @@ async function importRecords<K extends string, T, E = undefined>(
   let width = 0;
   let header: readonly string[] = [];
   let batch: { value: T; extra: E; record: CsvRecord }[] = [];
-  const reject = (row: RejectedRow) => {
-    summary.rejected++;
-    opts.onReject(row);
+  const sink = rejectSink(opts, summary);
+  const reject = sink.reject;
+  const has = (k: K) => columns![k] !== undefined;
+  const fieldOf = (path: string) => {
+    const k = spec.columnOf(path, has);
+    return (k === null ? undefined : headerName(header, columns![k])) ?? snake(path);
   };
   const flush = async () => {
     if (batch.length === 0) return;
@@ -449,12 +516,13 @@ async function importRecords<K extends string, T, E = undefined>(
       seen.add(r.index);
       const record = batch[r.index]!.record;
       const issue = r.issues[0]!;
-      reject({ line: record.line, field: spec.fieldOf(issue.path), reason: issue.message, raw: record.raw });
+      reject({ line: record.line, field: fieldOf(issue.path), reason: issue.message, raw: record.raw });
     }
     batch = [];
     opts.onProgress?.(summary.rows);
   };
   for await (const record of withHeader(chunks)) {
+    if (sink.due) await sink.wait();
     if (!columns) {
       const mapped = mapHeader(record.fields, spec.columns);
       requireColumns(mapped.columns, spec.required, spec.columns);
@@ -471,18 +539,17 @@ async function importRecords<K extends string, T, E = undefined>(
     }
     const unstorable = unstorableField(record, header);
     if (unstorable) {
-      reject({ line: record.line, field: unstorable.field, reason: unstorable.message, raw: record.raw });
+      reject({ line: record.line, field: unstorable.field, reason: unstorable.reason, raw: record.raw });
       continue;
     }
     const get = (k: K) => {
       const i = columns![k];
       return i === undefined ? '' : (record.fields[i] ?? '').trim();
     };
-    const has = (k: K) => columns![k] !== undefined;
     const parsed = spec.schema.safeParse(spec.toObject(get, has));
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      reject({ line: record.line, field: spec.fieldOf(issue.path.join('.')), reason: issue.message, raw: record.raw });
+      reject({ line: record.line, field: fieldOf(issue.path.join('.')), reason: issue.message, raw: record.raw });
       continue;
     }
     batch.push({ value: parsed.data, extra: spec.extra?.(get) as E, record });
@@ -490,6 +557,7 @@ async function importRecords<K extends string, T, E = undefined>(
   }
   requireHeader(columns);
   await flush();
+  await sink.wait();
   return summary;
 }
 
@@ -503,6 +571,12 @@ const boolOrNull = (text: string) => {
   return text;
 };
 const snake = (path: string) => path.split('.').pop()!.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The column of `spec` a schema path's last key names (`contact.email` → `email`), or null. */
+function columnIn<K extends string>(spec: Record<K, readonly string[]>, path: string): K | null {
+  const key = path.split('.').pop()!;
+  return Object.hasOwn(spec, key) ? (key as K) : null;
+}
 
 const productColumns = {
   gtin: ['gtin', 'upc', 'ean'],
@@ -528,7 +602,11 @@ export async function importProducts(deps: Pick<Deps, 'db'>, chunks: Chunks, opt
     columns: productColumns,
     required: [['gtin'], ['name']],
     schema: Product,
-    fieldOf: snake,
+    // a price given in currency is checked as priceCents
+    columnOf: (path, has) => {
+      const k = columnIn(productColumns, path);
+      return k === 'priceCents' && !has('priceCents') ? 'price' : k;
+    },
     // A column the file lacks leaves its field out (the stored value stays); an empty cell clears it.
     toObject: (get, has) => {
       const price = get('price');
@@ -594,7 +672,7 @@ export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts
     columns: memberColumns,
     required: [['memberNumber']],
     schema: Member,
-    fieldOf: (path) => (path === 'memberNumber' ? 'member_number' : snake(path)),
+    columnOf: (path) => columnIn(memberColumns, path),
     // A contact column the file lacks leaves that field out (the stored value stays).
     toObject: (get, has) => {
       const optional = (k: MemberColumn) => (has(k) ? orNull(get(k)) : undefined);

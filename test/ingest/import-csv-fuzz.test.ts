@@ -43,7 +43,7 @@ function hostileFile(header: string[], valid: (i: number) => string[], rows: num
 async function imported(kind: 'baskets' | 'products' | 'members', csv: string) {
   const rejected: RejectedRow[] = [];
   const importer = { baskets: importBaskets, products: importProducts, members: importMembers }[kind];
-  const summary = await importer(getDeps(), [csv], { timeZone: 'America/New_York', onReject: (r) => rejected.push(r), batchSize: 50 });
+  const summary = await importer(getDeps(), [csv], { timeZone: 'America/New_York', onReject: (r) => void rejected.push(r), batchSize: 50 });
   expect(summary.rows).toBe(summary.imported + summary.rejected);
   expect(rejected).toHaveLength(summary.rejected);
   for (const r of rejected) {

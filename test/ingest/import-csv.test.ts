@@ -21,7 +21,7 @@ async function run(
   const importer = { baskets: importBaskets, products: importProducts, members: importMembers }[kind];
   const summary = await importer(getDeps(), chunked(csv), {
     timeZone: 'America/New_York',
-    onReject: (r) => rejected.push(r),
+    onReject: (r) => void rejected.push(r),
     ...opts,
   });
   return { summary, rejected };
@@ -275,12 +275,12 @@ describe('import baskets that never end', () => {
       }
       yield `H030,y1,2026-03-08 11:00,${A},1\n`;
     }
-    const summary = await importBaskets(getDeps(), chunks(), { timeZone: 'America/New_York', onReject: (r) => rejected.push(r) });
+    const summary = await importBaskets(getDeps(), chunks(), { timeZone: 'America/New_York', onReject: (r) => void rejected.push(r) });
     expect(summary).toMatchObject({ rows: 3001, rejected: 3000, created: 1 });
     expect(reportedMidway).toBeGreaterThanOrEqual(2000);
     expect(rejected.map((r) => r.line)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 2));
-    expect(rejected[0]).toMatchObject({ line: 2, field: 'txn' });
-    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (txn)' });
+    expect(rejected[0]).toMatchObject({ line: 2, field: 'basket_id' });
+    expect(rejected[2999]).toMatchObject({ line: 3001, field: '(basket)', reason: 'basket rejected: line 2 is invalid (basket_id)' });
   });
 });
 
