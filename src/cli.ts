@@ -142,7 +142,14 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   if (existsSync(errorsPath)) unlinkSync(errorsPath);
   let errors: WriteStream | null = null;
   // Waits for the file to drain when its buffer is full: millions of bad rows stay on disk, not in memory.
-  const onReject = errorsFileWriter(() => (errors = createWriteStream(errorsPath)));
+  // A write error (a full disk) is kept and reported once the import stops: an 'error' with no
+  // listener would end the process with a stack trace.
+  let writeError: Error | null = null;
+  const onReject = errorsFileWriter(() => {
+    errors = createWriteStream(errorsPath);
+    errors.on('error', (err) => (writeError ??= err));
+    return errors;
+  });
   let bytes = 0;
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   async function* counted() {
@@ -174,8 +181,14 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
     throw err;
   } finally {
     const open = errors as WriteStream | null;
-    if (open) await new Promise<void>((resolve) => open.end(resolve));
+    if (open && !writeError) {
+      await new Promise<void>((resolve) => {
+        open.once('error', () => resolve());
+        open.end(resolve);
+      });
+    }
   }
+  if (writeError) throw new UsageError(`${errorsPath}: the rejected rows could not be written: ${(writeError as Error).message}`);
   bar.update(summary.rows, 1);
   bar.finish();
   const parts = [`${summary.rows} rows`, `${summary.imported} imported`, `${summary.rejected} rejected`];

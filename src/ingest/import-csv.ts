@@ -269,7 +269,7 @@ export async function importBaskets(
   // A refused basket's rows are reported when it is refused and then as they come, not kept
   // until it ends: a file without txn ids is one "basket" as long as the file.
   const rejectRow = (bad: RejectedRow, line: number, raw: string) =>
-    reject(line === bad.line ? bad : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field})`, raw });
+    reject(line === bad.line ? bad : { line, field: '(basket)', reason: `basket rejected: line ${bad.line} is invalid (${bad.field.replace(/^\((.*)\)$/, '$1')})`, raw });
 
   const close = async (b: PendingBasket | null) => {
     if (!b || b.error) return; // a refused basket's rows are reported already

@@ -48,7 +48,7 @@ describe('field names in reject reports', () => {
       [12, '(row)'],
       [13, 'store'],
     ]);
-    expect(rejected[9]![2]).toBe('basket rejected: line 12 is invalid ((row))');
+    expect(rejected[9]![2]).toBe('basket rejected: line 12 is invalid (row)');
   });
 
   it('baskets: a member number, a discount in currency and a conflicting basket', async () => {
