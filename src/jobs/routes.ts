@@ -298,8 +298,9 @@ export function jobRoutes(deps: Deps) {
       description:
         'Runs going on in any process sharing the database, and the finished ones: what started ' +
         'each (the daily schedule, the API, the CLI), what it was asked to build, when it started ' +
-        'and ended, its summary or why it failed. A run whose process died is abandoned.',
-      ...allowRoles([]),
+        'and ended, its summary or why it failed. A run whose process died is abandoned. Marketers ' +
+        'read them too (when were this period\'s lists built, with how many offers), as analyse runs.',
+      ...allowRoles(['marketer']),
       request: { query: RunsQuery },
       responses: {
         200: {
@@ -321,7 +322,7 @@ export function jobRoutes(deps: Deps) {
       path: '/jobs/lists/runs/{runId}',
       tags: ['jobs'],
       summary: 'One list period run',
-      ...allowRoles([]),
+      ...allowRoles(['marketer']),
       request: { params: RunIdParam },
       responses: {
         200: { description: 'The run', content: { 'application/json': { schema: ListsRun } } },
