@@ -420,9 +420,10 @@ async function runListsCommand(session: Session, period: string | undefined, reg
 async function runListsPrint(session: Session, storeId: number, period: string, file: string, paper: string | undefined): Promise<number> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(period)) throw new UsageError(`--period must be YYYY-MM-DD, not ${period}`);
   if (paper !== undefined && paper !== 'letter' && paper !== 'a4') throw new UsageError(`--paper must be letter or a4, not ${paper}`);
-  const [{ renderPrintBatch }, { composeOptions, printBatchDocuments, storeListIds }] = await Promise.all([
+  const [{ renderPrintBatch }, { composeOptions, printBatchDocuments, storeListIds }, { loadListFonts }] = await Promise.all([
     import('./lists/pdf.ts'),
     import('./lists/print.ts'),
+    import('./lists/node.ts'),
   ]);
   const rules = session.deps.rules.current();
   const ids = await storeListIds(session.deps.db, storeId, period);
@@ -437,6 +438,7 @@ async function runListsPrint(session: Session, storeId: number, period: string, 
   });
   const stream = renderPrintBatch(printBatchDocuments(session.deps.db, ids, composeOptions(rules.settings, rules.content)), {
     paper: (paper as 'letter' | 'a4' | undefined) ?? rules.settings.lists.paper,
+    fonts: loadListFonts(),
     title: `Store ${storeId} lists, period ${period}`,
     total: ids.length,
     onProgress: (p) => bar.update(p.lists, p.lists / ids.length),

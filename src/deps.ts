@@ -3,6 +3,7 @@ import type { CopyIn, CopyTx, Db } from './db/index.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Ids } from './lib/ids.ts';
 import type { Logger } from './lib/logger.ts';
+import type { ListFonts } from './lists/pdf.ts';
 import type { RuleSource } from './rules/rule-set.ts';
 
 /** Everything the app and the verbs need, built by the entry point (node.ts, cli.ts, tests). */
@@ -23,4 +24,9 @@ export interface Deps {
    * client closes with it), so a job cannot be left running in the background.
    */
   requestBound?: boolean;
+  /**
+   * DejaVu Sans for list PDFs' text outside Latin-1 (loaded from node_modules on Node, bundled on
+   * Workers). Absent: every string prints in Helvetica, as lists did before.
+   */
+  listFonts?: ListFonts | null | undefined;
 }

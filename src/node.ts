@@ -17,6 +17,7 @@ import { ensureDemoChain } from './jobs/demo.ts';
 import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
 import { startLiveChain, type LiveChain } from './jobs/sim-run.ts';
 import { sql } from 'kysely';
+import { loadListFonts } from './lists/node.ts';
 import { readRuleFiles, watchRules } from './rules/node.ts';
 import { checkReferences, formatIssue, LiveRules, parseRuleSet, type ParsedRules } from './rules/index.ts';
 import { AppError } from './lib/errors.ts';
@@ -89,7 +90,9 @@ async function start(): Promise<void> {
     logger,
     config,
     rules,
+    listFonts: loadListFonts(),
   };
+  if (!deps.listFonts) logger.warn('lists', { warning: 'dejavu-fonts-ttf not found: list PDFs print only Latin-1 text correctly' });
   const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
   const demoKey = demo ? await prepareDemo(deps) : null;
   const analyse = (why: 'first start' | 'schedule') => {

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import bundledRuleFiles from 'cadence:rules';
+import dejavuSans from 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf';
+import dejavuSansBold from 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf';
 import { createApp } from './app.ts';
 import { parseConfig, type Config } from './config.ts';
 import type { Db } from './db/index.ts';
@@ -22,6 +24,8 @@ import { LiveRules, parseRuleSet } from './rules/rule-set.ts';
  *   Migrations are not run here: run `npm run migrate` with DATABASE_URL before deploying.
  * - the rules: bundled at deploy time (src/rules/bundle.ts), parsed once per isolate. There is no
  *   hot reload on the edge: a rules change is a deploy.
+ * - the list PDFs' DejaVu Sans (text outside Latin-1): bundled as Data modules (wrangler.toml's
+ *   `[[rules]]`), about 1.4 MB of the worker's size; each PDF embeds only the glyphs it uses.
  * - schedules: Cron Triggers (UTC) call the same job functions as node-cron does on Node; a cron
  *   equal to ANALYSE_SCHEDULE runs the analytics, one equal to LISTS_SCHEDULE the list period job.
  */
@@ -67,6 +71,7 @@ function isolateSetup(env: Env) {
     const { rules } = await parseRuleSet(bundledRuleFiles);
     const deps: Deps = {
       db, clock: systemClock, ids: cryptoIds, logger, config, rules: new LiveRules(rules, systemClock.now()), requestBound: true,
+      listFonts: { regular: dejavuSans, bold: dejavuSansBold },
     };
     return { deps, app: createApp(deps) };
   })();

@@ -10,6 +10,7 @@ export {
   renderPrintBatch,
   vectorPainter,
   type BarcodePainter,
+  type ListFonts,
   type Paper,
   type PlacedBarcode,
   type PrintBatchOptions,

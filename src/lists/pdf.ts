@@ -51,6 +51,78 @@ const GRAY = '#5f6368';
 const RULE = '#c9d1cc';
 const VOID_RED = '#b3261e';
 
+const UNICODE = 'DejaVuSans';
+const UNICODE_BOLD = 'DejaVuSans-Bold';
+
+/**
+ * Characters the standard fonts show: pdfkit writes Helvetica's text in WinAnsi encoding, which is
+ * Latin-1 (0x20–0x7E, 0xA0–0xFF) plus the 27 characters of 0x80–0x9F (€, „, –, •, Š, Ž, Œ, ™ …).
+ * Anything else (Ł, Ż, Greek, Cyrillic) would be written as a wrong byte and print as garbage.
+ */
+const WIN_ANSI_EXTRA = new Set([
+  0x20ac, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x017d,
+  0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x017e, 0x0178,
+]);
+
+/** Whether Helvetica (WinAnsi) shows every character of `str`; line breaks and tabs count as shown. */
+function winAnsiShows(str: string): boolean {
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    if ((c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xff) || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (!WIN_ANSI_EXTRA.has(c)) return false;
+  }
+  return true;
+}
+
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+
+/**
+ * Picks the font of each string drawn: Helvetica when WinAnsi shows all of it (a Latin-1 list
+ * stays as it was: no embedded font, same size), else DejaVu Sans (embedded as a subset of the
+ * glyphs used). A whole string goes in one font, so its width is measured in the font it is
+ * drawn in, and wrapping stays right.
+ *
+ * Characters DejaVu lacks too (CJK, most emoji) are drawn as "?" and invisible format characters
+ * it lacks (variation selectors, joiners) are dropped: pdfkit would draw each as DejaVu's .notdef
+ * box, and its ToUnicode map would give every such box the first missing character's code, so
+ * the PDF's text would claim characters that are not there. "?" prints and reads the same.
+ */
+class FontChooser {
+  private readonly unicode: boolean;
+  constructor(
+    private readonly pdf: Doc,
+    fonts: ListFonts | null | undefined,
+  ) {
+    this.unicode = !!fonts;
+    if (fonts) pdf.registerFont(UNICODE, toBytes(fonts.regular)).registerFont(UNICODE_BOLD, toBytes(fonts.bold));
+  }
+
+  /** The font to draw `str` in (given as Helvetica or Helvetica-Bold), and the text to draw. */
+  run(str: string, font: string): { font: string; text: string } {
+    if (!this.unicode || winAnsiShows(str)) return { font, text: str };
+    const unicodeFont = font === BOLD ? UNICODE_BOLD : UNICODE;
+    return { font: unicodeFont, text: this.covered(str, unicodeFont) };
+  }
+
+  private covered(str: string, name: string): string {
+    // pdfkit opens a registered font on first use; the fontkit font behind it knows its cmap
+    const font = (this.pdf.font(name) as unknown as { _font?: { font?: { hasGlyphForCodePoint?: (cp: number) => boolean } } })._font?.font;
+    const has = font?.hasGlyphForCodePoint?.bind(font);
+    if (!has) return str;
+    let out = '';
+    for (const ch of str) {
+      const cp = ch.codePointAt(0)!;
+      if (cp < 0x20 || has(cp)) out += ch;
+      else if (!IGNORABLE.test(ch)) out += '?';
+    }
+    return out;
+  }
+}
+
+function toBytes(b: Uint8Array | ArrayBuffer): Uint8Array {
+  return b instanceof Uint8Array ? b : new Uint8Array(b);
+}
+
 /** A barcode ready to place: what it encodes and its bars in modules. */
 export interface PlacedBarcode {
   spec: BarcodeSpec;
@@ -73,9 +145,21 @@ export const vectorPainter: BarcodePainter = (doc, { vector }, box) => {
   doc.fillColor('#000000').fill();
 };
 
+/**
+ * DejaVu Sans and DejaVu Sans Bold (npm `dejavu-fonts-ttf`) as TrueType bytes, for text
+ * Helvetica cannot show. The caller loads them (src/lists/node.ts on Node; bundled as data
+ * modules on Workers): this module reads no files.
+ */
+export interface ListFonts {
+  regular: Uint8Array | ArrayBuffer;
+  bold: Uint8Array | ArrayBuffer;
+}
+
 export interface RenderOptions {
   paper?: Paper;
   painter?: BarcodePainter;
+  /** Without them, every string is drawn in Helvetica, and text outside WinAnsi prints wrong. */
+  fonts?: ListFonts | null | undefined;
 }
 
 interface Block {
@@ -93,6 +177,7 @@ class ListLayout {
     readonly doc: ListDocument,
     paper: Paper,
     readonly painter: BarcodePainter,
+    readonly fonts: FontChooser,
   ) {
     this.page = PAGE[paper];
     this.width = this.page.width - 2 * MARGIN;
@@ -115,15 +200,17 @@ class ListLayout {
   }
 
   private text(str: string, x: number, y: number, opts: { font?: string; size: number; color?: string; width?: number; align?: 'left' | 'right' | 'center' }) {
+    const run = this.fonts.run(str, opts.font ?? FONT);
     this.pdf
-      .font(opts.font ?? FONT)
+      .font(run.font)
       .fontSize(opts.size)
       .fillColor(opts.color ?? INK)
-      .text(str, x, y, { width: opts.width, align: opts.align ?? 'left', lineBreak: opts.width !== undefined, lineGap: 1 });
+      .text(run.text, x, y, { width: opts.width, align: opts.align ?? 'left', lineBreak: opts.width !== undefined, lineGap: 1 });
   }
 
   private measure(str: string, font: string, size: number, width: number): number {
-    return this.pdf.font(font).fontSize(size).heightOfString(str, { width, lineGap: 1 });
+    const run = this.fonts.run(str, font);
+    return this.pdf.font(run.font).fontSize(size).heightOfString(run.text, { width, lineGap: 1 });
   }
 
   /** Bars with their human-readable line centred below; returns the height used. */
@@ -391,12 +478,14 @@ class ListLayout {
       ...this.doc.perks.map((p) => {
         const body = `${p.title}: ${p.description}`;
         const height = this.measure(body, FONT, 9, this.width - 12) + 4;
+        const title = this.fonts.run(`${p.title}: `, BOLD);
+        const description = this.fonts.run(p.description, FONT);
         return {
           height,
           draw: (y: number) => {
             this.pdf.circle(MARGIN + 3, y + 5, 1.8).fillColor(this.brand).fill();
-            this.pdf.font(BOLD).fontSize(9).fillColor(INK).text(`${p.title}: `, MARGIN + 12, y, { continued: true, width: this.width - 12, lineGap: 1 });
-            this.pdf.font(FONT).text(p.description, { lineGap: 1 });
+            this.pdf.font(title.font).fontSize(9).fillColor(INK).text(title.text, MARGIN + 12, y, { continued: true, width: this.width - 12, lineGap: 1 });
+            this.pdf.font(description.font).text(description.text, { lineGap: 1 });
           },
         };
       }),
@@ -456,9 +545,9 @@ function addPage(pdf: Doc, paper: Paper) {
 }
 
 /** Draws one validated list onto `pdf` starting on a new page; returns the pages it took. */
-function drawList(pdf: Doc, doc: ListDocument, paper: Paper, painter: BarcodePainter): number {
+function drawList(pdf: Doc, doc: ListDocument, paper: Paper, painter: BarcodePainter, fonts: FontChooser): number {
   addPage(pdf, paper);
-  return new ListLayout(pdf, doc, paper, painter).render(() => addPage(pdf, paper));
+  return new ListLayout(pdf, doc, paper, painter, fonts).render(() => addPage(pdf, paper));
 }
 
 /** Collects a pdfkit document's output; call before `end()`. */
@@ -485,7 +574,7 @@ export async function renderListPdf(input: ListDocumentInput, opts: RenderOption
   const paper = opts.paper ?? 'letter';
   const pdf = newPdf(paper, `Shopping list ${doc.listSerial}`);
   const bytes = collect(pdf);
-  drawList(pdf, doc, paper, opts.painter ?? vectorPainter);
+  drawList(pdf, doc, paper, opts.painter ?? vectorPainter, new FontChooser(pdf, opts.fonts));
   pdf.end();
   return bytes;
 }
@@ -523,6 +612,7 @@ export function renderPrintBatch(
     Symbol.asyncIterator in lists ? (lists as AsyncIterable<ListDocumentInput>)[Symbol.asyncIterator]() : (lists as Iterable<ListDocumentInput>)[Symbol.iterator]();
   const progress: PrintBatchProgress = { lists: 0, pages: 0, bytes: 0, ...(opts.total !== undefined ? { total: opts.total } : {}) };
   let pdf: Doc;
+  let fonts: FontChooser;
   let wake: (() => void) | null = null;
   // Once the reader cancels or the stream fails, pdfkit's late chunks have nowhere to go.
   let finished = false;
@@ -535,6 +625,7 @@ export function renderPrintBatch(
     {
       start(controller) {
         pdf = newPdf(paper, opts.title ?? 'Shopping lists');
+        fonts = new FontChooser(pdf, opts.fonts);
         pdf.on('data', (chunk: Uint8Array) => {
           progress.bytes += chunk.byteLength;
           if (!finished) controller.enqueue(chunk);
@@ -565,7 +656,7 @@ export function renderPrintBatch(
         }
         // Wait for the bytes this list released (the previous list's pages) before asking for more.
         const flushed = new Promise<void>((r) => (wake = r));
-        let pages = drawList(pdf, parsed.data, paper, painter);
+        let pages = drawList(pdf, parsed.data, paper, painter, fonts);
         if (opts.duplex && pages % 2 === 1) {
           addPage(pdf, paper);
           pages++;

@@ -44,7 +44,7 @@ export function listRoutes(deps: Deps) {
     const rules = deps.rules.current();
     const input = await composeList(deps.db, id, composeOptions(rules.settings, rules.content));
     if (!pdf) return Response.json(listDocumentJson(input));
-    const bytes = await renderListPdf(input, { paper: c.req.valid('query').paper ?? rules.settings.lists.paper });
+    const bytes = await renderListPdf(input, { paper: c.req.valid('query').paper ?? rules.settings.lists.paper, fonts: deps.listFonts });
     return new Response(bytes, {
       headers: { 'content-type': 'application/pdf', 'content-disposition': `inline; filename="list-${id}.pdf"` },
     });

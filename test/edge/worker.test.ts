@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/index.ts';
 import { cryptoIds } from '../../src/lib/ids.ts';
@@ -12,7 +13,7 @@ import { parseRuleSet, type RuleFileText } from '../../src/rules/rule-set.ts';
 import { runCadence } from '../support/cli.ts';
 import { databaseUrl, freshDatabase } from '../support/db.ts';
 import { basket } from '../support/factories.ts';
-import { decode, pageCount, rasterize } from '../lists/decode.ts';
+import { decode, pageCount, pageTexts, rasterize } from '../lists/decode.ts';
 import { freePort } from '../support/net.ts';
 
 /**
@@ -69,6 +70,28 @@ describe('rules bundled at deploy time', () => {
   });
 });
 
+describe('the worker bundle', () => {
+  it("carries the lists' DejaVu Sans as Data modules (wrangler.toml [[rules]])", () => {
+    const out = mkdtempSync(join(tmpdir(), 'cadence-worker-build-'));
+    try {
+      execFileSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
+        cwd: root,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' },
+        stdio: 'pipe',
+      });
+      const files = readdirSync(out);
+      const size = (name: string) => readFileSync(join(root, 'node_modules', 'dejavu-fonts-ttf', 'ttf', name)).byteLength;
+      for (const font of ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf']) {
+        const bundled = files.find((f) => f.endsWith(`-${font}`));
+        expect(bundled, font).toBeDefined();
+        expect(readFileSync(join(out, bundled!)).byteLength).toBe(size(font));
+        expect(readFileSync(join(out, 'worker.js'), 'utf8')).toContain(bundled);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
 
 /** `wrangler dev` on a free port, resolved once it serves; the child runs in its own process group. */
 async function wranglerDev(vars: Record<string, string>): Promise<{ base: string; child: ChildProcess; output: () => string }> {
@@ -195,9 +218,13 @@ describe.skipIf(!databaseUrl)('the worker under wrangler dev (real PostgreSQL)',
     const list = await database.db
       .selectFrom('lists')
       .innerJoin('members', 'members.id', 'lists.member_id')
-      .select(['lists.id', 'members.member_number'])
+      .select(['lists.id', 'members.member_number', 'lists.store_id'])
       .orderBy('lists.id')
       .executeTakeFirstOrThrow();
+    // names outside Latin-1, printed in the DejaVu Sans the worker bundles
+    await sql`update stores set name = 'Sklep – Łódź' where id = ${list.store_id}`.execute(database.db);
+    await sql`update products set name = 'Żubrówka Ελληνικό γιαούρτι Кефир'
+      where gtin = (select (content->'dueSoon'->0->>'gtin')::char(14) from lists where id = ${list.id})`.execute(database.db);
     const res = await call(`/v1/members/${list.member_number}/lists/current.pdf`, admin);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/pdf/);
@@ -208,5 +235,8 @@ describe.skipIf(!databaseUrl)('the worker under wrangler dev (real PostgreSQL)',
       .map((d) => parseListBarcode(d.text))
       .flatMap((p) => (p.ok ? [p.serial] : []));
     expect(serials.map(Number)).toEqual([list.id]);
+    const text = pageTexts(pdf).join('\n');
+    expect(text).toContain('Sklep – Łódź');
+    expect(text).toContain('Żubrówka Ελληνικό γιαούρτι Кефир');
   }, 240_000);
 });

@@ -6,7 +6,8 @@ import type { OfferKind } from '../../src/db/schema.ts';
 import { gs1CheckDigit } from '../../src/lists/barcodes.ts';
 import { composeList } from '../../src/lists/compose.ts';
 import { listDocumentJson } from '../../src/lists/document.ts';
-import { pageLines } from './decode.ts';
+import { pageLines, pageTexts } from './decode.ts';
+import { loadListFonts } from '../../src/lists/node.ts';
 import { composeOptions } from '../../src/lists/print.ts';
 import { defaultSettings } from '../../src/rules/settings.ts';
 import { dbKind, useTestDeps } from '../support/db.ts';
@@ -15,7 +16,7 @@ import { unstorableReason } from '../../src/lib/text.ts';
 
 // What a stored list prints: the terms the lane will hold the member to.
 
-const getDeps = useTestDeps();
+const getDeps = useTestDeps({ listFonts: loadListFonts() });
 let api: Awaited<ReturnType<typeof appWithKeys>>;
 const PAIN_STORE = gtin14(gtin13(2));
 
@@ -144,6 +145,22 @@ describe(`a member's current list on ${dbKind}`, () => {
     expect((await stale.json()).issues).toEqual([{ path: 'memberNumber', message: 'no current list' }]);
     const lane = await api.call('POST', '/v1/checkout/identify', api.keys.pos1, { storeId: 1, identity: { listId } });
     expect((await lane.json()).listId).toBeNull();
+  });
+});
+
+describe(`a list in Polish, Greek and Cyrillic on ${dbKind}`, () => {
+  it("answers the member's current.pdf with the names readable, as the catalogue spells them", async () => {
+    const db = getDeps().db;
+    const names = ['Żubrówka Bison Grass 0,5 l', 'Ελληνικό γιαούρτι', 'Кефир 2,5%'];
+    const gtins = names.map((_, i) => gtin14(gtin13(60 + i)));
+    await db.insertInto('products').values(names.map((name, i) => ({ gtin: gtins[i]!, name, size: ['0,5 l', '1 κιλό', '900 мл'][i]!, price_cents: 300 + i }))).execute();
+    const { memberNumber } = await listWith([], gtins);
+    const res = await api.call('GET', `/v1/members/${memberNumber}/lists/current.pdf`, api.keys.marketer);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/pdf/);
+    const text = pageTexts(new Uint8Array(await res.arrayBuffer())).join('\n');
+    for (const name of names) expect(text).toContain(name);
+    for (const size of ['0,5 l', '1 κιλό', '900 мл']) expect(text).toContain(size);
   });
 });
 

@@ -54,3 +54,29 @@ export function sampleList(seed = 1, overrides: Partial<ListDocumentInput> = {})
     ...overrides,
   };
 }
+
+/**
+ * A list in the languages a chain's members read beyond Latin-1: a Polish greeting and items, Greek
+ * and Cyrillic items, offers and content. `cjk` is an item whose name DejaVu Sans has no glyphs for.
+ */
+export const nonLatin = {
+  greetingName: 'Łukasz',
+  items: ['Żubrówka Bison Grass 0,5 l', 'Ελληνικό γιαούρτι', 'Кефир 2,5%', 'Świeże pierogi z kapustą'],
+  sizes: ['0,5 l', '1 κιλό', '900 мл', '400 g'],
+  offer: 'Сметана и творог, любая упаковка',
+  contentTitle: 'Żurek z jajkiem — zupa na żytnim zakwasie',
+  cjk: { name: '豆腐 Tofu', printed: '?? Tofu' },
+};
+
+export function nonLatinList(seed = 1): ListDocumentInput {
+  const base = sampleList(seed);
+  const names = nonLatin.items;
+  return {
+    ...base,
+    greetingName: nonLatin.greetingName,
+    store: { ...base.store, storeName: 'Sklep 3 – Łódź' },
+    dueSoon: base.dueSoon.map((d, i) => (i < names.length ? { ...d, name: names[i]!, size: nonLatin.sizes[i]! } : i === names.length ? { ...d, name: nonLatin.cjk.name } : d)),
+    offers: base.offers.map((o, i) => (i === 1 ? { ...o, description: nonLatin.offer } : o)),
+    content: { ...base.content!, title: nonLatin.contentTitle },
+  };
+}

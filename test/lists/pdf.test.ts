@@ -3,7 +3,8 @@ import { parseListBarcode, parseOfferBarcode } from '../../src/lists/barcodes.ts
 import { ListDocument, ListDocumentJson, listDocumentJson, type ListDocumentInput } from '../../src/lists/document.ts';
 import { renderListPdf, renderPrintBatch, type Paper } from '../../src/lists/pdf.ts';
 import { decode, hasPopplerAndZbar, pageCount, pageLines, pageSizes, pageTexts, rasterize, zbarDecodePdf } from './decode.ts';
-import { sampleList } from './fixtures.ts';
+import { loadListFonts } from '../../src/lists/node.ts';
+import { nonLatin, nonLatinList, sampleList } from './fixtures.ts';
 
 /*
  * Every barcode on a rendered list is read back by decoders that share no code with ours (MuPDF
@@ -172,6 +173,89 @@ describe('list layout', () => {
     const parsed = ListDocument.safeParse(doc);
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues[0]!.path).toEqual(['dueSoon', 0, 'offerSerial']);
+  });
+});
+
+/** Names of the fonts a PDF's font dictionaries use, and whether any font file is embedded. */
+function fontsOf(pdf: Uint8Array): { names: string[]; embedded: boolean } {
+  const text = new TextDecoder('latin1').decode(pdf);
+  const names = [...new Set([...text.matchAll(/\/BaseFont \/([^\s/>]+)/g)].map((m) => m[1]!.replace(/^[A-Z]{6}\+/, '')))].sort();
+  return { names, embedded: /\/FontFile2/.test(text) };
+}
+
+describe('text outside Latin-1', () => {
+  const fonts = loadListFonts()!;
+  const doc = nonLatinList(12);
+  let pdf: Uint8Array;
+  beforeAll(async () => {
+    expect(fonts).not.toBeNull();
+    pdf = await renderListPdf(doc, { paper: 'a4', fonts });
+  });
+
+  it('prints Polish, Greek and Cyrillic as written, in DejaVu Sans beside Helvetica', () => {
+    const text = pageTexts(pdf).join('\n');
+    expect(text).toContain(`Hello ${nonLatin.greetingName},`);
+    for (const name of nonLatin.items) expect(text).toContain(name);
+    for (const size of nonLatin.sizes) expect(text).toContain(size);
+    expect(text).toContain(nonLatin.offer);
+    expect(text).toContain(nonLatin.contentTitle);
+    expect(text).toContain('Sklep 3 – Łódź');
+    // the rest stays in Helvetica
+    expect(text).toContain(doc.dueSoon[6]!.name);
+    expect(fontsOf(pdf)).toEqual({ names: ['DejaVuSans', 'DejaVuSans-Bold', 'Helvetica', 'Helvetica-Bold'], embedded: true });
+  });
+
+  it('prints characters DejaVu lacks (CJK) as "?", and the rest of the string', () => {
+    const text = pageTexts(pdf).join('\n');
+    expect(text).toContain(nonLatin.cjk.printed);
+    expect(text).not.toContain('豆');
+  });
+
+  it('still carries barcodes that decode to what the list carries', async () => {
+    const found = await decodeAll(pdf);
+    expect(found.map((f) => `${f.format} ${f.text}`).sort()).toEqual(expectedSymbols(doc));
+  });
+
+  it('wraps a long Cyrillic name by its DejaVu widths: it never runs into the next item', async () => {
+    const long = nonLatinList(13);
+    const name = 'Кефир натуральный 2,5% жирности, пастеризованный, в стеклянной бутылке';
+    long.dueSoon[0] = { ...long.dueSoon[0]!, name };
+    const out = await renderListPdf(long, { paper: 'letter', fonts });
+    expect(pageTexts(out).join(' ').replace(/\s+/g, ' ')).toContain('в стеклянной бутылке');
+    const lines = pageLines(out, 0);
+    const next = lines.find((l) => l.text.startsWith(long.dueSoon[1]!.name))!;
+    const first = lines.filter((l) => l.text.trim() && name.includes(l.text.trim()));
+    expect(first.length).toBeGreaterThan(1); // wrapped
+    for (const l of first) {
+      expect(l.y + l.h, l.text).toBeLessThanOrEqual(next.y + 0.5);
+      expect(l.x + l.w, l.text).toBeLessThan(pageLines(out, 0).find((s) => s.text.trim() === long.dueSoon[0]!.size)!.x);
+    }
+  });
+
+  it('leaves a Latin-1 list in Helvetica alone: no embedded font, the same size', async () => {
+    const latin = sampleList(42); // é, –, ·, & …: all WinAnsi
+    latin.greetingName = 'Zoë';
+    latin.dueSoon[0] = { ...latin.dueSoon[0]!, name: 'Crème fraîche, 30 % · “Bio” – 200 g €' };
+    const without = await renderListPdf(latin, { paper: 'letter' });
+    const withFonts = await renderListPdf(latin, { paper: 'letter', fonts });
+    expect(fontsOf(withFonts)).toEqual({ names: ['Helvetica', 'Helvetica-Bold'], embedded: false });
+    expect(Math.abs(withFonts.byteLength - without.byteLength)).toBeLessThanOrEqual(16); // creation date only
+    expect(pageTexts(withFonts).join('\n')).toContain('Crème fraîche, 30 % · “Bio” – 200 g €');
+  });
+
+  it('falls back to Helvetica for everything without the fonts, as before', async () => {
+    const out = await renderListPdf(doc, { paper: 'a4', fonts: null });
+    expect(fontsOf(out)).toEqual({ names: ['Helvetica', 'Helvetica-Bold'], embedded: false });
+    expect(pageCount(out)).toBeGreaterThan(0);
+  });
+
+  it('embeds DejaVu once in a print batch of many lists', async () => {
+    const lists = [nonLatinList(20), sampleList(21), nonLatinList(22)];
+    const out = await readAll(renderPrintBatch(lists, { paper: 'letter', fonts }));
+    const text = pageTexts(out).join('\n');
+    for (const name of nonLatin.items) expect(text.split(name).length - 1).toBe(2);
+    const raw = new TextDecoder('latin1').decode(out);
+    expect(raw.match(/\/FontFile2/g)).toHaveLength(2); // regular and bold, shared by the lists
   });
 });
 
