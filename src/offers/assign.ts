@@ -37,7 +37,10 @@ import type { CampaignSpec } from './spec.ts';
  *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · min(value, max_units)
  *                                               (value = free units; max_units caps them)
  *   reward       cost = value
- *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
+ * Units sold per redemption: n = u, except buy_x_get_y: n = u + value, the bought units and the
+ * free ones, all taken to the till (it frees `value` of every u + value units; checkout/discount.ts)
+ * and rung up at P before the discount takes the free ones off; rewards sell nothing (n = 0).
+ *   expected cost = p · cost;  expected value to the chain = p · P · n − p · cost · (1 − funded share)
  *
  * Holdout. A member is in a campaign's control group when `inHoldout` says so (src/rules/holdout.ts:
  * the first 32 bits of md5(campaign id ':' member id) below ⌊holdout_percent / 100 · 2³²⌋), the very
@@ -237,6 +240,8 @@ async function insertCandidates(
   const units = Math.max(c.offer.minQty, 1);
   const valueSql = sql`(case v.volume when 'low' then ${L.low}::numeric when 'medium' then ${L.medium}::numeric
     when 'high' then ${L.high}::numeric else ${L.unclassified}::numeric end)`;
+  // n of the comment above: units rung up per redemption (a buy_x_get_y's free ones too)
+  const soldUnits = c.offer.kind === 'buy_x_get_y' ? sql`(${units}::int + ${valueSql})` : sql`${units}::int`;
   const costSql = (price: ReturnType<typeof sql>, value: ReturnType<typeof sql>) => {
     switch (c.offer.kind) {
       case 'percent_off':
@@ -293,7 +298,7 @@ async function insertCandidates(
     const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
     // Offers on products (seasonal ones) target cells and ladder by volume like predicted ones: the
     // member's cell in the promoted category they buy most of, among those matching the cells.
-    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${units}::int`;
+    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${soldUnits}`;
     // A reward counts only on a basket of at least min_spend: the member's recent rate of those.
     const weeks = o.rewardRateWeeks ?? 8;
     const recent = windowStart(o.analyticsAsOf, weeks, o.timeZone);
@@ -355,7 +360,7 @@ async function insertCandidates(
     insert into offer_candidates
     select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_to,
       v.predicted_date, v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
-      round(v.p * v.price * ${units} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+      round(v.p * v.price * ${soldUnits} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
       ${tail}
     from (
       select w.*, least(1, case when w.raw14 > 0 then w.raw_window * ${cal.prob} / w.raw14 else w.raw_window end) as p
