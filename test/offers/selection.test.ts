@@ -117,3 +117,51 @@ describe(`offer selection on a hand-built chain on ${dbKind}`, () => {
     expect(ev(P.m2, 0.2)).toBe(330); // ½ · 900 − ½ · 300 · 0.8
   });
 });
+
+describe(`budgets inside stacking and the list cap, on a hand-built chain on ${dbKind}`, () => {
+  // One offer per list (maxOffers 1). A and B are an exclusive group, A first by priority; C
+  // stands alone. At p = ¾, ½, ¼ (members 1, 2, 3) the expected values are
+  //   A: 1000 − 100 off → 900 p = 675, 450, 225    (budget: 1 offer)
+  //   B: 1000 −  50 off → 950 p = 713, 475, 238    (budget: 1 offer)
+  //   C:  500 − 200 off → 300 p = 225, 150,  75
+  // Stacking gives everyone A, the cap keeps it over C; A's budget reaches member 1 only. Member 2
+  // then gets the group's next offer, B (B's budget: its best, 475 over 238); member 3, cut by
+  // both budgets, gets the list slot back for C.
+  const A = campaign('a-first', { stackingGroup: 'g', priority: 10, budget: { maxOffers: 1, maxCostCents: null } });
+  const B = campaign('b-second', {
+    stackingGroup: 'g',
+    priority: 5,
+    offer: { ...A.offer, ladder: { low: 50, medium: 50, high: 50, unclassified: 50 } },
+    budget: { maxOffers: 1, maxCostCents: null },
+  });
+  const C = campaign('c-alone', { offer: { ...A.offer, ladder: { low: 200, medium: 200, high: 200, unclassified: 200 } } });
+  const prices = { 'a-first': 1000, 'b-second': 1000, 'c-alone': 500 };
+
+  it('gives a member cut by a budget the next offer of the group, or the list slot to another campaign', async () => {
+    const { picks, figures } = await assign([A, B, C], prices, 1);
+    expect(picks.map((p) => [p.member_id, p.campaign_id, p.expected_value_cents])).toEqual([
+      [1, 'a-first', 675],
+      [2, 'b-second', 475],
+      [3, 'c-alone', 75],
+    ]);
+    expect(figures.map((f) => [f.campaignId, f.candidates, f.offers])).toEqual([
+      ['a-first', 3, 1],
+      ['b-second', 3, 1],
+      ['c-alone', 3, 1],
+    ]);
+    // same inputs, same offers, whatever order the campaigns come in
+    expect((await assign([C, B, A], prices, 1)).picks).toEqual(picks);
+  });
+
+  it('spends a cost budget the same way, and leaves room on a longer list to the next offer', async () => {
+    // A's budget by cost: 75 + 50 cents of expected cost reach members 1 and 2, not 3 (25 more).
+    const byCost = { ...A, budget: { maxOffers: null, maxCostCents: 125 } };
+    const { picks } = await assign([byCost, B, C], prices, 2);
+    expect(picks.map((p) => [p.member_id, p.campaign_id])).toEqual([
+      [1, 'a-first'], [1, 'c-alone'],
+      [2, 'a-first'], [2, 'c-alone'],
+      // B's one offer goes to its best member left, 3; C keeps the second slot
+      [3, 'b-second'], [3, 'c-alone'],
+    ]);
+  });
+});
