@@ -3,7 +3,7 @@ import { withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import type { Logger } from '../lib/logger.ts';
 import { localDate } from '../lib/time.ts';
-import { builtPeriodsAround, refuseOverlap, runListPeriod, type BuiltPeriod, type ListPeriodSummary } from '../lists/period.ts';
+import { builtPeriodsAround, lockListBuilds, refuseOverlap, runListPeriod, type BuiltPeriod, type ListPeriodSummary } from '../lists/period.ts';
 import { campaignSpec } from '../offers/from-rules.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
@@ -110,6 +110,8 @@ export async function runListsJob(
     rules.files.map((f) => `${f.path}:${f.hash}`).sort().join('\n') || 'defaults',
   );
   const summary = await withTx(deps.db, async (tx) => {
+    // before the plan reads the built periods: another build may be adding one
+    await lockListBuilds(tx);
     const { periodStart, periodDays } = await planListsRun(tx, opts);
     const built = await runListPeriod(tx, {
       periodStart,

@@ -15,7 +15,7 @@ import {
   type SimOffer,
   type SimVisit,
 } from '../sim/index.ts';
-import { periodStartOn } from './lists.ts';
+import { planListsRun } from './lists.ts';
 
 /**
  * The closed loop (issue 8): drives a simulated chain forward from the end of its loaded history
@@ -24,6 +24,9 @@ import { periodStartOn } from './lists.ts';
  *
  *   each day   [nightly analyse: POST /v1/jobs/analyse as of the day's midnight]
  *              on a list period's first day (and on the first day run): POST /v1/jobs/lists
+ *              without periodStart, so the server builds its current period (jobs/lists.ts
+ *              currentPeriod: it follows the built periods when lists.period_days or weekday
+ *              change mid-simulation); the loop asks the same plan to know when a period starts
  *              every member's MemberSim shops that day, responding to the offers on the list they
  *              were mailed (their truth decides); each visit to the chain goes to a lane:
  *              identify (scan of the list barcode, or the card) → quote → commit
@@ -183,10 +186,15 @@ export class ChainLoop {
     for (let n = 0; n < days; n++) {
       const d = this.day;
       const date = formatDate(d);
-      const { periodDays, weekday } = this.deps.rules.current().settings.lists;
-      const periodStart = periodStartOn(date, periodDays, weekday);
-      const replaying = this.simulatedThrough !== null && date <= this.simulatedThrough;
       const midnight = localToInstant(date, this.chain.options.timeZone)!;
+      // The period the server's list job builds by default today (the one holding today on the
+      // grid, or the one after the built periods once lists.period_days or weekday changed).
+      const { periodStart } = await planListsRun(this.deps.db, {
+        at: new Date(midnight),
+        timeZone: this.deps.config.CHAIN_TIME_ZONE,
+        rules: this.deps.rules.current(),
+      });
+      const replaying = this.simulatedThrough !== null && date <= this.simulatedThrough;
       this.clock.set(midnight);
       const needLists = this.listsPeriod !== periodStart;
       if (!replaying && (this.analyse === 'nightly' || needLists) && this.analysedAt !== midnight) {
@@ -195,12 +203,14 @@ export class ChainLoop {
         s.analyses++;
       }
       if (needLists) {
+        // No periodStart: the server builds its current period (the one planned above), so the
+        // loop goes on through a settings change instead of asking for a period it refuses (409).
         const r = await timed('lists', () =>
-          this.call('POST', '/v1/jobs/lists', this.keys.admin.key, { periodStart }),
-        ) as { built: boolean; lists: number; offers: number };
-        s.periods.push({ periodStart, built: r.built, lists: r.lists, offers: r.offers });
-        this.listsPeriod = periodStart;
-        await timed('lists', () => this.loadMailed(periodStart, date));
+          this.call('POST', '/v1/jobs/lists', this.keys.admin.key, {}),
+        ) as { periodStart: string; built: boolean; lists: number; offers: number };
+        s.periods.push({ periodStart: r.periodStart, built: r.built, lists: r.lists, offers: r.offers });
+        this.listsPeriod = r.periodStart;
+        await timed('lists', () => this.loadMailed(r.periodStart, date));
       }
       for (let i = 0; i < this.sims.length; i++) {
         const t0 = performance.now();

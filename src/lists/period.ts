@@ -53,6 +53,18 @@ export async function refuseOverlap(db: Db, periodStart: string, periodEnd: stri
   }
 }
 
+/**
+ * Serialises list builds across processes, until the transaction ends: one lock for every
+ * period, not one per period start, because two builds of different overlapping periods (an
+ * explicit periodStart and the daily job's default after lists.period_days or lists.weekday
+ * changed) would each pass the overlap check before the other had built, and members would hold
+ * two sets of offers at once. Taken before the built periods are read (the overlap check, the
+ * default period's plan). Re-entrant within a transaction.
+ */
+export async function lockListBuilds(tx: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('cadence:lists'))`.execute(tx);
+}
+
 export interface ListPeriodSummary {
   periodStart: string;
   periodEnd: string;
@@ -69,8 +81,9 @@ export interface ListPeriodSummary {
  * Builds one list period in one transaction: offers (src/offers/assign.ts) and one list per member
  * who qualifies or holds an offer. Idempotent: a period already built is left as it is (its
  * figures are returned with `built: false`); `regenerate` voids the period's unredeemed offers and
- * its lists and builds again — redeemed offers stay, moved to the new list. Concurrent runs of the
- * same period serialize on an advisory lock.
+ * its lists and builds again — redeemed offers stay, moved to the new list. Concurrent builds, of
+ * any periods, serialize on one advisory lock (`lockListBuilds`): the later one then finds the
+ * period built (same start) or refuses the overlap (409).
  */
 export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<ListPeriodSummary> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.periodStart) || Number.isNaN(Date.parse(opts.periodStart))
@@ -81,7 +94,7 @@ export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<Li
   }
   const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
   return withTx(db, async (tx) => {
-    await sql`select pg_advisory_xact_lock(hashtext(${`cadence:lists:${opts.periodStart}`}))`.execute(tx);
+    await lockListBuilds(tx);
     const existing = await tx
       .selectFrom('list_periods')
       .selectAll()

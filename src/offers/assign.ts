@@ -10,7 +10,7 @@ import type { CampaignSpec } from './spec.ts';
 
 /**
  * Offer assignment for one list period, set-based (no per-member loop in JavaScript; a statement
- * per campaign, then one for stacking, caps and budgets).
+ * per campaign, then a few passes of stacking, caps and budgets).
  *
  * Candidates. For each campaign active in the period and each member in its audience (member_scores
  * and member_traits of the last nightly run), in each promoted category where the member sits in
@@ -37,7 +37,10 @@ import type { CampaignSpec } from './spec.ts';
  *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · min(value, max_units)
  *                                               (value = free units; max_units caps them)
  *   reward       cost = value
- *   expected cost = p · cost;  expected value to the chain = p · P · u − p · cost · (1 − funded share)
+ * Units sold per redemption: n = u, except buy_x_get_y: n = u + value, the bought units and the
+ * free ones, all taken to the till (it frees `value` of every u + value units; checkout/discount.ts)
+ * and rung up at P before the discount takes the free ones off; rewards sell nothing (n = 0).
+ *   expected cost = p · cost;  expected value to the chain = p · P · n − p · cost · (1 − funded share)
  *
  * Holdout. A member is in a campaign's control group when `inHoldout` says so (src/rules/holdout.ts:
  * the first 32 bits of md5(campaign id ':' member id) below ⌊holdout_percent / 100 · 2³²⌋), the very
@@ -51,9 +54,14 @@ import type { CampaignSpec } from './spec.ts';
  *      then expected value, then campaign id;
  *   2. list cap — at most `maxOffers` offers per member (rewards excepted), by expected value;
  *   3. budgets — per campaign, chain-wide: offers by expected value (ties broken by
- *      md5(campaign id ':' member id), deterministic) while the running count ≤ max_offers and the
- *      running expected cost ≤ max_cost, counting first the offers of the period a regenerate kept
- *      (the redeemed ones; their members get no second offer).
+ *      md5(campaign id ':' member id), then category id, deterministic) while the running count
+ *      ≤ max_offers and the running expected cost ≤ max_cost, counting first the offers of the
+ *      period a regenerate kept (the redeemed ones; their members get no second offer).
+ * in passes: an offer a budget cuts leaves stacking and the cap, and the next pass gives its
+ * member the group's next offer or the freed list slot to another campaign's offer (which that
+ * campaign's budget then ranks with its others). A cut offer keeps its place in its campaign's
+ * ranking, so a budget still stops at its first offer it cannot hold. Offers are only cut, never
+ * restored, so the passes end (at the latest after SELECTION_PASSES; see selectOffers).
  */
 
 export interface AssignOptions {
@@ -101,6 +109,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
   const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
   await sql`drop table if exists offer_candidates`.execute(tx);
   await sql`drop table if exists offer_picks`.execute(tx);
+  await sql`drop table if exists offer_selection`.execute(tx);
   await sql`
     create temporary table offer_candidates (
       member_id bigint not null, campaign_id text not null, rule_hash text not null,
@@ -110,7 +119,9 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
       predicted_date date, probability double precision not null,
       expected_cost_cents integer not null, expected_value_cents integer not null,
       funded_by text, funded_share double precision not null, uses_allowed integer not null,
-      budget_offers integer, budget_cost bigint, min_spend_cents integer not null
+      budget_offers integer, budget_cost bigint, min_spend_cents integer not null,
+      -- filled in by the selection (the inserts below leave them to their defaults)
+      id integer generated always as identity, cut boolean not null default false
     ) on commit drop`.execute(tx);
 
   const asOf = opts.analyticsAsOf.toISOString();
@@ -120,53 +131,7 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
     await insertCandidates(tx, c, { ...opts, periodEnd, asOfDate });
   }
 
-  // Ties are broken on ids in byte order (collate "C"), so PGlite (C) and a PostgreSQL created
-  // with another collation (en_US ignores '-' and '_') pick the same offers.
-  await sql`
-    create temporary table offer_picks on commit drop as
-    with stacked as (
-      select *, row_number() over (
-          partition by member_id, coalesce(stacking_group, 'campaign:' || campaign_id)
-          order by priority desc, expected_value_cents desc, campaign_id collate "C", category_id collate "C") as in_group
-      from offer_candidates
-    ),
-    capped as (
-      select *, row_number() over (
-          partition by member_id, kind = 'reward'
-          order by expected_value_cents desc, priority desc, campaign_id collate "C", category_id collate "C") as slot
-      from stacked where in_group = 1
-    ),
-    -- offers of the period kept by a regenerate (the redeemed ones) spent their budget already
-    kept as (
-      select campaign_id, count(*) as offers, sum(expected_cost_cents) as cost
-      from offers
-      where ${opts.keepLive === true} and period_start = ${opts.periodStart}::date and status = 'live' and not control
-      group by campaign_id
-    ),
-    budgeted as (
-      select c.*,
-        coalesce(k.offers, 0) + sum(case when c.control then 0 else 1 end) over w as running_offers,
-        coalesce(k.cost, 0) + sum(case when c.control then 0 else c.expected_cost_cents end) over w as running_cost
-      from capped c
-      left join kept k on k.campaign_id = c.campaign_id
-      where (c.kind = 'reward' or c.slot <= ${opts.maxOffers})
-        and not exists (select 1 from offers o
-                        where ${opts.keepLive === true} and o.member_id = c.member_id and o.campaign_id = c.campaign_id
-                          and o.period_start = ${opts.periodStart}::date and o.status = 'live')
-      window w as (partition by c.campaign_id
-                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text) collate "C"
-                   rows between unbounded preceding and current row)
-    )
-    select member_id, campaign_id, rule_hash, control, kind, value, min_qty, max_units, category_id,
-      volume, valid_from, valid_to, predicted_date, probability, expected_cost_cents,
-      expected_value_cents, funded_by, funded_share, uses_allowed, min_spend_cents
-    from budgeted
-    -- a control is kept where its offer would have fitted: the offers ranked before it, plus its own
-    where (budget_offers is null
-           or running_offers + case when control then 1 else 0 end <= budget_offers)
-      and (budget_cost is null
-           or running_cost + case when control then expected_cost_cents else 0 end <= budget_cost)`.execute(tx);
-
+  await selectOffers(tx, opts);
   const { rows } = await sql<{
     campaign_id: string;
     candidates: number;
@@ -192,6 +157,95 @@ export async function pickOffers(tx: Db, opts: AssignOptions): Promise<CampaignA
     controls: r.controls,
     expectedCostCents: Number(r.cost),
   }));
+}
+
+/** Most selection passes (see the comment block); the sim chains settle in 2–3. */
+export const SELECTION_PASSES = 8;
+
+/**
+ * Selection (steps 1–3 of the comment block) over `offer_candidates`, into `offer_picks`. A pass
+ * stacks, caps and applies the budgets; the offers a budget cuts are marked `cut` and leave the
+ * stacking and the cap, so the next pass gives their members the group's next offer or the list
+ * slot to another campaign's. Cut offers stay in their campaign's budget ranking: a budget stops
+ * at the first offer it cannot hold, pass after pass, so an offer ranked below a cut one never gets
+ * in by a later pass (nor does a member's next category of the same campaign). Offers are only
+ * ever cut, never restored: the passes end when one cuts nothing, or after SELECTION_PASSES (the
+ * last pass's budgets still hold; members cut in it get no further offer).
+ */
+async function selectOffers(tx: Db, opts: AssignOptions): Promise<number> {
+  // Ties are broken on ids in byte order (collate "C"), so PGlite (C) and a PostgreSQL created
+  // with another collation (en_US ignores '-' and '_') pick the same offers.
+  const selection = sql`
+    with stacked as (
+      select *, row_number() over (
+          partition by member_id, coalesce(stacking_group, 'campaign:' || campaign_id)
+          order by priority desc, expected_value_cents desc, campaign_id collate "C", category_id collate "C") as in_group
+      from offer_candidates where not cut
+    ),
+    capped as (
+      select *, row_number() over (
+          partition by member_id, kind = 'reward'
+          order by expected_value_cents desc, priority desc, campaign_id collate "C", category_id collate "C") as slot
+      from stacked where in_group = 1
+    ),
+    -- offers of the period kept by a regenerate (the redeemed ones) spent their budget already
+    kept as (
+      select campaign_id, count(*) as offers, sum(expected_cost_cents) as cost
+      from offers
+      where ${opts.keepLive === true} and period_start = ${opts.periodStart}::date and status = 'live' and not control
+      group by campaign_id
+    ),
+    -- the offers the lists would hold, with those a budget cut in an earlier pass
+    ranked as (
+      select id, member_id, campaign_id, category_id, control, cut, expected_cost_cents, expected_value_cents,
+        budget_offers, budget_cost
+      from capped
+      where (kind = 'reward' or slot <= ${opts.maxOffers})
+        and not exists (select 1 from offers o
+                        where ${opts.keepLive === true} and o.member_id = capped.member_id and o.campaign_id = capped.campaign_id
+                          and o.period_start = ${opts.periodStart}::date and o.status = 'live')
+      union all
+      select id, member_id, campaign_id, category_id, control, cut, expected_cost_cents, expected_value_cents,
+        budget_offers, budget_cost
+      from offer_candidates where cut
+    ),
+    budgeted as (
+      select c.*,
+        coalesce(k.offers, 0) + sum(case when c.control then 0 else 1 end) over w as running_offers,
+        coalesce(k.cost, 0) + sum(case when c.control then 0 else c.expected_cost_cents end) over w as running_cost
+      from ranked c
+      left join kept k on k.campaign_id = c.campaign_id
+      window w as (partition by c.campaign_id
+                   order by c.expected_value_cents desc, md5(c.campaign_id || ':' || c.member_id::text) collate "C",
+                            c.category_id collate "C"
+                   rows between unbounded preceding and current row)
+    )
+    select id, cut,
+      -- a control is kept where its offer would have fitted: the offers ranked before it, plus its own
+      (budget_offers is null or running_offers + case when control then 1 else 0 end <= budget_offers)
+        and (budget_cost is null or running_cost + case when control then expected_cost_cents else 0 end <= budget_cost)
+        as fits
+    from budgeted`;
+  let passes = 0;
+  for (;;) {
+    passes++;
+    await sql`drop table if exists offer_selection`.execute(tx);
+    await sql`create temporary table offer_selection on commit drop as ${selection}`.execute(tx);
+    if (passes === SELECTION_PASSES) break;
+    const cut = await sql`
+      update offer_candidates c set cut = true
+      from offer_selection s where s.id = c.id and not s.cut and not s.fits`.execute(tx);
+    if (Number(cut.numAffectedRows ?? 0) === 0) break;
+  }
+  await sql`
+    create temporary table offer_picks on commit drop as
+    select c.member_id, c.campaign_id, c.rule_hash, c.control, c.kind, c.value, c.min_qty, c.max_units,
+      c.category_id, c.volume, c.valid_from, c.valid_to, c.predicted_date, c.probability, c.expected_cost_cents,
+      c.expected_value_cents, c.funded_by, c.funded_share, c.uses_allowed, c.min_spend_cents
+    from offer_candidates c
+    join offer_selection s on s.id = c.id
+    where s.fits and not s.cut`.execute(tx);
+  return passes;
 }
 
 /**
@@ -237,6 +291,8 @@ async function insertCandidates(
   const units = Math.max(c.offer.minQty, 1);
   const valueSql = sql`(case v.volume when 'low' then ${L.low}::numeric when 'medium' then ${L.medium}::numeric
     when 'high' then ${L.high}::numeric else ${L.unclassified}::numeric end)`;
+  // n of the comment above: units rung up per redemption (a buy_x_get_y's free ones too)
+  const soldUnits = c.offer.kind === 'buy_x_get_y' ? sql`(${units}::int + ${valueSql})` : sql`${units}::int`;
   const costSql = (price: ReturnType<typeof sql>, value: ReturnType<typeof sql>) => {
     switch (c.offer.kind) {
       case 'percent_off':
@@ -293,7 +349,7 @@ async function insertCandidates(
     const days = Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000) + 1;
     // Offers on products (seasonal ones) target cells and ladder by volume like predicted ones: the
     // member's cell in the promoted category they buy most of, among those matching the cells.
-    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${units}::int`;
+    const sales = c.offer.kind === 'reward' ? sql`0` : sql`v.p * v.price * ${soldUnits}`;
     // A reward counts only on a basket of at least min_spend: the member's recent rate of those.
     const weeks = o.rewardRateWeeks ?? 8;
     const recent = windowStart(o.analyticsAsOf, weeks, o.timeZone);
@@ -355,7 +411,7 @@ async function insertCandidates(
     insert into offer_candidates
     select v.member_id, ${common}, v.category_id, v.volume, v.valid_from, v.valid_to,
       v.predicted_date, v.p, round(v.p * ${costSql(sql`v.price`, valueSql)})::int,
-      round(v.p * v.price * ${units} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
+      round(v.p * v.price * ${soldUnits} - v.p * ${costSql(sql`v.price`, valueSql)} * (1 - ${c.funding.share}::float8))::int,
       ${tail}
     from (
       select w.*, least(1, case when w.raw14 > 0 then w.raw_window * ${cal.prob} / w.raw14 else w.raw_window end) as p

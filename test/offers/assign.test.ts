@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lockAnalytics } from '../../src/analytics/repo.ts';
+import { ConflictError } from '../../src/lib/errors.ts';
 import { runAnalyse } from '../../src/jobs/analyse.ts';
 import { runListPeriod, type ListPeriodOptions } from '../../src/lists/period.ts';
 import { storeListIds } from '../../src/lists/print.ts';
@@ -436,6 +437,44 @@ describe(`offer assignment and list periods on ${dbKind}`, () => {
     job.release();
     await job.done;
     expect((await lists).built).toBe(true);
+  });
+
+  it.skipIf(dbKind !== 'postgres')('builds one of two overlapping periods started at once: the other is refused (409)', async () => {
+    // Two builds of different, overlapping periods (an admin's periodStart and the daily job's
+    // default after a settings change), both started while an analyse job holds the analytics: each
+    // may get past the overlap check before the other has built anything.
+    const db = getDeps().db;
+    const job = await holdInTransaction(db, (tx) => lockAnalytics(tx, 'write'));
+    const builds = ['2027-04-05', '2027-04-12'].map((periodStart) =>
+      runListPeriod(db, options({ periodStart, refuseOverlap: true })),
+    );
+    for (const b of builds) b.catch(() => {});
+    let waiting = 0;
+    for (let i = 0; i < 600 && waiting < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting = (await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'
+          and pid not in (pg_backend_pid(), ${job.pid})`.execute(db)).rows[0]!.n;
+    }
+    job.release();
+    await job.done;
+    expect(waiting).toBe(2);
+    const results = await Promise.allSettled(builds);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.reason).toBeInstanceOf(ConflictError);
+    expect((refused[0]!.reason as ConflictError).status).toBe(409);
+    expect(String((refused[0]!.reason as Error).message)).toMatch(/overlaps the period/);
+    // one set of offers: the members of the refused period hold nothing from it
+    const { rows } = await sql<{ period_start: string; status: string }>`
+      select period_start::text, status from list_periods where period_start between '2027-03-22' and '2027-04-25'`.execute(db);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe('done');
+    const other = rows[0]!.period_start === '2027-04-05' ? '2027-04-12' : '2027-04-05';
+    expect(await offers(other)).toEqual([]);
+    expect((await offers(rows[0]!.period_start)).length).toBeGreaterThan(0);
   });
 
   it('refuses a malformed period', async () => {
