@@ -33,7 +33,7 @@ import type { CampaignSpec } from './spec.ts';
  *
  * Value. The discount comes from the campaign's ladder by the member's volume cell in the category.
  * Per redemption, at the promoted products' mean shelf price P and u = max(min_qty, 1) units:
- *   percent_off  cost = P · u · pct / 100      amount_off  cost = value
+ *   percent_off  cost = P · u · pct / 100      amount_off  cost = min(value, P · u)
  *   price_point  cost = max(0, P − value) · u  buy_x_get_y cost = P · min(value, max_units)
  *                                               (value = free units; max_units caps them)
  *   reward       cost = value
@@ -294,10 +294,13 @@ async function insertCandidates(
   // n of the comment above: units rung up per redemption (a buy_x_get_y's free ones too)
   const soldUnits = c.offer.kind === 'buy_x_get_y' ? sql`(${units}::int + ${valueSql})` : sql`${units}::int`;
   const costSql = (price: ReturnType<typeof sql>, value: ReturnType<typeof sql>) => {
+    // (max_units ≥ min_qty, so all u units are covered; the till never takes off more than they
+    // cost: checkout/discount.ts, and the rules-check preview computes the same)
     switch (c.offer.kind) {
       case 'percent_off':
         return sql`(${price} * ${units} * ${value} / 100.0)`;
       case 'amount_off':
+        return sql`least(${value}, ${price} * ${units})`;
       case 'reward':
         return sql`(${value})`;
       case 'price_point':

@@ -311,6 +311,36 @@ describe('campaign preview', () => {
     expect(big.total.expectedRedemptions).toBe(0);
   });
   // Last in the file: it sets one product's price.
+  it("costs an amount off at most what its units cost, in the preview and the list job alike (the job counted all of it)", async () => {
+    const db = getDeps().db;
+    const { rows: [product] } = await sql<{ gtin: string }>`
+      select gtin from products where category_id = 'coffee' order by gtin limit 1`.execute(db);
+    await sql`update products set price_cents = 300 where gtin = ${product!.gtin}`.execute(db);
+    const campaign = (id: string, offer: string) => campaignOf(
+      `id: ${id}\nname: ${id}\nactive: { from: 2026-01-01, to: 2026-12-31 }\npromotes: { gtins: ["${product!.gtin}"] }\n` +
+        `audience: { qualified_only: false }\noffer: ${offer}\n` +
+        'timing: { fixed_window: { from: 2026-10-31, to: 2026-11-13 } }\nholdout_percent: 0\n',
+    );
+    // By hand, at $3.00: $5.00 off one unit takes at most its $3.00; $5.00 off two takes $5.00.
+    for (const [c, perRedemption] of [
+      [await campaign('coffee-5-off', '{ kind: amount_off, ladder: { low: 500, medium: 500, high: 500 } }'), 300],
+      [await campaign('coffee-5-off-2', '{ kind: amount_off, min_qty: 2, ladder: { low: 500, medium: 500, high: 500 } }'), 500],
+    ] as const) {
+      const p = await preview(c);
+      expect(p.costPerRedemptionCents, c.id).toEqual({ low: perRedemption, medium: perRedemption, high: perRedemption });
+      const picks = await withTx(db, async (tx) => {
+        await pickOffers(tx, {
+          periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+          analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+        });
+        return (await sql<{ probability: number; expected_cost_cents: number }>`
+          select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
+      });
+      expect(picks.length, c.id).toBeGreaterThan(20);
+      for (const o of picks) expect(o.expected_cost_cents, c.id).toBe(Math.round(o.probability * perRedemption));
+    }
+  });
+
   it("caps a buy-X-get-Y offer's cost at max_units free units, in the preview and the list job's budget figures", async () => {
     const db = getDeps().db;
     const { rows: [product] } = await sql<{ gtin: string }>`
