@@ -90,11 +90,11 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     id: number; member_id: number; period_start: string; period_end: string; store_id: number | null;
     content: { dueSoon?: Array<{ gtin: string; predictedDate: string; probability: number }> };
     member_number: string | null; card_number: string | null; store_name: string | null;
-    tier: string | null; stage: string | null; voided: boolean; replaced_by: string | null;
+    tier: string | null; stage: string | null; voided: boolean; replaced_by: string | null; first_name: string | null;
   }>`
     select l.id, l.member_id, l.period_start::text as period_start, l.period_end::text as period_end, l.store_id,
       l.content, m.member_number, m.card_number, s.name as store_name, ms.tier, ms.stage,
-      l.voided_at is not null as voided,
+      l.voided_at is not null as voided, mc.first_name,
       -- a regenerate voids the list and builds the member's next one at the same instant
       (select r.id::text from lists r
         where l.voided_at is not null and r.member_id = l.member_id and r.period_start = l.period_start
@@ -103,6 +103,8 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     from lists l join members m on m.id = l.member_id
     left join stores s on s.id = l.store_id
     left join member_scores ms on ms.member_id = l.member_id
+    -- the member's own list greets them by first name (contact data stays out of exports, not of it)
+    left join member_contacts mc on mc.member_id = l.member_id
     where l.id = ${listId}`.execute(db);
   const row = list.rows[0];
   if (!row) throw new NotFoundError(`no list ${listId}`, [{ path: 'id', message: 'no such list' }]);
@@ -176,6 +178,7 @@ export async function composeList(db: Db, listId: number, opts: ComposeOptions):
     replacedBy: row.replaced_by,
     memberNumber: row.member_number ?? row.card_number ?? String(row.member_id),
     cardNumber: row.card_number,
+    greetingName: (row.first_name?.trim() && clipText(row.first_name.trim(), 60)) || null,
     periodFromDate: row.period_start,
     periodToDate: row.period_end,
     store: {

@@ -165,6 +165,19 @@ describe(`a list in Polish, Greek and Cyrillic on ${dbKind}`, () => {
 });
 
 describe(`due items the catalogue describes only in part on ${dbKind}`, () => {
+  it("greets the member by the first name on file, in the JSON and on the PDF (lists said 'Hello,' to everyone)", async () => {
+    const { listId, memberNumber } = await listWith([]);
+    await upsertMembers(getDeps(), [{ memberNumber, cardNumber: `5000000000${seq}`, homeStoreId: 1, contact: { firstName: 'Łukasz' } }]);
+    const doc = await (await api.call('GET', `/v1/lists/${listId}`, api.keys.marketer)).json();
+    expect(doc.greetingName).toBe('Łukasz');
+    const pdf = await api.call('GET', `/v1/lists/${listId}.pdf`, api.keys.marketer);
+    const lines = pageLines(new Uint8Array(await pdf.arrayBuffer()), 0).map((l) => l.text.trim());
+    expect(lines).toContain('Hello Łukasz,');
+    // without one on file: no name
+    const other = await listWith([]);
+    expect((await (await api.call('GET', `/v1/lists/${other.listId}`, api.keys.marketer)).json()).greetingName).toBeNull();
+  });
+
   it('shortens a long product name without cutting a character in two (an emoji at the limit was split)', async () => {
     const db = getDeps().db;
     const LONG = gtin14(gtin13(43));
