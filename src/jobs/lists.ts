@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/index.ts';
 import { withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
@@ -84,7 +85,13 @@ export async function planListsRun(
   opts: Pick<ListsJobOptions, 'at' | 'timeZone' | 'rules' | 'periodStart'>,
 ): Promise<{ periodStart: string; periodDays: number }> {
   const l = opts.rules.settings.lists;
-  if (opts.periodStart) return { periodStart: opts.periodStart, periodDays: l.periodDays };
+  if (opts.periodStart) {
+    // a period built already keeps its own length (a rerun finds it, a regenerate rebuilds it),
+    // whatever lists.period_days says now
+    const built = await db.selectFrom('list_periods').select(sql<string>`period_end::text`.as('period_end'))
+      .where('period_start', '=', opts.periodStart).where('status', '=', 'done').executeTakeFirst();
+    return { periodStart: opts.periodStart, periodDays: built ? daysBetween(opts.periodStart, built.period_end) + 1 : l.periodDays };
+  }
   const today = localDate(opts.at, opts.timeZone);
   return currentPeriod(today, l, await builtPeriodsAround(db, today));
 }

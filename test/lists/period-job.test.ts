@@ -291,6 +291,19 @@ describe('the daily build after a marketer changes lists.period_days or lists.we
     expect(rows[0]!.n).toBe(0);
   });
 
+  it('an explicit periodStart of a built period keeps its own length, rerun or regenerated (was cut to the new grid)', async () => {
+    const at = '2026-11-10T15:00:00Z';
+    const again = await withSettings(at, () => call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD }));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ periodStart: PERIOD, periodEnd: '2026-11-15', built: false });
+    const redo = await withSettings(at, () => call('POST', '/v1/jobs/lists', keys.admin, { periodStart: PERIOD, regenerate: true }));
+    expect(redo.status).toBe(200);
+    expect(await redo.json()).toMatchObject({ periodStart: PERIOD, periodEnd: '2026-11-15', built: true });
+    const { rows } = await sql<{ period_end: string }>`
+      select period_end::text from list_periods where status = 'done' and period_start = ${PERIOD}::date`.execute(getDeps().db);
+    expect(rows).toEqual([{ period_end: '2026-11-15' }]);
+  }, 120_000);
+
   it('plans each day from the grid and the built periods around it', () => {
     const grid = { periodDays: 7, weekday: 'wednesday' as const };
     const built = (periodStart: string, periodEnd: string) => ({ periodStart, periodEnd });
