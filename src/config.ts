@@ -68,6 +68,16 @@ export const Config = z.object({
    * Daily after the analytics: it builds the period holding today once; reruns add nothing.
    */
   LISTS_SCHEDULE: z.string().default('30 3 * * *'),
+  /**
+   * On SIGTERM/SIGINT the Node server stops taking requests and waits this long for a job run in
+   * progress (analyse, lists) to finish; a run still going then is recorded as failed (nothing of
+   * it is kept) and the server exits.
+   */
+  SHUTDOWN_GRACE_SECONDS: z.coerce
+    .number()
+    .min(0, { message: 'expected seconds between 0 and 3600' })
+    .max(3600, { message: 'expected seconds between 0 and 3600' })
+    .default(20),
 });
 export type Config = z.infer<typeof Config>;
 

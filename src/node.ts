@@ -14,7 +14,8 @@ import { cryptoIds } from './lib/ids.ts';
 import { jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
-import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
+import { endRun, failOrphanedRuns, type RunningJob } from './jobs/job-runs.ts';
+import { analyseRunnerFor, listsRunnerFor, startListsRun } from './jobs/runners.ts';
 import { startLiveChain, type LiveChain } from './jobs/sim-run.ts';
 import { sql } from 'kysely';
 import { readRuleFiles, watchRules } from './rules/node.ts';
@@ -62,6 +63,15 @@ async function start(): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info('migrations applied', { migrations: applied });
+  if (!config.DATABASE_URL) {
+    // The data folder is ours alone (locked): a `running` run in it was left by a process that
+    // stopped mid-run (killed, or a shutdown whose grace ran out). Nothing of it was kept.
+    const orphaned = await failOrphanedRuns(
+      database.db,
+      'the process running it stopped (SIGTERM, SIGINT or a crash) before it finished; nothing of it was kept',
+    );
+    if (orphaned.length) logger.warn('runs left unfinished by the last process marked failed', { runIds: orphaned });
+  }
   const references = await checkReferences(database.db, parsedRules);
   if (references.issues.length > 0) {
     console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
@@ -140,7 +150,9 @@ async function start(): Promise<void> {
   let markListening!: () => void;
   const listening = new Promise<void>((resolve) => (markListening = resolve));
   const ready = firstAnalyse
-    ? listening.then(() => analyse('first start')).then((done) => (done ? lists('first start') : null))
+    ? listening
+        .then(() => (stopping ? null : analyse('first start')))
+        .then((done) => (done && !stopping ? lists('first start') : null))
     : Promise.resolve(null);
   // The living chain starts once the first analytics and lists are there (they share PGlite).
   let live: LiveChain | null = null;
@@ -204,20 +216,71 @@ async function start(): Promise<void> {
     markListening();
   });
 
+  /**
+   * SIGTERM/SIGINT: stop taking requests and schedules, give a job run in progress
+   * SHUTDOWN_GRACE_SECONDS to finish; a run still going then is recorded as failed — on PostgreSQL
+   * at once (its transaction, cut off with the connections, keeps nothing, and can no longer end
+   * `done`: endRun needs the row `running`); on PGlite, whose one connection the run holds, by the
+   * next start. Then close the database and release the data folder. A second signal exits at once.
+   */
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      release();
+      process.exit(1);
+    }
     stopping = true;
     logger.info('shutting down', { signal });
     server.close();
     rulesWatcher?.close();
-    await live?.stop();
     await cron.shutdown();
-    await database.close();
+    await live?.stop();
+    const runs: Pick<RunningJob<unknown, unknown>, 'started' | 'done'>[] = [];
+    for (const r of [analyseRunnerFor(deps).current, listsRunnerFor(deps).current]) if (r) runs.push(r);
+    const settled = await within(
+      Promise.all(runs.map((r) => r.done.catch(() => null))),
+      config.SHUTDOWN_GRACE_SECONDS * 1000,
+    );
+    let closeDatabase = true;
+    if (!settled) {
+      const error = `the server was stopped (${signal}) before the run finished; nothing of it was kept`;
+      for (const run of runs) {
+        const started = await within(run.started, 1000);
+        if (!started) continue;
+        if (database.kind === 'postgres') {
+          await within(
+            endRun(database.db, started.id, { error }).then(
+              () => logger.warn('run interrupted by shutdown', { runId: started.id }),
+              () => {}, // it ended meanwhile
+            ),
+            5000,
+          );
+        } else {
+          logger.warn('run interrupted by shutdown; the next start records it as failed', { runId: started.id });
+          // PGlite's connection is the run's: closing would wait for it.
+          closeDatabase = false;
+        }
+      }
+    }
+    if (closeDatabase && !(await within(database.close(), 10_000))) {
+      logger.warn('database did not close in time');
+    }
     release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Whether `p` settles within `ms` (its value, or null on timeout or rejection). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([p.catch(() => null), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

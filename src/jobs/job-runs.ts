@@ -99,6 +99,20 @@ export async function endRun(db: Db, id: number, end: { result: unknown } | { er
   if (numUpdatedRows !== 1n) throw new Error(`run ${id} has no running row to end`);
 }
 
+/**
+ * Fails every `running` run: for a database only this process can be using (the embedded one, its
+ * data folder locked), any such row was left by a process that stopped mid-run. Returns their ids.
+ */
+export async function failOrphanedRuns(db: Db, error: string): Promise<number[]> {
+  const rows = await db
+    .updateTable('job_runs')
+    .set({ status: 'failed', finished_at: sql<Date>`clock_timestamp()`, error })
+    .where('status', '=', 'running')
+    .returning('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
 /** Runs of one kind, newest first; `before` pages on (a run id). */
 export async function storedRuns(db: Db, kind: JobKind, opts: { limit: number; before?: number }): Promise<JobRun[]> {
   const rows = await selectRuns(db, kind, opts.before === undefined ? sql`true` : sql`id < ${opts.before}`, opts.limit);
