@@ -11,7 +11,7 @@ import { openDatabase } from './db/node.ts';
 import type { Deps } from './deps.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
-import { jsonLogger } from './lib/logger.ts';
+import { errorFields, jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
 import { endRun, failOrphanedRuns, type RunningJob } from './jobs/job-runs.ts';
@@ -113,7 +113,7 @@ async function start(): Promise<void> {
     }
     logger.info('analyse started', { why });
     return running.catch((err: unknown) => {
-      logger.error('analyse failed', { why, error: (err as Error).message });
+      logger.error('analyse failed', { why, ...errorFields(err) });
       return null;
     });
   };
@@ -124,7 +124,7 @@ async function start(): Promise<void> {
       return null;
     }
     return running.catch((err: unknown) => {
-      logger.error('list period failed', { why, error: (err as Error).message });
+      logger.error('list period failed', { why, ...errorFields(err) });
       return null;
     });
   };
@@ -166,7 +166,7 @@ async function start(): Promise<void> {
           logger.info('living chain: day simulated', {
             date: s.lastDate, baskets: s.baskets, redemptions: s.redemptions, lists: s.periods.filter((p) => p.built).length,
           }),
-        onError: (err) => logger.error('living chain stopped', { error: (err as Error).message }),
+        onError: (err) => logger.error('living chain stopped', errorFields(err)),
       });
     });
   }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, JobKind, JobTrigger } from '../db/index.ts';
-import type { Logger } from '../lib/logger.ts';
+import { errorFields, type Logger } from '../lib/logger.ts';
 
 /**
  * Runs of the tracked jobs (the nightly analyse, the list period job), as admins see them
@@ -236,7 +236,7 @@ export class JobRunner<D extends { db: Db; logger: Logger }, O, S> {
         const stop = keepAlive(
           db,
           run.id,
-          (e) => logger.warn(`${kind} run heartbeat failed`, { runId: run.id, error: (e as Error).message }),
+          (e) => logger.warn(`${kind} run heartbeat failed`, { runId: run.id, ...errorFields(e) }),
           this.heartbeatMs,
         );
         try {
@@ -247,7 +247,7 @@ export class JobRunner<D extends { db: Db; logger: Logger }, O, S> {
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           await endRun(db, run.id, { error: message }).catch((e: unknown) =>
-            logger.error(`${kind} run not recorded`, { runId: run.id, error: (e as Error).message }),
+            logger.error(`${kind} run not recorded`, { runId: run.id, ...errorFields(e) }),
           );
           throw error;
         } finally {
