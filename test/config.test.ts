@@ -33,6 +33,8 @@ describe('configuration', () => {
     ['DEMO', 'yes'],
     ['DEMO_LIVE', 'yes'],
     ['RULES_RELOAD', 'yes'],
+    ['SHUTDOWN_GRACE_SECONDS', '-1'],
+    ['SHUTDOWN_GRACE_SECONDS', 'soon'],
   ])('refuses %s=%j naming the variable', (name, value) => {
     const errors = bad({ [name]: value });
     expect(errors, `${name}=${value} was accepted`).not.toBeNull();
