@@ -245,7 +245,7 @@ async function start(): Promise<void> {
     if (!settled) {
       const error = `the server was stopped (${signal}) before the run finished; nothing of it was kept`;
       for (const run of runs) {
-        const started = await within(run.started, 1000);
+        const started = (await within(run.started, 1000))?.value;
         if (!started) continue;
         if (database.kind === 'postgres') {
           await within(
@@ -263,7 +263,11 @@ async function start(): Promise<void> {
       }
     }
     // postgres.js waits for a connection a cut-off run still holds: not long (the server rolls it back).
-    if (closeDatabase && !(await within(database.close(), settled ? 10_000 : 2000))) {
+    if (!closeDatabase) {
+      // PGlite: the run holds its connection; the next start records the run as failed
+    } else if (await within(database.close(), settled ? 10_000 : 2000)) {
+      logger.info('database closed');
+    } else {
       logger.warn('database did not close in time');
     }
     release();
@@ -273,12 +277,12 @@ async function start(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-/** Whether `p` settles within `ms` (its value, or null on timeout or rejection). */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+/** `p`'s outcome if it settles within `ms` (`value` undefined when it rejected), else null. */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ value: T | undefined } | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
   try {
-    return await Promise.race([p.catch(() => null), timeout]);
+    return await Promise.race([p.then((value) => ({ value }), () => ({ value: undefined })), timeout]);
   } finally {
     clearTimeout(timer);
   }

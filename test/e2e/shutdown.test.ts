@@ -89,6 +89,7 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
     const code = await exitWithin(server, 60_000);
     expect(code, server.log()).toBe(0);
     expect(server.log()).toContain('"msg":"shutting down"');
+    expect(server.log()).toContain('"msg":"database closed"');
     if (!databaseUrl) expect(existsSync(join(env().DATA_DIR!, 'cadence.lock'))).toBe(false);
     const run = await runAfterRestart(runId);
     expect(run.status).toBe('done');
@@ -110,5 +111,20 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
       expect(run.error).toMatch(/stopped \(SIGTERM\)/);
     }
     if (databaseUrl) expect(run.status).toBe('failed');
+  }, 180_000);
+
+  // On PostgreSQL other processes may be running runs, so a dead one shows as abandoned after a
+  // minute without heartbeat (test/jobs/runs.test.ts); the embedded folder is one process's.
+  it.skipIf(!!databaseUrl)('the next start records a run its killed process left running as failed', async () => {
+    const server = await startServer();
+    const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-29T00:00:00Z' }) });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: number };
+    await new Promise((r) => setTimeout(r, 1000));
+    server.child.kill('SIGKILL');
+    await exitWithin(server, 10_000);
+    const run = await runAfterRestart(runId);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/stopped .* before it finished/);
   }, 180_000);
 });
