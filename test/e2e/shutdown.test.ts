@@ -95,6 +95,18 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
     expect(run.status).toBe('done');
   }, 180_000);
 
+  it('answers a request in flight (a run it waits for) before it exits, and refuses new connections', async () => {
+    const server = await startServer();
+    const pending = api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: true, asOf: '2026-10-28T00:00:00Z' }) });
+    await new Promise((r) => setTimeout(r, 150));
+    server.child.kill('SIGTERM');
+    const res = await pending;
+    expect(res.status, server.log()).toBe(200);
+    expect(((await res.json()) as { members: number }).members).toBe(300);
+    await exitWithin(server, 60_000);
+    await expect(fetch(`${server.base}/healthz`)).rejects.toThrow();
+  }, 180_000);
+
   it('records a run the grace cannot wait for as failed, never leaving it running', async () => {
     const server = await startServer({ SHUTDOWN_GRACE_SECONDS: '0' });
     const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-30T00:00:00Z' }) });
