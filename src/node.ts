@@ -291,9 +291,10 @@ async function within<T>(p: Promise<T>, ms: number): Promise<{ value: T | undefi
 /**
  * Loads the demo chain into an empty database and keeps its admin key in DATA_DIR, so every demo
  * start can print it. (Real deployments create keys with `cadence keys create`; only hashes are
- * stored in the database.)
+ * stored in the database.) A database that had data before is not the demo's (a chain imported
+ * before the first start, DEMO left at auto): no admin key is made for it, none is printed (null).
  */
-async function prepareDemo(deps: Deps): Promise<string> {
+async function prepareDemo(deps: Deps): Promise<string | null> {
   const keyFile = join(deps.config.DATA_DIR, 'demo-admin-key.txt');
   const bar = progressBar({
     label: 'demo chain',
@@ -309,11 +310,11 @@ async function prepareDemo(deps: Deps): Promise<string> {
         `${loaded.basketLines} basket lines`,
     );
   }
-  if (loaded || !existsSync(keyFile)) {
+  if (loaded) {
     const created = await createApiKey(deps, { name: 'demo admin', role: 'admin' });
     writeFileSync(keyFile, `${created.key}\n`, { mode: 0o600 });
   }
-  return readFileSync(keyFile, 'utf8').trim();
+  return existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
 }
 
 start().catch((err: unknown) => {
