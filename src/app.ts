@@ -18,6 +18,7 @@ import { ingestRoutes } from './ingest/index.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { rulesRoutes } from './rules/index.ts';
 import { PayloadTooLargeError } from './lib/errors.ts';
+import { errorFields } from './lib/logger.ts';
 
 export const apiVersion = '0.1.0';
 
@@ -43,7 +44,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       await ping(deps.db);
       return c.json({ status: 'ready', database: 'ok' });
     } catch (err) {
-      deps.logger.warn('readiness check failed', { error: (err as Error).message });
+      deps.logger.warn('readiness check failed', errorFields(err));
       return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
     }
   });

@@ -11,10 +11,11 @@ import { openDatabase } from './db/node.ts';
 import type { Deps } from './deps.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
-import { jsonLogger } from './lib/logger.ts';
+import { errorFields, jsonLogger } from './lib/logger.ts';
 import { progressBar } from './lib/progress.ts';
 import { ensureDemoChain } from './jobs/demo.ts';
-import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
+import { endRun, failOrphanedRuns, type RunningJob } from './jobs/job-runs.ts';
+import { analyseRunnerFor, listsRunnerFor, startListsRun } from './jobs/runners.ts';
 import { startLiveChain, type LiveChain } from './jobs/sim-run.ts';
 import { sql } from 'kysely';
 import { loadListFonts } from './lists/node.ts';
@@ -63,6 +64,15 @@ async function start(): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info('migrations applied', { migrations: applied });
+  if (!config.DATABASE_URL) {
+    // The data folder is ours alone (locked): a `running` run in it was left by a process that
+    // stopped mid-run (killed, or a shutdown whose grace ran out). Nothing of it was kept.
+    const orphaned = await failOrphanedRuns(
+      database.db,
+      'the process running it stopped (SIGTERM, SIGINT or a crash) before it finished; nothing of it was kept',
+    );
+    if (orphaned.length) logger.warn('runs left unfinished by the last process marked failed', { runIds: orphaned });
+  }
   const references = await checkReferences(database.db, parsedRules);
   if (references.issues.length > 0) {
     console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
@@ -106,7 +116,7 @@ async function start(): Promise<void> {
     }
     logger.info('analyse started', { why });
     return running.catch((err: unknown) => {
-      logger.error('analyse failed', { why, error: (err as Error).message });
+      logger.error('analyse failed', { why, ...errorFields(err) });
       return null;
     });
   };
@@ -117,7 +127,7 @@ async function start(): Promise<void> {
       return null;
     }
     return running.catch((err: unknown) => {
-      logger.error('list period failed', { why, error: (err as Error).message });
+      logger.error('list period failed', { why, ...errorFields(err) });
       return null;
     });
   };
@@ -143,7 +153,9 @@ async function start(): Promise<void> {
   let markListening!: () => void;
   const listening = new Promise<void>((resolve) => (markListening = resolve));
   const ready = firstAnalyse
-    ? listening.then(() => analyse('first start')).then((done) => (done ? lists('first start') : null))
+    ? listening
+        .then(() => (stopping ? null : analyse('first start')))
+        .then((done) => (done && !stopping ? lists('first start') : null))
     : Promise.resolve(null);
   // The living chain starts once the first analytics and lists are there (they share PGlite).
   let live: LiveChain | null = null;
@@ -157,7 +169,7 @@ async function start(): Promise<void> {
           logger.info('living chain: day simulated', {
             date: s.lastDate, baskets: s.baskets, redemptions: s.redemptions, lists: s.periods.filter((p) => p.built).length,
           }),
-        onError: (err) => logger.error('living chain stopped', { error: (err as Error).message }),
+        onError: (err) => logger.error('living chain stopped', errorFields(err)),
       });
     });
   }
@@ -207,15 +219,60 @@ async function start(): Promise<void> {
     markListening();
   });
 
+  /**
+   * SIGTERM/SIGINT: stop taking requests and schedules, give a job run in progress
+   * SHUTDOWN_GRACE_SECONDS to finish; a run still going then is recorded as failed — on PostgreSQL
+   * at once (its transaction, cut off with the connections, keeps nothing, and can no longer end
+   * `done`: endRun needs the row `running`); on PGlite, whose one connection the run holds, by the
+   * next start. Then close the database and release the data folder. A second signal exits at once.
+   */
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      release();
+      process.exit(1);
+    }
     stopping = true;
     logger.info('shutting down', { signal });
     server.close();
     rulesWatcher?.close();
-    await live?.stop();
     await cron.shutdown();
-    await database.close();
+    await live?.stop();
+    const runs: Pick<RunningJob<unknown, unknown>, 'started' | 'done'>[] = [];
+    for (const r of [analyseRunnerFor(deps).current, listsRunnerFor(deps).current]) if (r) runs.push(r);
+    const settled = await within(
+      Promise.all(runs.map((r) => r.done.catch(() => null))),
+      config.SHUTDOWN_GRACE_SECONDS * 1000,
+    );
+    let closeDatabase = true;
+    if (!settled) {
+      const error = `the server was stopped (${signal}) before the run finished; nothing of it was kept`;
+      for (const run of runs) {
+        const started = (await within(run.started, 1000))?.value;
+        if (!started) continue;
+        if (database.kind === 'postgres') {
+          await within(
+            endRun(database.db, started.id, { error }).then(
+              () => logger.warn('run interrupted by shutdown', { runId: started.id }),
+              () => {}, // it ended meanwhile
+            ),
+            5000,
+          );
+        } else {
+          logger.warn('run interrupted by shutdown; the next start records it as failed', { runId: started.id });
+          // PGlite's connection is the run's: closing would wait for it.
+          closeDatabase = false;
+        }
+      }
+    }
+    // postgres.js waits for a connection a cut-off run still holds: not long (the server rolls it back).
+    if (!closeDatabase) {
+      // PGlite: the run holds its connection; the next start records the run as failed
+    } else if (await within(database.close(), settled ? 10_000 : 2000)) {
+      logger.info('database closed');
+    } else {
+      logger.warn('database did not close in time');
+    }
     release();
     process.exit(0);
   };
@@ -223,12 +280,24 @@ async function start(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** `p`'s outcome if it settles within `ms` (`value` undefined when it rejected), else null. */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ value: T | undefined } | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value }), () => ({ value: undefined })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Loads the demo chain into an empty database and keeps its admin key in DATA_DIR, so every demo
  * start can print it. (Real deployments create keys with `cadence keys create`; only hashes are
- * stored in the database.)
+ * stored in the database.) A database that had data before is not the demo's (a chain imported
+ * before the first start, DEMO left at auto): no admin key is made for it, none is printed (null).
  */
-async function prepareDemo(deps: Deps): Promise<string> {
+async function prepareDemo(deps: Deps): Promise<string | null> {
   const keyFile = join(deps.config.DATA_DIR, 'demo-admin-key.txt');
   const bar = progressBar({
     label: 'demo chain',
@@ -244,11 +313,11 @@ async function prepareDemo(deps: Deps): Promise<string> {
         `${loaded.basketLines} basket lines`,
     );
   }
-  if (loaded || !existsSync(keyFile)) {
+  if (loaded) {
     const created = await createApiKey(deps, { name: 'demo admin', role: 'admin' });
     writeFileSync(keyFile, `${created.key}\n`, { mode: 0o600 });
   }
-  return readFileSync(keyFile, 'utf8').trim();
+  return existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
 }
 
 start().catch((err: unknown) => {

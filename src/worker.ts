@@ -10,7 +10,7 @@ import type { Deps } from './deps.ts';
 import { analyseRunnerFor, startListsRun } from './jobs/runners.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
-import { jsonLogger, type Logger } from './lib/logger.ts';
+import { errorFields, jsonLogger, type Logger } from './lib/logger.ts';
 import { LiveRules, parseRuleSet } from './rules/rule-set.ts';
 
 /**
@@ -133,7 +133,7 @@ export default {
       const done = await withDatabase(env, ctx, job);
       if (done === null) logger.error('scheduled run skipped: no database configured', { cron: controller.cron });
     } catch (err) {
-      logger.error('scheduled run failed', { cron: controller.cron, error: (err as Error).message });
+      logger.error('scheduled run failed', { cron: controller.cron, ...errorFields(err) });
       throw err;
     }
   },

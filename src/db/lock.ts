@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -36,8 +36,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Creates the data folder private to its owner (0700), or closes an existing one to other users
+ * (at most 0750, as PostgreSQL allows its own): it holds members' names, e-mails and phone
+ * numbers, and PGlite writes its files readable and writable by anyone (0666).
+ */
+export function ensurePrivateDir(dir: string): void {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform === 'win32') return;
+  const mode = statSync(dir).mode & 0o777;
+  if (mode & 0o027) chmodSync(dir, mode & ~0o027);
+}
+
 export function lockDataDir(dataDir: string, info: Omit<LockInfo, 'pid' | 'startedAt'>): () => void {
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const path = join(dataDir, 'cadence.lock');
   const mine: LockInfo = { ...info, pid: process.pid, startedAt: new Date().toISOString() };
   for (let attempt = 0; attempt < 2; attempt++) {

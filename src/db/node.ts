@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { PGlite, Transaction as PGliteTransaction } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import type postgres from 'postgres';
 import { quoteIdent, type CopyIn, type CopyTx, type Database, type DB, type Tx } from './index.ts';
+import { ensurePrivateDir } from './lock.ts';
 import { postgresClient, postgresKysely } from './postgres.ts';
 
 export interface OpenOptions {
@@ -79,7 +79,7 @@ function singleTcpHost(url: string): boolean {
 
 export async function openPglite(dataDir: string): Promise<Database> {
   const memory = dataDir.startsWith('memory://');
-  if (!memory) mkdirSync(dataDir, { recursive: true });
+  if (!memory) ensurePrivateDir(dataDir);
   // Imported here: a process on PostgreSQL never loads PGlite (its WASM module costs CLI start time).
   const { PGlite: PGliteClass } = await import('@electric-sql/pglite');
   const pglite = await PGliteClass.create(memory ? undefined : dataDir, {

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { AppError, type FieldIssue } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
+import { errorFields, type Logger } from '../lib/logger.ts';
 
 /**
  * The one error shape of the API (RFC 9457 problem details):
@@ -79,7 +79,8 @@ export function errorHandler(logger: Logger) {
     }
     logger.error('unhandled error', {
       requestId: c.get('requestId'),
-      error: err.message,
+      // Without the values it quotes: a database error repeats the input (cards, e-mails, names).
+      ...errorFields(err),
       // The route's pattern, not the path: a path names members and cards, which logs must not.
       method: c.req.method,
       route: c.req.routePath,

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, JobKind, JobTrigger } from '../db/index.ts';
-import type { Logger } from '../lib/logger.ts';
+import { errorFields, type Logger } from '../lib/logger.ts';
 
 /**
  * Runs of the tracked jobs (the nightly analyse, the list period job), as admins see them
@@ -97,6 +97,20 @@ export async function endRun(db: Db, id: number, end: { result: unknown } | { er
     .executeTakeFirst();
   // A run's row is there from its start: without it, the run would commit unrecorded.
   if (numUpdatedRows !== 1n) throw new Error(`run ${id} has no running row to end`);
+}
+
+/**
+ * Fails every `running` run: for a database only this process can be using (the embedded one, its
+ * data folder locked), any such row was left by a process that stopped mid-run. Returns their ids.
+ */
+export async function failOrphanedRuns(db: Db, error: string): Promise<number[]> {
+  const rows = await db
+    .updateTable('job_runs')
+    .set({ status: 'failed', finished_at: sql<Date>`clock_timestamp()`, error })
+    .where('status', '=', 'running')
+    .returning('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
 }
 
 /** Runs of one kind, newest first; `before` pages on (a run id). */
@@ -222,7 +236,7 @@ export class JobRunner<D extends { db: Db; logger: Logger }, O, S> {
         const stop = keepAlive(
           db,
           run.id,
-          (e) => logger.warn(`${kind} run heartbeat failed`, { runId: run.id, error: (e as Error).message }),
+          (e) => logger.warn(`${kind} run heartbeat failed`, { runId: run.id, ...errorFields(e) }),
           this.heartbeatMs,
         );
         try {
@@ -233,7 +247,7 @@ export class JobRunner<D extends { db: Db; logger: Logger }, O, S> {
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           await endRun(db, run.id, { error: message }).catch((e: unknown) =>
-            logger.error(`${kind} run not recorded`, { runId: run.id, error: (e as Error).message }),
+            logger.error(`${kind} run not recorded`, { runId: run.id, ...errorFields(e) }),
           );
           throw error;
         } finally {
