@@ -4,7 +4,7 @@ import { withTx } from '../db/index.ts';
 import { addDays } from '../analytics/cells.ts';
 import type { Logger } from '../lib/logger.ts';
 import { localDate } from '../lib/time.ts';
-import { builtPeriodsAround, lockListBuilds, refuseOverlap, runListPeriod, type BuiltPeriod, type ListPeriodSummary } from '../lists/period.ts';
+import { assertPeriodStart, builtPeriodsAround, lockListBuilds, refuseOverlap, runListPeriod, type BuiltPeriod, type ListPeriodSummary } from '../lists/period.ts';
 import { campaignSpec } from '../offers/from-rules.ts';
 import { sha256Hex } from '../lib/hash.ts';
 import type { RuleSet } from '../rules/rule-set.ts';
@@ -86,6 +86,7 @@ export async function planListsRun(
 ): Promise<{ periodStart: string; periodDays: number }> {
   const l = opts.rules.settings.lists;
   if (opts.periodStart) {
+    assertPeriodStart(opts.periodStart);
     // a period built already keeps its own length (a rerun finds it, a regenerate rebuilds it),
     // whatever lists.period_days says now
     const built = await db.selectFrom('list_periods').select(sql<string>`period_end::text`.as('period_end'))

@@ -85,13 +85,18 @@ export interface ListPeriodSummary {
  * any periods, serialize on one advisory lock (`lockListBuilds`): the later one then finds the
  * period built (same start) or refuses the overlap (409).
  */
-export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<ListPeriodSummary> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.periodStart) || Number.isNaN(Date.parse(opts.periodStart))
-      || addDays(opts.periodStart, 0) !== opts.periodStart) {
-    throw new ValidationError(`not a date: ${opts.periodStart}`, [
+/** Refuses (422 naming periodStart) a period start that is not a real YYYY-MM-DD date. */
+export function assertPeriodStart(periodStart: string): void {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(periodStart) || Number.isNaN(Date.parse(periodStart))
+      || addDays(periodStart, 0) !== periodStart) {
+    throw new ValidationError(`not a date: ${periodStart}`, [
       { path: 'periodStart', message: 'expected a real date as YYYY-MM-DD' },
     ]);
   }
+}
+
+export async function runListPeriod(db: Db, opts: ListPeriodOptions): Promise<ListPeriodSummary> {
+  assertPeriodStart(opts.periodStart);
   const periodEnd = addDays(opts.periodStart, opts.periodDays - 1);
   return withTx(db, async (tx) => {
     await lockListBuilds(tx);
