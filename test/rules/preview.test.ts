@@ -45,6 +45,18 @@ const preview = (c: Campaign) =>
 const dateText = (d: unknown) => (d instanceof Date ? d.toISOString().slice(0, 10) : String(d));
 const dayDiff = (a: string, b: string) => Math.round((Date.parse(a) - Date.parse(b)) / 86_400_000);
 
+/** The offers (not controls) the list job would pick for campaign `c` alone this period, rolled back. */
+async function listJobPicks(c: Campaign) {
+  return withTx(getDeps().db, async (tx) => {
+    await pickOffers(tx, {
+      periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
+      analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
+    });
+    return (await sql<{ probability: number; expected_cost_cents: number }>`
+      select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
+  });
+}
+
 describe('rules check against a simulated chain', () => {
   it('validates the shipped rules against the catalogue and previews every campaign', async () => {
     const result = await checkRuleFiles(getDeps(), shipped);
@@ -328,14 +340,7 @@ describe('campaign preview', () => {
     ] as const) {
       const p = await preview(c);
       expect(p.costPerRedemptionCents, c.id).toEqual({ low: perRedemption, medium: perRedemption, high: perRedemption });
-      const picks = await withTx(db, async (tx) => {
-        await pickOffers(tx, {
-          periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
-          analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
-        });
-        return (await sql<{ probability: number; expected_cost_cents: number }>`
-          select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
-      });
+      const picks = await listJobPicks(c);
       expect(picks.length, c.id).toBeGreaterThan(20);
       for (const o of picks) expect(o.expected_cost_cents, c.id).toBe(Math.round(o.probability * perRedemption));
     }
@@ -356,14 +361,7 @@ describe('campaign preview', () => {
     const p = await preview(c);
     expect(p.referencePriceCents).toBe(300);
     expect(p.costPerRedemptionCents).toEqual({ low: perRedemption, medium: perRedemption, high: perRedemption });
-    const picks = await withTx(db, async (tx) => {
-      await pickOffers(tx, {
-        periodStart: TODAY, periodDays: 14, maxOffers: 1000, campaigns: [campaignSpec(c)],
-        analyticsAsOf: new Date(AS_OF), timeZone: 'America/New_York',
-      });
-      return (await sql<{ probability: number; expected_cost_cents: number }>`
-        select probability, expected_cost_cents from offer_picks where not control`.execute(tx)).rows;
-    });
+    const picks = await listJobPicks(c);
     expect(picks.length).toBeGreaterThan(20);
     for (const o of picks) expect(o.expected_cost_cents).toBe(Math.round(o.probability * perRedemption));
     expect(p.total.offers).toBe(picks.length);
