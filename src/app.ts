@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
 import { authRoutes } from './auth/index.ts';
 import { catalogueRoutes } from './catalogue/index.ts';
 import { checkoutRoutes } from './checkout/routes.ts';
@@ -11,6 +10,7 @@ import type { Deps } from './deps.ts';
 import { authenticate } from './http/auth.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorHandler, problemResponse } from './http/problem.ts';
+import { requestId } from './http/request-id.ts';
 import { newRouter } from './http/router.ts';
 import { storableText } from './http/text.ts';
 import { analyticsRoutes } from './analytics/routes.ts';

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import cron from 'node-cron';
@@ -22,6 +22,50 @@ import { loadListFonts } from './lists/node.ts';
 import { readRuleFiles, watchRules } from './rules/node.ts';
 import { checkReferences, formatIssue, LiveRules, parseRuleSet, type ParsedRules } from './rules/index.ts';
 import { AppError } from './lib/errors.ts';
+
+/** A signal that came before the server was up: the start stops at its next safe point. */
+class StartStopped extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal} received while starting`);
+  }
+}
+
+/**
+ * What the start holds so far, for a signal before the server is up: the data folder's lock and
+ * the database, released and closed when the start stops; `step` is what it is doing.
+ */
+const held: { release: () => void; database: { close(): Promise<void> } | null; step: string } = {
+  release: () => {},
+  database: null,
+  step: 'reading the configuration',
+};
+const starting = new AbortController();
+
+/** Exit status for a start stopped by `signal`: 128 + its number, as a shell reports it. */
+const signalExit = (signal: NodeJS.Signals) => 128 + (signal === 'SIGINT' ? 2 : 15);
+
+/**
+ * SIGTERM/SIGINT from the first line on. While starting, the first one asks the start to stop at
+ * its next safe point (between steps: a migration, a batch of the demo load under way finishes
+ * first), see stopped(); a second one exits at once. Once the server is up, `stop` takes over.
+ */
+let onSignal = (signal: NodeJS.Signals): void => {
+  if (starting.signal.aborted) {
+    console.error(`cadence: second ${signal} while starting: exiting now`);
+    held.release();
+    process.exit(signalExit(signal));
+  }
+  console.error(`cadence: ${signal} received while starting (${held.step}): stopping at the next safe point`);
+  starting.abort(new StartStopped(signal));
+};
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+/** Throws StartStopped when a signal came; else records the step the start goes on to. */
+function checkpoint(next: string): void {
+  starting.signal.throwIfAborted();
+  held.step = next;
+}
 
 /** Node entry: embedded PGlite (or PostgreSQL via DATABASE_URL), migrations, the HTTP server. */
 async function start(): Promise<void> {
@@ -50,8 +94,9 @@ async function start(): Promise<void> {
   const baseUrl = config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
   let release = () => {};
   if (!config.DATABASE_URL) {
+    checkpoint('locking the data folder');
     try {
-      release = lockDataDir(config.DATA_DIR, { owner: 'server', url: baseUrl });
+      release = held.release = lockDataDir(config.DATA_DIR, { owner: 'server', url: baseUrl });
     } catch (err) {
       if (err instanceof DataDirBusyError) {
         console.error(`cadence: ${err.message}`);
@@ -61,9 +106,14 @@ async function start(): Promise<void> {
     }
   }
   const logger = jsonLogger(config.LOG_LEVEL, (line) => process.stdout.write(`${line}\n`));
+  checkpoint('opening the database');
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  held.database = database;
+  // Migrations run whole (in their transaction): a signal meanwhile is seen after them.
+  checkpoint('migrating the database');
   const applied = await migrateToLatest(database.db);
   if (applied.length) logger.info('migrations applied', { migrations: applied });
+  checkpoint('checking the database and the rules');
   if (!config.DATABASE_URL) {
     // The data folder is ours alone (locked): a `running` run in it was left by a process that
     // stopped mid-run (killed, or a shutdown whose grace ran out). Nothing of it was kept.
@@ -104,7 +154,9 @@ async function start(): Promise<void> {
   };
   if (!deps.listFonts) logger.warn('lists', { warning: 'dejavu-fonts-ttf not found: list PDFs print only Latin-1 text correctly' });
   const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
-  const demoKey = demo ? await prepareDemo(deps) : null;
+  checkpoint('loading the demo chain');
+  const demoKey = demo ? await prepareDemo(deps, starting.signal) : null;
+  checkpoint('reading the database');
   const analyse = (why: 'first start' | 'schedule') => {
     const running = analyseRunnerFor(deps).start(
       { asOf: deps.clock.now(), timeZone: config.CHAIN_TIME_ZONE, rules: rules.current() },
@@ -146,6 +198,9 @@ async function start(): Promise<void> {
     : undefined;
   // A database that was never analysed (the demo's first start) gets its analytics right away.
   const analysed = await deps.db.selectFrom('analytics_snapshots').select('component').limit(1).execute();
+  // The last point a start can stop at: from here to the signal handlers' hand-over to `stop`
+  // below, nothing waits.
+  checkpoint('starting the server');
   const firstAnalyse = analysed.length === 0 && !!demoKey;
   // ...and the current list period right after, so the demo has lists to show.
   // Both start once the server listens: PGlite runs queries on this thread, so a long analyse
@@ -276,8 +331,7 @@ async function start(): Promise<void> {
     release();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  onSignal = (signal) => void stop(signal);
 }
 
 /** `p`'s outcome if it settles within `ms` (`value` undefined when it rejected), else null. */
@@ -296,9 +350,21 @@ async function within<T>(p: Promise<T>, ms: number): Promise<{ value: T | undefi
  * start can print it. (Real deployments create keys with `cadence keys create`; only hashes are
  * stored in the database.) A database that had data before is not the demo's (a chain imported
  * before the first start, DEMO left at auto): no admin key is made for it, none is printed (null).
+ *
+ * A load stopped by a signal keeps what it wrote; DATA_DIR/demo-loading.json (written before the
+ * load, removed once the key is kept) tells the next start to complete that chain.
  */
-async function prepareDemo(deps: Deps): Promise<string | null> {
+async function prepareDemo(deps: Deps, signal: AbortSignal): Promise<string | null> {
   const keyFile = join(deps.config.DATA_DIR, 'demo-admin-key.txt');
+  const pendingFile = join(deps.config.DATA_DIR, 'demo-loading.json');
+  let resume: { endDate: string } | undefined;
+  if (existsSync(pendingFile)) {
+    const pending = JSON.parse(readFileSync(pendingFile, 'utf8')) as { endDate?: unknown };
+    if (typeof pending.endDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(pending.endDate)) {
+      throw new Error(`${pendingFile}: no endDate; remove it and the data folder to load the demo afresh`);
+    }
+    resume = { endDate: pending.endDate };
+  }
   const bar = progressBar({
     label: 'demo chain',
     unit: 'rows',
@@ -306,7 +372,15 @@ async function prepareDemo(deps: Deps): Promise<string | null> {
     isTty: !!process.stderr.isTTY,
     now: () => performance.now(),
   });
-  const loaded = await ensureDemoChain(deps, (p) => bar.update(p.rows, p.share));
+  const loaded = await ensureDemoChain(deps, {
+    onProgress: (p) => bar.update(p.rows, p.share),
+    signal,
+    resume,
+    onLoading: (endDate) => {
+      mkdirSync(deps.config.DATA_DIR, { recursive: true });
+      writeFileSync(pendingFile, `${JSON.stringify({ endDate })}\n`);
+    },
+  });
   if (loaded) {
     bar.finish(
       `demo chain loaded: ${loaded.stores} stores, ${loaded.members} members, ${loaded.baskets} baskets, ` +
@@ -317,10 +391,24 @@ async function prepareDemo(deps: Deps): Promise<string | null> {
     const created = await createApiKey(deps, { name: 'demo admin', role: 'admin' });
     writeFileSync(keyFile, `${created.key}\n`, { mode: 0o600 });
   }
+  if (resume || loaded) rmSync(pendingFile, { force: true });
   return existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null;
 }
 
-start().catch((err: unknown) => {
+start().catch(async (err: unknown) => {
+  if (err instanceof StartStopped) return stopped(err.signal);
   console.error('cadence: failed to start:', err);
   process.exit(1);
 });
+
+/** A start stopped by a signal: close the database, release the data folder, exit non-zero. */
+async function stopped(signal: NodeJS.Signals): Promise<never> {
+  let database = 'no database was open';
+  if (held.database) database = (await within(held.database.close(), 10_000)) ? 'database closed' : 'the database did not close in time';
+  held.release();
+  console.error(
+    `cadence: start-up stopped by ${signal} while ${held.step}; ${database}, data folder released. ` +
+      'The server did not start; the next start goes on from what was done (a demo load part-way is completed).',
+  );
+  process.exit(signalExit(signal));
+}

@@ -136,7 +136,9 @@ export function checkoutRoutes(deps: Deps) {
         'Idempotent per (storeId, terminalId, txnId): a retry with the same body returns the stored ' +
         'result (replayed: true); the same key with another body is a 409. An offer is never redeemed ' +
         'beyond its limit, whatever the concurrency. Offline sales (offline: true, offerIds) keep their ' +
-        'time; an offer that could not count is listed in conflicts and in the store reconciliation.',
+        'time; an offer that could not count is listed in conflicts and in the store reconciliation, ' +
+        'with what the lane gave for it (offlineDiscounts) or, when the lane does not say, with what ' +
+        'Cadence computes on the basket (0 for an offer that does not apply to it).',
       request: { body: { required: true, ...json(CommitRequest) } },
       responses: {
         201: { description: 'Committed', ...json(CommitResult) },

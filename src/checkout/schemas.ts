@@ -76,9 +76,48 @@ export const CommitRequest = z
     offerIds: z.array(Serial).max(100).optional().openapi({
       description: 'Offline: the offers the POS applied (online the server decides)',
     }),
+    offlineDiscounts: z
+      .array(z.object({ offerId: Serial, discountCents: Cents }).strict())
+      .max(100)
+      .optional()
+      .openapi({
+        description:
+          'Offline, optional: what the lane gave for an offer of offerIds, in cents (each offer at most ' +
+          'once, at most the sale\'s total after its lines\' own discounts). An offer that could not count ' +
+          'is recorded in conflicts and in the store reconciliation with this amount; for an offer not ' +
+          'listed here, with the amount Cadence computes on the basket (0 when the offer does not apply ' +
+          'to it: below its minimum, wrong product…).',
+        example: [{ offerId: 4711, discountCents: 165 }],
+      }),
   })
   .strict()
-  .refine((r) => r.offline || r.offerIds === undefined, { path: ['offerIds'], message: 'only for offline commits' })
+  .superRefine((r, ctx) => {
+    if (!r.offline) {
+      if (r.offerIds !== undefined) ctx.addIssue({ code: 'custom', path: ['offerIds'], message: 'only for offline commits' });
+      if (r.offlineDiscounts !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['offlineDiscounts'], message: 'only for offline commits' });
+      }
+      return;
+    }
+    if (!r.offlineDiscounts) return;
+    const applied = new Set(r.offerIds ?? []);
+    const seen = new Set<number>();
+    const total = r.lines.reduce((s, l) => s + lineAmountCents(l.qty, l.unitPriceCents) - l.lineDiscountCents, 0);
+    r.offlineDiscounts.forEach((d, i) => {
+      if (seen.has(d.offerId)) {
+        ctx.addIssue({ code: 'custom', path: ['offlineDiscounts', i, 'offerId'], message: `offer ${d.offerId} is given more than once` });
+      } else if (!applied.has(d.offerId)) {
+        ctx.addIssue({ code: 'custom', path: ['offlineDiscounts', i, 'offerId'], message: `offer ${d.offerId} is not among offerIds` });
+      }
+      seen.add(d.offerId);
+      if (d.discountCents > total) {
+        ctx.addIssue({
+          code: 'custom', path: ['offlineDiscounts', i, 'discountCents'],
+          message: `more than the sale's total (${total} cents)`,
+        });
+      }
+    });
+  })
   .openapi('CommitRequest');
 
 export const IdentifyRequest = z
@@ -133,9 +172,20 @@ export const QuoteResult = z
   })
   .openapi('QuoteResult');
 
+/** Which amount an offline conflict holds. */
+const OFFLINE_CONFLICT_CENTS =
+  'What the lane gave, as its offlineDiscounts said; when it said nothing for the offer, what Cadence ' +
+  'computes on the basket (0 for an offer that does not apply to it)';
+
 export const CommitResult = QuoteResult.extend({
   basketId: z.number().int(),
-  conflicts: z.array(z.object({ offerId: z.number().int(), reason: z.string(), discountCents: z.number().int() })),
+  conflicts: z.array(
+    z.object({
+      offerId: z.number().int(),
+      reason: z.string(),
+      discountCents: z.number().int().openapi({ description: OFFLINE_CONFLICT_CENTS }),
+    }),
+  ),
   replayed: z.boolean(),
 }).openapi('CommitResult');
 
@@ -208,7 +258,7 @@ export const Reconciliation = z
         offerId: z.number().int(),
         memberNumber: z.string().nullable(),
         reason: z.string(),
-        discountCents: z.number().int(),
+        discountCents: z.number().int().openapi({ description: OFFLINE_CONFLICT_CENTS }),
         ts: z.string(),
         acknowledgedAt: z.string().nullable(),
       }),

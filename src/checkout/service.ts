@@ -78,6 +78,11 @@ export interface SaleRequest {
   offline?: boolean;
   /** Offline: the offers the POS applied. Online: ignored (the server decides). */
   offerIds?: number[];
+  /**
+   * Offline: what the lane gave per offer of offerIds (each at most once). A conflict records it;
+   * for an offer without one, the amount Cadence computes on the basket (0 if it does not apply).
+   */
+  offlineDiscounts?: Array<{ offerId: number; discountCents: number }>;
 }
 
 export interface CommitResult extends QuoteResult {
@@ -401,6 +406,9 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
     if (offline) {
       // What the POS applied stands (the customer paid it); what could not count is reported.
       const wanted = new Set(req.offerIds ?? []);
+      const laneGave = new Map((req.offlineDiscounts ?? []).map((d) => [d.offerId, d.discountCents]));
+      const conflict = (offerId: number, reason: ConflictReason, computedCents: number) =>
+        conflicts.push({ offerId, reason, discountCents: laneGave.get(offerId) ?? computedCents });
       const lines = netLines(req.lines);
       const taken = lines.map(() => 0);
       const campaignUses = new CampaignUses();
@@ -409,16 +417,16 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
       for (const id of wanted) {
         const o = offers.find((x) => x.id === id) ?? (await anyOffer(tx, id, member?.id ?? null));
         if (!o) {
-          conflicts.push({ offerId: id, reason: 'unknown_offer', discountCents: 0 });
+          conflict(id, 'unknown_offer', 0);
           continue;
         }
         const r = applyOffer({ kind: o.kind, value: o.value, minQty: o.min_qty, maxUnits: o.max_units, gtins: new Set(o.gtins), minSpendCents: o.min_spend_cents }, lines, taken);
         if ('reason' in r || r.discountCents === 0) {
           const reason = 'reason' in r ? r.reason : 'wrong_product';
           notApplied.push({ offerId: o.id, campaignId: o.campaign_id, reason });
-          // The lane gave a discount the offer does not give here: the store must hear of it. How
-          // much it gave, the request does not say (0).
-          conflicts.push({ offerId: o.id, reason, discountCents: 0 });
+          // The lane gave a discount the offer does not give here: the store must hear of it, with
+          // what the lane says it gave (0 when it does not say: Cadence computes none).
+          conflict(o.id, reason, 0);
           continue;
         }
         for (const a of r.allocations) taken[a.line]! += a.cents;
@@ -430,7 +438,7 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
           : day > o.valid_to ? 'expired'
           : o.uses >= o.uses_allowed || campaignUses.spent(o) ? 'already_used'
           : null;
-        if (reason) conflicts.push({ offerId: o.id, reason, discountCents: r.discountCents });
+        if (reason) conflict(o.id, reason, r.discountCents);
         else campaignUses.use(o);
         applied.push(a);
       }
@@ -446,7 +454,10 @@ export async function commit(deps: CheckoutDeps, req: SaleRequest): Promise<Comm
       const r = await sql`update offers set uses = uses + 1, updated_at = ${now.toISOString()}::timestamptz
         where member_id = ${member!.id} and id = ${a.offerId} and status = 'live' and uses < uses_allowed`.execute(tx);
       if (Number(r.numAffectedRows ?? 0) === 1) redeemed.push(a);
-      else if (offline) conflicts.push({ offerId: a.offerId, reason: 'already_used', discountCents: a.discountCents });
+      else if (offline) {
+        const gave = req.offlineDiscounts?.find((d) => d.offerId === a.offerId);
+        conflicts.push({ offerId: a.offerId, reason: 'already_used', discountCents: gave?.discountCents ?? a.discountCents });
+      }
       else notApplied.push({ offerId: a.offerId, campaignId: a.campaignId, reason: 'already_used' });
     }
     // Offline, the customer got every applied discount, counted or not.

@@ -26,23 +26,33 @@ export interface LoadSummary {
  * Loads a simulated chain through the same paths as a real chain's data: store upserts, then the
  * product, member and basket CSV importers, then the truth into the `sim_*` tables. Any rejected
  * row is a bug in the simulator or the importer, so it stops the load.
+ *
+ * Every step is idempotent (upserts; baskets already stored are found and skipped; truth rows
+ * `on conflict do nothing`) except the closing sim_runs row: a load stopped part-way is completed
+ * by loading the same chain again. `signal` stops it at the next safe point — between steps, or
+ * between groups of members' baskets once the batches under way are written — by throwing its
+ * reason; what was written stays.
  */
 export async function loadSimChain(
   deps: Pick<Deps, 'db'>,
   chain: SimChain,
-  opts: { batchSize?: number; onProgress?: (p: LoadProgress) => void } = {},
+  opts: { batchSize?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal | undefined } = {},
 ): Promise<LoadSummary> {
+  const checkpoint = () => opts.signal?.throwIfAborted();
   const { seed, members, stores, weeks, timeZone } = chain.options;
   const onReject = (row: RejectedRow) => {
     throw new Error(`simulated row rejected at line ${row.line} (${row.field}): ${row.reason}`);
   };
   const importOpts = { timeZone: timeZone ?? 'America/New_York', onReject };
+  checkpoint();
   opts.onProgress?.({ phase: 'catalogue', rows: 0, share: 0 });
   await upsertStores(
     deps,
     chain.stores.map((s) => ({ id: s.id, name: s.name, timeZone: s.timeZone })),
   );
+  checkpoint();
   const products = await importProducts(deps, csvChunks(chain.productsCsv()), importOpts);
+  checkpoint();
   const memberSummary = await importMembers(deps, csvChunks(chain.membersCsv()), {
     ...importOpts,
     onProgress: (rows) => opts.onProgress?.({ phase: 'members', rows, share: 0 }),
@@ -52,6 +62,8 @@ export async function loadSimChain(
   let membersDone = 0;
   function* countedMembers(): Generator<string> {
     for (let from = 0; from < members; from += 100) {
+      // Stopping: end the input here (whole baskets), let the importer finish what it has.
+      if (opts.signal?.aborted) return;
       yield* chain.basketsCsv({ from, to: Math.min(members, from + 100), header: from === 0 });
       membersDone = Math.min(members, from + 100);
     }
@@ -62,8 +74,10 @@ export async function loadSimChain(
     onProgress: (rows) => opts.onProgress?.({ phase: 'baskets', rows, share: membersDone / members }),
   });
 
+  checkpoint();
   opts.onProgress?.({ phase: 'truth', rows: baskets.imported, share: 1 });
   await loadTruth(deps.db, chain);
+  checkpoint();
   await deps.db
     .insertInto('sim_runs')
     .values({

@@ -600,6 +600,79 @@ describe(`checkout on ${dbKind}`, () => {
     expect(rec.conflicts).toContainEqual(expect.objectContaining({ terminalId: 'OFF3', offerId: id, reason: 'below_min_qty', memberNumber: m.number, discountCents: 0 }));
   });
 
+  it('offline: the conflict holds what the lane says it gave (offlineDiscounts), else what Cadence computes', async () => {
+    const db = getDeps().db;
+    const m = await member(db);
+    const below = await offer(db, m.id, { minQty: 3 }); // does not apply: 2 units on the sale
+    const used = await offer(db, m.id, { gtins: [MILK], uses: 1 }); // applies (30% of 399 = 120), used up
+    const other = await offer(db, (await member(db)).id, { gtins: [MILK] }); // another member's
+    const plain = await offer(db, m.id, { gtins: [MILK], value: 10 }); // applies and counts
+    const body = sale({
+      terminalId: 'OFF4', identity: { cardNumber: m.card }, offline: true,
+      offerIds: [below, used, other, 999_999_997, plain],
+      offlineDiscounts: [
+        { offerId: below, discountCents: 330 },
+        { offerId: used, discountCents: 100 },
+        { offerId: other, discountCents: 0 },
+        { offerId: 999_999_997, discountCents: 75 },
+      ],
+    });
+    const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(res.status).toBe(201);
+    const r = await res.json();
+    expect(r.conflicts).toEqual([
+      { offerId: below, reason: 'below_min_qty', discountCents: 330 },
+      { offerId: used, reason: 'already_used', discountCents: 100 },
+      { offerId: other, reason: 'other_member', discountCents: 0 },
+      { offerId: 999_999_997, reason: 'unknown_offer', discountCents: 75 },
+    ]);
+    expect(r.applied.map((a: { offerId: number }) => a.offerId)).toEqual([used, other, plain]);
+    expect(await uses(plain)).toBe(1);
+    const rec = await (await api.call('GET', '/v1/stores/1/reconciliation?limit=1000', api.keys.pos1)).json();
+    const mine = rec.conflicts.filter((c: { terminalId: string; txnId: string }) => c.terminalId === 'OFF4' && c.txnId === body.txnId);
+    expect(mine.map((c: { offerId: number; discountCents: number }) => [c.offerId, c.discountCents])).toEqual(
+      expect.arrayContaining([[below, 330], [used, 100], [other, 0], [999_999_997, 75]]),
+    );
+    // a retry with the same body replays; the same key with other amounts is another request
+    const again = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, body);
+    expect(again.status).toBe(200);
+    const changed = { ...body, offlineDiscounts: [{ offerId: below, discountCents: 1 }] };
+    expect((await api.call('POST', '/v1/checkout/commit', api.keys.pos1, changed)).status).toBe(409);
+  });
+
+  it('offline: refuses offlineDiscounts that do not fit the sale with 422 naming the field', async () => {
+    const m = await member(getDeps().db);
+    const base = { terminalId: 'OFF5', identity: { cardNumber: m.card }, offline: true, offerIds: [11, 12] };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ offlineDiscounts: [{ offerId: 11, discountCents: 10 }, { offerId: 11, discountCents: 20 }] }, 'offlineDiscounts[1].offerId'],
+      [{ offlineDiscounts: [{ offerId: 13, discountCents: 10 }] }, 'offlineDiscounts[0].offerId'],
+      [{ offerIds: undefined, offlineDiscounts: [{ offerId: 11, discountCents: 10 }] }, 'offlineDiscounts[0].offerId'],
+      [{ offlineDiscounts: [{ offerId: 11, discountCents: -1 }] }, 'offlineDiscounts[0].discountCents'],
+      [{ offlineDiscounts: [{ offerId: 11, discountCents: 1.5 }] }, 'offlineDiscounts[0].discountCents'],
+      // the sale's total is 2 × 549 + 399 − 100 (the lane's own line discount) = 1397
+      [{ offlineDiscounts: [{ offerId: 12, discountCents: 1398 }] }, 'offlineDiscounts[0].discountCents'],
+      [{ offlineDiscounts: [{ offerId: 12, discountCents: 5, extra: 1 }] }, 'offlineDiscounts[0]'],
+      [{ offline: false, offerIds: undefined, offlineDiscounts: [{ offerId: 12, discountCents: 5 }] }, 'offlineDiscounts'],
+    ];
+    const lines = [
+      { gtin: PAIN_STORE, qty: 2, unitPriceCents: 549, lineDiscountCents: 100 },
+      { gtin: MILK, qty: 1, unitPriceCents: 399 },
+    ];
+    for (const [over, path] of cases) {
+      const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos1, sale({ ...base, lines, ...over }));
+      expect(res.status, JSON.stringify(over)).toBe(422);
+      expect((await res.json()).issues.map((i: { path: string }) => i.path), JSON.stringify(over)).toContain(path);
+    }
+    // the whole total is fine
+    const ok = await api.call('POST', '/v1/checkout/commit', api.keys.pos1,
+      sale({ ...base, lines, offlineDiscounts: [{ offerId: 12, discountCents: 1397 }] }));
+    expect(ok.status).toBe(201);
+    expect((await ok.json()).conflicts).toEqual([
+      { offerId: 11, reason: 'unknown_offer', discountCents: 0 },
+      { offerId: 12, reason: 'unknown_offer', discountCents: 1397 },
+    ]);
+  });
+
   it('keeps pos keys to their own store', async () => {
     const res = await api.call('POST', '/v1/checkout/commit', api.keys.pos2, sale());
     expect(res.status).toBe(403);

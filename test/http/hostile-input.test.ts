@@ -380,7 +380,10 @@ const validBodies: Record<string, () => unknown[]> = {
   'POST /v1/jobs/lists': () => [{ periodStart: '2026-11-16', regenerate: false }],
   'POST /v1/checkout/identify': () => [{ storeId: 1, identity: { cardNumber: CARD } }, { storeId: 1, identity: { scan: CARD } }],
   'POST /v1/checkout/quote': () => [{ ...sale('hostile-quote'), identity: { memberNumber: MEMBER } }],
-  'POST /v1/checkout/commit': () => [{ ...sale('hostile-commit'), identity: { cardNumber: CARD }, offline: false }],
+  'POST /v1/checkout/commit': () => [
+    { ...sale('hostile-commit'), identity: { cardNumber: CARD }, offline: false },
+    { ...sale('hostile-offline'), identity: { cardNumber: CARD }, offline: true, offerIds: [1, 2], offlineDiscounts: [{ offerId: 2, discountCents: 150 }] },
+  ],
   'POST /v1/checkout/void': () => [{ storeId: 1, terminalId: 'T09', txnId: 'to-void', ts: TS }],
   'POST /v1/checkout/return': () => [
     { storeId: 1, terminalId: 'T09', txnId: 'hostile-return', ts: TS, original: { storeId: 1, terminalId: 'T09', txnId: 'to-return' }, lines: [{ gtin: gtin13(2), qty: 1 }] },
