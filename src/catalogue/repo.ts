@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { textArray, type Db } from '../db/index.ts';
 import type { Category, Manufacturer, Member, Product, Store } from './schemas.ts';
 
@@ -150,6 +150,34 @@ export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
   `.execute(db);
 }
 
+/**
+ * Brings member_cards in line with the cards of the members numbered `numbers` (every member an
+ * upsert can change: a card moves only between members of the same batch, see upsert.ts), as of
+ * `at`: a card a member no longer has is closed at `at`; a card new to its member opens at `at`,
+ * except a member's first card that no one held before, which opens at '-infinity' (baskets
+ * imported from history are older than the member row; see the migration). A card taken back at
+ * the very instant it was given up reopens its row.
+ */
+async function recordCards(db: Db, numbers: RawBuilder<unknown>, at: Date): Promise<void> {
+  await sql`
+    update member_cards h set to_at = ${at}
+    from unnest(${numbers}) as s(member_number) join members m on m.member_number = s.member_number
+    where h.member_id = m.id and h.to_at is null and h.card_number is distinct from m.card_number
+  `.execute(db);
+  await sql`
+    insert into member_cards (member_id, card_number, from_at)
+    select m.id, m.card_number,
+           case when exists (select 1 from member_cards x where x.card_number = m.card_number)
+                  or exists (select 1 from member_cards x where x.member_id = m.id)
+                then ${at}::timestamptz else '-infinity' end
+    from unnest(${numbers}) as s(member_number) join members m on m.member_number = s.member_number
+    where m.card_number is not null
+      and not exists (select 1 from member_cards h
+                      where h.member_id = m.id and h.card_number = m.card_number and h.to_at is null)
+    on conflict (member_id, card_number, from_at) do update set to_at = null
+  `.execute(db);
+}
+
 /** Card numbers in `cards` that belong to a member with another member number. */
 export async function cardOwners(
   db: Db,
@@ -176,7 +204,7 @@ export async function existingMemberNumbers(db: Db, numbers: string[]): Promise<
  * registering that card attaches the member number to it, so its history is kept.
  * Absent (null) fields keep their current value.
  */
-export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
+export async function upsertMembers(db: Db, rows: Member[], at: Date): Promise<void> {
   const numbers = textArray(rows.map((r) => r.memberNumber));
   const cards = textArray(rows.map((r) => r.cardNumber));
   // Members taking another card give up their old one first: it may go to another member of
@@ -225,6 +253,7 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
            coalesce(excluded.has_baby, members.has_baby),
            coalesce(excluded.enrolled_on, members.enrolled_on))
   `.execute(db);
+  await recordCards(db, numbers, at);
   const withContact = rows.filter((r) => r.contact);
   if (withContact.length === 0) return;
   // A contact field left out (undefined) keeps its stored value, null clears it: an e-mail

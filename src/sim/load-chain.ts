@@ -28,7 +28,7 @@ export interface LoadSummary {
  * row is a bug in the simulator or the importer, so it stops the load.
  */
 export async function loadSimChain(
-  deps: Pick<Deps, 'db'>,
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'clock'>>,
   chain: SimChain,
   opts: { batchSize?: number; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<LoadSummary> {
@@ -43,7 +43,10 @@ export async function loadSimChain(
     chain.stores.map((s) => ({ id: s.id, name: s.name, timeZone: s.timeZone })),
   );
   const products = await importProducts(deps, csvChunks(chain.productsCsv()), importOpts);
-  const memberSummary = await importMembers(deps, csvChunks(chain.membersCsv()), {
+  // Card changes are dated by the clock; without one, as of the simulated chain's last day
+  // (its members are new, so nothing is dated by it today: every card opens at '-infinity').
+  const clock = deps.clock ?? { now: () => new Date(`${chain.endDate}T00:00:00Z`) };
+  const memberSummary = await importMembers({ db: deps.db, clock }, csvChunks(chain.membersCsv()), {
     ...importOpts,
     onProgress: (rows) => opts.onProgress?.({ phase: 'members', rows, share: 0 }),
   });
