@@ -16,6 +16,7 @@ import * as offerFileCursor from './20261125_14_offer_file_cursor.ts';
 import * as conflictsOfflineNotApplicable from './20261125_15_conflicts_offline_not_applicable.ts';
 import * as reconciliationAcknowledged from './20261125_16_reconciliation_acknowledged.ts';
 import * as jobRunsLists from './20261125_17_job_runs_lists.ts';
+import * as memberCards from './20261125_18_member_cards.ts';
 
 /**
  * Static list of migrations (Workers have no filesystem to scan). Names sort by time; never
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_15_conflicts_offline_not_applicable': conflictsOfflineNotApplicable,
   '20261125_16_reconciliation_acknowledged': reconciliationAcknowledged,
   '20261125_17_job_runs_lists': jobRunsLists,
+  '20261125_18_member_cards': memberCards,
 };

@@ -150,6 +150,36 @@ export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
   `.execute(db);
 }
 
+/**
+ * Brings member_cards in line with the cards of the members `ids` (those an upsert wrote: a card
+ * moves only between members of the same batch, see upsert.ts), as of
+ * `at`: a card a member no longer has is closed at `at`; a card new to its member opens at `at`,
+ * except a member's first card that no one held before, which opens at '-infinity' (baskets
+ * imported from history are older than the member row; see the migration). A card taken back at
+ * the very instant it was given up reopens its row.
+ */
+async function recordCards(db: Db, ids: number[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const members = sql`unnest(${textArray(ids)}::bigint[]) as s(id) join members m on m.id = s.id`;
+  await sql`
+    update member_cards h set to_at = ${at}
+    from ${members}
+    where h.member_id = m.id and h.to_at is null and h.card_number is distinct from m.card_number
+  `.execute(db);
+  await sql`
+    insert into member_cards (member_id, card_number, from_at)
+    select m.id, m.card_number,
+           case when exists (select 1 from member_cards x where x.card_number = m.card_number)
+                  or exists (select 1 from member_cards x where x.member_id = m.id)
+                then ${at}::timestamptz else '-infinity' end
+    from ${members}
+    where m.card_number is not null
+      and not exists (select 1 from member_cards h
+                      where h.member_id = m.id and h.card_number = m.card_number and h.to_at is null)
+    on conflict (member_id, card_number, from_at) do update set to_at = null
+  `.execute(db);
+}
+
 /** Card numbers in `cards` that belong to a member with another member number. */
 export async function cardOwners(
   db: Db,
@@ -176,16 +206,17 @@ export async function existingMemberNumbers(db: Db, numbers: string[]): Promise<
  * registering that card attaches the member number to it, so its history is kept.
  * Absent (null) fields keep their current value.
  */
-export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
+export async function upsertMembers(db: Db, rows: Member[], at: Date): Promise<void> {
   const numbers = textArray(rows.map((r) => r.memberNumber));
   const cards = textArray(rows.map((r) => r.cardNumber));
   // Members taking another card give up their old one first: it may go to another member of
   // the batch (the check allowed that), whose row would otherwise meet it still held.
-  await sql`
+  const { rows: freed } = await sql<{ id: string | number }>`
     update members m set card_number = null, updated_at = now()
     from unnest(${numbers}, ${cards}) as s(member_number, card_number)
     where m.member_number = s.member_number and s.card_number is not null
       and m.card_number is not null and m.card_number <> s.card_number
+    returning m.id
   `.execute(db);
   await sql`
     update members m set member_number = s.member_number, status = 'registered', updated_at = now()
@@ -193,7 +224,7 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
     where m.card_number = s.card_number and m.member_number is null
       and not exists (select 1 from members x where x.member_number = s.member_number)
   `.execute(db);
-  await sql`
+  const { rows: written } = await sql<{ id: string | number }>`
     insert into members (member_number, card_number, status, home_store_id, household_size,
                          has_dog, has_cat, has_baby, enrolled_on)
     select s.member_number, s.card_number, 'registered', s.home_store_id::int,
@@ -224,7 +255,10 @@ export async function upsertMembers(db: Db, rows: Member[]): Promise<void> {
            coalesce(excluded.has_dog, members.has_dog), coalesce(excluded.has_cat, members.has_cat),
            coalesce(excluded.has_baby, members.has_baby),
            coalesce(excluded.enrolled_on, members.enrolled_on))
+    returning members.id
   `.execute(db);
+  // Only rows written can have changed cards: a batch sent again unchanged costs nothing more.
+  await recordCards(db, [...new Set([...freed, ...written].map((r) => Number(r.id)))], at);
   const withContact = rows.filter((r) => r.contact);
   if (withContact.length === 0) return;
   // A contact field left out (undefined) keeps its stored value, null clears it: an e-mail

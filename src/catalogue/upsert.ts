@@ -150,7 +150,11 @@ export const upsertProducts = (deps: Pick<Deps, 'db'>, rows: Product[], mode: Up
     mode,
   );
 
-export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: UpsertMode = 'all-or-nothing') =>
+/**
+ * Members by member number. A card handed to another member is recorded in member_cards (the
+ * earlier holder's period closed, the new one's opened) at the clock's now, in the same transaction.
+ */
+export const upsertMembers = (deps: Pick<Deps, 'db' | 'clock'>, rows: Member[], mode: UpsertMode = 'all-or-nothing') =>
   upsertChecked(
     deps,
     {
@@ -218,7 +222,7 @@ export const upsertMembers = (deps: Pick<Deps, 'db'>, rows: Member[], mode: Upse
         });
         return out;
       },
-      write: repo.upsertMembers,
+      write: (db, batch) => repo.upsertMembers(db, batch, deps.clock.now()),
     },
     rows,
     mode,

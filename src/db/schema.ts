@@ -86,6 +86,17 @@ export interface MemberContactsTable {
   updated_at: DefaultedTimestamp;
 }
 
+/**
+ * Who held which card when (migration 20261125_18): `from_at <= instant < to_at`, `to_at` null
+ * while held. A card's first holder holds it from '-infinity' (read it as text: no Date has it).
+ */
+export interface MemberCardsTable {
+  member_id: Int8;
+  card_number: string;
+  from_at: Timestamp;
+  to_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
 export type BasketSource = 'pos' | 'import' | 'checkout';
 
 export interface BasketsTable {
@@ -475,6 +486,7 @@ export interface DB {
   products: ProductsTable;
   members: MembersTable;
   member_contacts: MemberContactsTable;
+  member_cards: MemberCardsTable;
   baskets: BasketsTable;
   basket_lines: BasketLinesTable;
   api_keys: ApiKeysTable;

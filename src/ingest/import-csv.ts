@@ -667,7 +667,7 @@ const memberColumns = {
 type MemberColumn = keyof typeof memberColumns;
 
 /** Imports a member CSV (registering cards first seen in baskets); contact data goes apart. */
-export async function importMembers(deps: Pick<Deps, 'db'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
+export async function importMembers(deps: Pick<Deps, 'db' | 'clock'>, chunks: Chunks, opts: ImportOptions): Promise<ImportSummary> {
   return importRecords(chunks, opts, {
     columns: memberColumns,
     required: [['memberNumber']],

@@ -20,7 +20,10 @@ import type { IngestOutcome } from './ingest-baskets.ts';
  *      `COPY … FROM STDIN`, PGlite `COPY … FROM '/dev/blob'`), else `insert … from unnest`
  *      (Workers, or inside a caller's transaction such as a checkout commit);
  *   6. for keys already taken, the stored basket's id and hash: same hash → duplicate; else, if
- *      its stored lines are the same lines in another order (read only then) → duplicate; else conflict.
+ *      the basket names by card a member other than the stored one, and member_cards says the
+ *      stored member held that card at the basket's instant (read only then), the hash is taken
+ *      with the stored member (a card re-issued since); then, if its stored lines are the same
+ *      lines in another order (read only then) → duplicate; else conflict.
  *
  * Why this shape: storing the lines is the one cost no path avoids (a COPY of final rows into a
  * table with basket_lines' key takes about twice a plain COPY); every line that went through a
@@ -382,7 +385,12 @@ async function write(
   const conflicts = new Set<number>();
   if (taken.length > 0) {
     const stored = await storedBaskets(tx, taken.map((i) => rows.heads[i]!));
-    const reordered = await sameLinesReordered(tx, rows, taken, stored, hashes, memberOf);
+    // A card re-issued since the basket was stored names another member now: the basket is
+    // hashed again with the stored member, if the card was that member's at the basket's instant.
+    const heldThen = await cardsHeldThen(tx, rows, taken, stored, hashes, memberOf);
+    for (const [i, member] of heldThen) hashes[i] = contentHash(rows, i, member);
+    const memberNow = (i: number) => heldThen.get(i) ?? memberOf(rows.heads[i]!);
+    const reordered = await sameLinesReordered(tx, rows, taken, stored, hashes, memberNow);
     taken.forEach((i, k) => {
       const hit = stored.get(k);
       if (!hit) throw new Error(`basket key of batch row ${i} neither inserted nor found`);
@@ -571,7 +579,19 @@ function memberCtes(found: string, inserted: string, column: 'card_number' | 'me
       where not exists (select 1 from members x where x.${col} = w.ref)
       order by 1
       on conflict (${col}) do nothing
-      returning id, ${col} as ref`;
+      returning id, ${col} as ref${
+    column === 'card_number'
+      ? // A card first met here opens its history: from '-infinity' (this basket and any older one
+        // imported from history are the new member's), or, for a card a member gave up earlier,
+        // from the end of its last period. Only new cards pay for it.
+        sql`
+    ), ${sql.raw(inserted)}_held as (
+      insert into member_cards (member_id, card_number, from_at)
+      select i.id, i.ref,
+             coalesce((select max(h.to_at) from member_cards h where h.card_number = i.ref), '-infinity')
+      from ${sql.raw(inserted)} i`
+      : sql``
+  }`;
 }
 
 async function insertLines(tx: Tx, copy: LineCopy, rows: BasketRows, created: { i: number; id: number; member: number }[]): Promise<void> {
@@ -716,7 +736,7 @@ async function sameLinesReordered(
   taken: number[],
   stored: Map<number, { id: number; hash: string; memberId: number }>,
   hashes: string[],
-  memberOf: (h: BasketHead) => number,
+  memberOf: (i: number) => number,
 ): Promise<Set<number>> {
   const lineKey = (gtin: string, qtyMilli: number, price: number | null | undefined, discount: number) =>
     `${gtin}:${qtyMilli}:${price ?? ''}:${discount}`;
@@ -751,9 +771,48 @@ async function sameLinesReordered(
     const inStoredOrder = new BasketRows();
     inStoredOrder.addBasket(rows.heads[i]!);
     for (const l of storedLines) inStoredOrder.addLine(l.gtin, Number(l.qty_milli), l.price, l.discount);
-    if (contentHash(inStoredOrder, 0, memberOf(rows.heads[i]!)) === hit.hash) same.add(i);
+    if (contentHash(inStoredOrder, 0, memberOf(i)) === hit.hash) same.add(i);
   }
   return same;
+}
+
+/**
+ * The taken baskets (positions in `rows`) that name by card a member other than the stored one,
+ * whose hash differs, and whose card the stored member held at the basket's instant (member_cards):
+ * the stored member, by position. Their hash is then computed with that member, so the retry of a
+ * basket posted before its card moved is a duplicate again, and any other content still a
+ * conflict. A card the stored member never held, or held at another time, gives nothing. Read only
+ * for such baskets (rare): one indexed probe each.
+ */
+async function cardsHeldThen(
+  tx: Tx,
+  rows: BasketRows,
+  taken: number[],
+  stored: Map<number, { id: number; hash: string; memberId: number }>,
+  hashes: string[],
+  memberOf: (h: BasketHead) => number,
+): Promise<Map<number, number>> {
+  const held = new Map<number, number>();
+  const candidates = taken.flatMap((i, k) => {
+    const hit = stored.get(k);
+    const h = rows.heads[i]!;
+    return hit && hit.hash !== hashes[i] && h.member?.kind === 'card' && hit.memberId !== 0 && hit.memberId !== memberOf(h)
+      ? [{ i, member: hit.memberId, card: h.member.ref, ts: h.ts }]
+      : [];
+  });
+  if (candidates.length === 0) return held;
+  const { rows: found } = await sql<{ k: number }>`
+    select w.k::int - 1 as k
+    from unnest(${textArray(candidates.map((c) => c.member))}::bigint[], ${textArray(candidates.map((c) => c.card))},
+                ${textArray(candidates.map((c) => c.ts))}::timestamptz[]) with ordinality as w(member_id, card_number, ts, k)
+    where exists (select 1 from member_cards h
+                  where h.member_id = w.member_id and h.card_number = w.card_number
+                    and h.from_at <= w.ts and (h.to_at is null or w.ts < h.to_at))`.execute(tx);
+  for (const r of found) {
+    const c = candidates[Number(r.k)]!;
+    held.set(c.i, c.member);
+  }
+  return held;
 }
 
 /** The stored id, hash and member of each head's key, by position in `heads`. */

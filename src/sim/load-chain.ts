@@ -34,7 +34,7 @@ export interface LoadSummary {
  * reason; what was written stays.
  */
 export async function loadSimChain(
-  deps: Pick<Deps, 'db'>,
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'clock'>>,
   chain: SimChain,
   opts: { batchSize?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal | undefined } = {},
 ): Promise<LoadSummary> {
@@ -53,7 +53,10 @@ export async function loadSimChain(
   checkpoint();
   const products = await importProducts(deps, csvChunks(chain.productsCsv()), importOpts);
   checkpoint();
-  const memberSummary = await importMembers(deps, csvChunks(chain.membersCsv()), {
+  // Card changes are dated by the clock; without one, as of the simulated chain's last day
+  // (its members are new, so nothing is dated by it today: every card opens at '-infinity').
+  const clock = deps.clock ?? { now: () => new Date(`${chain.endDate}T00:00:00Z`) };
+  const memberSummary = await importMembers({ db: deps.db, clock }, csvChunks(chain.membersCsv()), {
     ...importOpts,
     onProgress: (rows) => opts.onProgress?.({ phase: 'members', rows, share: 0 }),
   });

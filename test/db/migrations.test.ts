@@ -7,7 +7,7 @@ import { dbKind, freshDatabase } from '../support/db.ts';
 const tables = [
   'analytics_snapshots', 'api_keys', 'basket_lines', 'baskets', 'campaign_terms', 'categories',
   'category_associations', 'checkout_commits', 'cycle_priors', 'job_runs',
-  'list_periods', 'lists', 'manufacturers', 'member_category_cells', 'member_category_cycles',
+  'list_periods', 'lists', 'manufacturers', 'member_cards', 'member_category_cells', 'member_category_cycles',
   'member_contacts', 'member_product_backtest', 'member_product_cycles', 'member_product_scores',
   'member_scores', 'member_traits', 'members', 'offer_redemptions', 'offer_reservations', 'offers',
   'prediction_calibration', 'products', 'redemption_conflicts', 'returned_units', 'sim_member_category_truth',
