@@ -15,7 +15,7 @@ import { staticRules } from '../../src/rules/rule-set.ts';
 import { fixedClock } from '../../src/lib/clock.ts';
 import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, untilReady } from '../support/net.ts';
 
 // A commit interrupted by killing the server (kill -9, mid-flight): after a restart every
 // transaction is either fully there (basket, commit record, redemption, offer use) or fully absent,
@@ -55,16 +55,7 @@ async function startServer(): Promise<{ base: string; child: ChildProcess }> {
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited:\n${log}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (i > 600) throw new Error(`server not ready:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(base, child, () => log);
   return { base, child };
 }
 

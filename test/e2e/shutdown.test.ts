@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl, dbKind } from '../support/db.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, untilReady } from '../support/net.ts';
 
 // SIGTERM (a deploy, `docker stop`) while a job runs: the server stops taking requests, gives the
 // run SHUTDOWN_GRACE_SECONDS to finish, records it as failed when it cannot, closes the database,
@@ -41,16 +41,7 @@ async function startServer(extra: Record<string, string> = {}) {
   child.stderr!.on('data', (d) => (log += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited:\n${log}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (i > 600) throw new Error(`server not ready:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(base, child, () => log);
   return { base, child, exited, log: () => log };
 }
 

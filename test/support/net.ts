@@ -11,3 +11,20 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Waits until the server process `child` answers `${base}/readyz`; throws with its output (`log()`)
+ * when it exits first or is not ready within about a minute.
+ */
+export async function untilReady(base: string, child: { exitCode: number | null }, log: () => string): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited:\n${log()}`);
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    if (i > 600) throw new Error(`server not ready:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
