@@ -160,22 +160,35 @@ export async function upsertProducts(db: Db, rows: Product[]): Promise<void> {
  */
 async function recordCards(db: Db, ids: number[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  const members = sql`unnest(${textArray(ids)}::bigint[]) as s(id) join members m on m.id = s.id`;
+  // Every read goes through a key with `= any(…)` (an index scan whatever the statistics): joins
+  // and anti-joins let PGlite's planner, which has no statistics, scan all of member_cards once
+  // per batch or per member (measured: 50,000 new members 2.5 s against 1.1 s without history).
+  const idList = sql`${textArray(ids)}::bigint[]`;
   await sql`
     update member_cards h set to_at = ${at}
-    from ${members}
-    where h.member_id = m.id and h.to_at is null and h.card_number is distinct from m.card_number
+    where h.member_id = any(${idList}) and h.to_at is null
+      and h.card_number is distinct from (select m.card_number from members m where m.id = h.member_id)
   `.execute(db);
+  const { rows: members } = await sql<{ id: string | number; card_number: string }>`
+    select id, card_number from members where id = any(${idList}) and card_number is not null`.execute(db);
+  if (members.length === 0) return;
+  const { rows: byMember } = await sql<{ member_id: string | number; card_number: string; open: boolean }>`
+    select member_id, card_number, to_at is null as open from member_cards where member_id = any(${idList})`.execute(db);
+  const { rows: byCard } = await sql<{ card_number: string }>`
+    select distinct card_number from member_cards
+    where card_number = any(${textArray(members.map((m) => m.card_number))}::text[])`.execute(db);
+  const holding = new Set(byMember.filter((r) => r.open).map((r) => `${Number(r.member_id)}\u0000${r.card_number}`));
+  const withHistory = new Set(byMember.map((r) => Number(r.member_id)));
+  const knownCards = new Set(byCard.map((r) => r.card_number));
+  const open = members.filter((m) => !holding.has(`${Number(m.id)}\u0000${m.card_number}`));
+  if (open.length === 0) return;
   await sql`
     insert into member_cards (member_id, card_number, from_at)
-    select m.id, m.card_number,
-           case when exists (select 1 from member_cards x where x.card_number = m.card_number)
-                  or exists (select 1 from member_cards x where x.member_id = m.id)
-                then ${at}::timestamptz else '-infinity' end
-    from ${members}
-    where m.card_number is not null
-      and not exists (select 1 from member_cards h
-                      where h.member_id = m.id and h.card_number = m.card_number and h.to_at is null)
+    select s.member_id, s.card_number,
+           case when s.first then '-infinity'::timestamptz else ${at}::timestamptz end
+    from unnest(${textArray(open.map((m) => m.id))}::bigint[], ${textArray(open.map((m) => m.card_number))}::text[],
+                ${textArray(open.map((m) => !knownCards.has(m.card_number) && !withHistory.has(Number(m.id))))}::boolean[])
+      as s(member_id, card_number, first)
     on conflict (member_id, card_number, from_at) do update set to_at = null
   `.execute(db);
 }
