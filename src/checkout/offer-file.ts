@@ -147,17 +147,16 @@ export async function reconciliation(
       typeof key[2] !== 'string' || !Number.isSafeInteger(key[3])) {
       throw new ValidationError('not a reconciliation cursor', [{ path: 'after', message: 'expected the nextCursor of an earlier page' }]);
     }
-    // ::text first: postgres.js sends a timestamptz parameter through Date, to the millisecond
     after = sql`and (c.ts, c.terminal_id collate "C", c.txn_id collate "C", c.offer_id)
-      > (${key[0]}::text::timestamptz, ${key[1]}, ${key[2]}, ${key[3] as number})`;
+      > (${timestamptz(key[0])}, ${key[1]}, ${key[2]}, ${key[3] as number})`;
   }
   const status = page.status === 'open' ? sql`and c.acknowledged_at is null`
     : page.status === 'acknowledged' ? sql`and c.acknowledged_at is not null` : sql``;
   const { rows } = await sql<{
     terminal_id: string; txn_id: string; offer_id: number; member_number: string | null;
-    reason: string; discount_cents: number; ts: Date; ts_key: string; acknowledged_at: Date | null;
+    reason: string; discount_cents: number; ts_key: string; acknowledged_at: Date | null;
   }>`
-    select c.terminal_id, c.txn_id, c.offer_id, m.member_number, c.reason, c.discount_cents, c.ts,
+    select c.terminal_id, c.txn_id, c.offer_id, m.member_number, c.reason, c.discount_cents,
       to_char(c.ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as ts_key, c.acknowledged_at
     from redemption_conflicts c left join members m on m.id = c.member_id
     where c.store_id = ${storeId} ${status} ${after}
