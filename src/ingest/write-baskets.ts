@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { textArray, withTx, type BasketSource, type CopyIn, type Db, type Tx } from '../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { md5HexBytes } from '../lib/md5.ts';
+import { roundThousandths } from '../lib/money.ts';
 import { epochText, parseInstant } from '../lib/time.ts';
 import type { IngestOutcome } from './ingest-baskets.ts';
 
@@ -481,11 +482,6 @@ function writeLine(b: AsciiBuffer, rows: BasketRows, l: number, sep: number): vo
   if (price !== null && price !== undefined) b.int(price);
   b.byte(sep);
   b.int(rows.discountCents[l]!);
-}
-
-/** round(qty × price) as numeric rounds it (half away from zero), from qty in thousandths × cents. */
-function roundThousandths(milliCents: number): number {
-  return milliCents < 0 ? -Math.floor((500 - milliCents) / 1000) : Math.floor((milliCents + 500) / 1000);
 }
 
 // Code-unit order; PostgreSQL's order of the same texts may differ, which only matters for lock

@@ -6,7 +6,11 @@
  * Pure (no imports): shared by the API's and the import's checks and by checkout.
  */
 export function lineAmountCents(qty: number, unitPriceCents: number): number {
-  const milliCents = Math.round(qty * 1000) * unitPriceCents;
+  return roundThousandths(Math.round(qty * 1000) * unitPriceCents);
+}
+
+/** round(qty × price) as numeric rounds it (half away from zero), from qty in thousandths × cents. */
+export function roundThousandths(milliCents: number): number {
   return milliCents < 0 ? -Math.floor((500 - milliCents) / 1000) : Math.floor((milliCents + 500) / 1000);
 }
 
