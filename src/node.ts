@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import cron from 'node-cron';
@@ -92,6 +93,14 @@ async function start(): Promise<void> {
     throw err;
   }
   const baseUrl = config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
+  // Before the database and the demo load (a minute on a first start): a port already taken
+  // would otherwise be found only then.
+  checkpoint('checking the port');
+  const portProblem = await cannotListen(config.PORT, config.HOST);
+  if (portProblem) {
+    console.error(`cadence: ${portProblem}`);
+    process.exit(1);
+  }
   let release = () => {};
   if (!config.DATABASE_URL) {
     checkpoint('locking the data folder');
@@ -273,6 +282,16 @@ async function start(): Promise<void> {
     }
     markListening();
   });
+  // Taken between the check above and now (or refused for another reason): say so, close the
+  // database and release the data folder, instead of dying on an unhandled 'error' event.
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`cadence: ${listenProblem(err, config.PORT, config.HOST)}`);
+    void cron.shutdown();
+    rulesWatcher?.close();
+    void closeAndExit(1);
+  });
 
   /**
    * SIGTERM/SIGINT: stop taking requests and schedules, give a job run in progress
@@ -398,8 +417,41 @@ async function prepareDemo(deps: Deps, signal: AbortSignal): Promise<string | nu
 start().catch(async (err: unknown) => {
   if (err instanceof StartStopped) return stopped(err.signal);
   console.error('cadence: failed to start:', err);
-  process.exit(1);
+  await closeAndExit(1);
 });
+
+/** Closes the database the start opened (if any; up to 10 s), releases the data folder, exits. */
+async function closeAndExit(code: number): Promise<never> {
+  if (held.database && !(await within(held.database.close(), 10_000))) {
+    console.error('cadence: the database did not close in time');
+  }
+  held.release();
+  process.exit(code);
+}
+
+/** Why the server could not listen on host:port, for the operator (null: it can). */
+function cannotListen(port: number, host: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(listenProblem(err, port, host)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}
+
+function listenProblem(err: NodeJS.ErrnoException, port: number, host: string): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is in use by another program (PORT): stop it, or set PORT to a free port`;
+    case 'EACCES':
+      return `port ${port} on ${host} needs privileges this user does not have (PORT): choose a port above 1023`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${host} (HOST): not an address of this machine`;
+    default:
+      return `cannot listen on ${host}:${port} (HOST, PORT): ${err.message}`;
+  }
+}
 
 /** A start stopped by a signal: close the database, release the data folder, exit non-zero. */
 async function stopped(signal: NodeJS.Signals): Promise<never> {
