@@ -321,7 +321,7 @@ async function writeSimCsv(chain: SimChain, file: string): Promise<number> {
   const out = outputFile(file);
   const bar = simBar();
   const members = chain.options.members;
-  let lines = 0;
+  let lines = -1; // the header is not a basket line
   for (let from = 0; from < members; from += 200) {
     const range = { from, to: Math.min(members, from + 200), header: from === 0 };
     for (const chunk of csvChunks(chain.basketsCsv(range))) {
@@ -331,7 +331,7 @@ async function writeSimCsv(chain: SimChain, file: string): Promise<number> {
     bar.update(lines, range.to / members);
   }
   await out.end();
-  bar.finish(`wrote ${lines - 1} basket lines to ${file}`);
+  bar.finish(`wrote ${lines} basket lines to ${file}`);
   return 0;
 }
 

@@ -76,7 +76,8 @@ export const InstantWithOffset = z
   .string()
   .regex(
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/,
-    'a timestamp with a UTC offset, e.g. 2026-11-24T10:15:00-05:00',
+    // abort: a value not written as asked is not also "not a real date and time"
+    { message: 'a timestamp with a UTC offset, e.g. 2026-11-24T10:15:00-05:00', abort: true },
   )
   .superRefine((v, ctx) => {
     const instant = parseInstant(v);
@@ -87,7 +88,7 @@ export const InstantWithOffset = z
 
 export const LocalDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date YYYY-MM-DD', abort: true })
   .superRefine((v, ctx) => {
     const t = Date.parse(`${v}T00:00:00Z`);
     if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== v) {
