@@ -76,12 +76,12 @@ const noRules: RuleSource = {
 async function openSession(
   config: Config,
   opts: { rules?: RuleSource } = {},
-): Promise<Session & { close(): Promise<void> }> {
+): Promise<Session & { migrated: string[]; close(): Promise<void> }> {
   const loaded = opts.rules ? null : await loadRules(config);
   const rules = opts.rules ?? loaded!.source;
   const release = config.DATABASE_URL ? () => {} : lockDataDir(config.DATA_DIR, { owner: 'cli' });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-  await migrateToLatest(database.db);
+  const migrated = await migrateToLatest(database.db);
   if (loaded) {
     // As the server at start: rules naming what the catalogue lacks are refused, not run without.
     const { checkReferences, RuleFileError } = await import('./rules/index.ts');
@@ -106,6 +106,7 @@ async function openSession(
     config,
     database,
     deps,
+    migrated,
     async close() {
       await database.close();
       release();
@@ -632,7 +633,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
   try {
     switch (command) {
       case 'migrate':
-        console.log('schema is up to date');
+        for (const name of session.migrated) console.log(`applied ${name}`);
+        {
+          const n = session.migrated.length;
+          console.log(`schema is up to date (${n ? `${n} migration${n === 1 ? '' : 's'} applied` : 'nothing to apply'})`);
+        }
         return 0;
       case 'import':
         if (!sub || !arg) throw new UsageError('usage: import baskets|products|members FILE');

@@ -4,12 +4,25 @@ import { describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl } from '../support/db.ts';
 import { gtin13 } from '../support/factories.ts';
+import { migrations } from '../../migrations/index.ts';
 
 const { dir, env } = useProcessDatabase('cadence-cli-');
 
 const cadence = (...args: string[]) => runCadence(env(), ...args);
 
 describe('cadence CLI', () => {
+  // First: the database is new. `migrate` said only "schema is up to date" even when it had just
+  // created the whole schema; an operator upgrading wants to see what changed.
+  it('migrate names the migrations it applies, and then that there is nothing to apply', async () => {
+    const first = await cadence('migrate');
+    expect(first.code, first.stderr).toBe(0);
+    const applied = first.stdout.split('\n').filter((l) => l.startsWith('applied ')).map((l) => l.slice('applied '.length));
+    expect(applied).toEqual(Object.keys(migrations));
+    expect(first.stdout).toContain(`schema is up to date (${applied.length} migrations applied)`);
+    const again = await cadence('migrate');
+    expect(again.stdout.trim()).toBe('schema is up to date (nothing to apply)');
+  });
+
   it('imports a basket file, writes rejected rows beside it, and re-imports nothing', async () => {
     const file = join(dir, 'history.csv');
     writeFileSync(
