@@ -132,14 +132,21 @@ async function start(): Promise<void> {
     );
     if (orphaned.length) logger.warn('runs left unfinished by the last process marked failed', { runIds: orphaned });
   }
-  const references = await checkReferences(database.db, parsedRules);
-  if (references.issues.length > 0) {
-    console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
-    await database.close();
-    release();
-    process.exit(1);
-  }
-  for (const warning of references.warnings) logger.warn('rules', { warning });
+  const checkRules = async () => {
+    const references = await checkReferences(database.db, parsedRules);
+    if (references.issues.length > 0) {
+      console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
+      await database.close();
+      release();
+      process.exit(1);
+    }
+    for (const warning of references.warnings) logger.warn('rules', { warning });
+  };
+  const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
+  // A demo's first start brings its catalogue with the chain: the rules are checked against that
+  // once it is loaded (before, every first start warned that the catalogue was empty).
+  const checkAfterDemo = demo && !(await database.db.selectFrom('products').select('gtin').limit(1).executeTakeFirst());
+  if (!checkAfterDemo) await checkRules();
   const rules = new LiveRules(parsedRules.rules, systemClock.now());
   const rulesWatcher =
     config.RULES_RELOAD === 'on'
@@ -162,9 +169,9 @@ async function start(): Promise<void> {
     listFonts: loadListFonts(),
   };
   if (!deps.listFonts) logger.warn('lists', { warning: 'dejavu-fonts-ttf not found: list PDFs print only Latin-1 text correctly' });
-  const demo = config.DEMO === 'on' || (config.DEMO === 'auto' && !config.DATABASE_URL);
   checkpoint('loading the demo chain');
   const demoKey = demo ? await prepareDemo(deps, starting.signal) : null;
+  if (checkAfterDemo) await checkRules();
   checkpoint('reading the database');
   const analyse = (why: 'first start' | 'schedule') => {
     const running = analyseRunnerFor(deps).start(
