@@ -35,7 +35,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'The profile',
           content: { 'application/json': { schema: MemberProfile } },
         },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -60,7 +60,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'The matrix',
           content: { 'application/json': { schema: CategoryCells } },
         },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -83,7 +83,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'Top rules',
           content: { 'application/json': { schema: Associations } },
         },
-        ...problemResponses(401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {

@@ -34,7 +34,7 @@ export function catalogueRoutes(deps: Deps) {
       request: { body: { required: true, content: { 'application/json': { schema: body } } } },
       responses: {
         200: { description: 'Upserted', content: { 'application/json': { schema: UpsertResult } } },
-        ...problemResponses(400, 401, 403, 413, 422),
+        ...problemResponses(413, 415, 422),
       },
     });
 

@@ -100,7 +100,7 @@ export function checkoutRoutes(deps: Deps) {
       method: 'post', path: '/checkout/identify', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Who is at the till: a scanned list, card or offer → member, current list, live offers',
       request: { body: { required: true, ...json(IdentifyRequest) } },
-      responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -119,7 +119,7 @@ export function checkoutRoutes(deps: Deps) {
         `exactly to each offer's discount. Applicable single-use offers are held for this transaction ` +
         `for a short while (reservedUntil), so another lane quoting the same offer sees it as reserved.`,
       request: { body: { required: true, ...json(QuoteRequest) } },
-      responses: { 200: { description: 'The quote', ...json(QuoteResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'The quote', ...json(QuoteResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -143,7 +143,7 @@ export function checkoutRoutes(deps: Deps) {
       responses: {
         201: { description: 'Committed', ...json(CommitResult) },
         200: { description: 'Replayed: committed before', ...json(CommitResult) },
-        ...problemResponses(400, 401, 403, 404, 409, 422),
+        ...problemResponses(404, 409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -159,7 +159,7 @@ export function checkoutRoutes(deps: Deps) {
       method: 'post', path: '/checkout/void', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Void a committed sale: reverse it and restore its offers (while still valid)',
       request: { body: { required: true, ...json(VoidRequest) } },
-      responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(404, 409, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -181,7 +181,7 @@ export function checkoutRoutes(deps: Deps) {
         'comes back (while the offer is valid) once none of its discount is kept, i.e. every unit it was given on ' +
         'is returned; a partial return leaves the use spent.',
       request: { body: { required: true, ...json(ReturnRequest) } },
-      responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(404, 409, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -205,7 +205,7 @@ export function checkoutRoutes(deps: Deps) {
       responses: {
         200: { description: 'The offer file', headers: cursorHeader, ...json(OfferFile) },
         304: { description: 'Not modified', headers: cursorHeader },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -231,7 +231,7 @@ export function checkoutRoutes(deps: Deps) {
         'A page of the store\'s conflicts in time order, open ones (not acknowledged) by default; `open` ' +
         'gives the count and discount of all open ones. Follow `nextCursor` with `after` for the next page.',
       request: { params: StoreIdParam, query: ReconciliationQuery },
-      responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(401, 403, 404, 422) },
+      responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(404, 422) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -250,7 +250,7 @@ export function checkoutRoutes(deps: Deps) {
         'All or nothing: a conflict this store does not have is a 422 naming it, and nothing is marked. ' +
         'Conflicts acknowledged before keep their first acknowledgement, so a retry changes nothing.',
       request: { params: StoreIdParam, body: { required: true, ...json(AcknowledgeRequest) } },
-      responses: { 200: { description: 'Acknowledged', ...json(AcknowledgeResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'Acknowledged', ...json(AcknowledgeResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -4,7 +4,7 @@ import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
-import { InstantWithOffset } from '../lib/validators.ts';
+import { InstantWithOffset, orNull } from '../lib/validators.ts';
 import { analyseResult, type AnalyseResult as AnalyseResultT } from './analyse.ts';
 import { runningRun, storedRun, storedRuns, type JobRun } from './job-runs.ts';
 import { listsRunRequest, refuseListsRun } from './lists.ts';
@@ -58,7 +58,7 @@ const AnalyseRun = z
     }),
     startedAt: z.string(),
     finishedAt: z.string().nullable(),
-    result: AnalyseResult.nullable().openapi({ description: 'When done' }),
+    result: orNull(AnalyseResult).openapi({ description: 'When done' }),
     error: z.string().nullable().openapi({ description: 'Why it failed' }),
   })
   .openapi('AnalyseRun');
@@ -131,7 +131,7 @@ const ListsRun = z
     request: z
       .object({ periodStart: z.string().nullable(), regenerate: z.boolean() })
       .openapi({ description: 'What it was asked to build (periodStart null: the current period)' }),
-    result: ListsJobResult.nullable().openapi({ description: 'When done' }),
+    result: orNull(ListsJobResult).openapi({ description: 'When done' }),
     error: z.string().nullable().openapi({ description: 'Why it failed' }),
   })
   .openapi('ListsRun');
@@ -161,7 +161,7 @@ export function jobRoutes(deps: Deps) {
           content: { 'application/json': { schema: AnalyseResult.extend({ runId: z.number().int() }) } },
         },
         202: { description: 'Started (or joined)', content: { 'application/json': { schema: AnalyseRun } } },
-        ...problemResponses(400, 401, 403, 409, 422),
+        ...problemResponses(409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -209,7 +209,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Runs',
           content: { 'application/json': { schema: z.object({ runs: z.array(AnalyseRun) }).openapi('AnalyseRuns') } },
         },
-        ...problemResponses(400, 401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {
@@ -228,7 +228,7 @@ export function jobRoutes(deps: Deps) {
       request: { params: RunIdParam },
       responses: {
         200: { description: 'The run', content: { 'application/json': { schema: AnalyseRun } } },
-        ...problemResponses(400, 401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -259,7 +259,7 @@ export function jobRoutes(deps: Deps) {
           content: { 'application/json': { schema: ListsJobResult.extend({ runId: z.number().int() }) } },
         },
         202: { description: 'Started', content: { 'application/json': { schema: ListsRun } } },
-        ...problemResponses(400, 401, 403, 409, 422),
+        ...problemResponses(409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -307,7 +307,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Runs',
           content: { 'application/json': { schema: z.object({ runs: z.array(ListsRun) }).openapi('ListsRuns') } },
         },
-        ...problemResponses(400, 401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {
@@ -326,7 +326,7 @@ export function jobRoutes(deps: Deps) {
       request: { params: RunIdParam },
       responses: {
         200: { description: 'The run', content: { 'application/json': { schema: ListsRun } } },
-        ...problemResponses(400, 401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {

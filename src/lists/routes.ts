@@ -33,7 +33,7 @@ const listResponses = {
       'application/pdf': { schema: { type: 'string' as const, format: 'binary' } },
     },
   },
-  ...problemResponses(401, 403, 404, 422),
+  ...problemResponses(404, 422),
 };
 
 /** Personal lists as JSON (apps) or PDF (print, e-mail). */

@@ -27,7 +27,7 @@ export function rulesRoutes(deps: Deps) {
       ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Live rules', content: { 'application/json': { schema: LiveRulesList } } },
-        ...problemResponses(401, 403),
+        ...problemResponses(),
       },
     }),
     (c) => {
@@ -72,7 +72,7 @@ export function rulesRoutes(deps: Deps) {
       ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Status', content: { 'application/json': { schema: RulesStatus } } },
-        ...problemResponses(401, 403),
+        ...problemResponses(),
       },
     }),
     (c) => {
@@ -102,7 +102,7 @@ export function rulesRoutes(deps: Deps) {
       },
       responses: {
         200: { description: 'Valid; the preview', content: { 'application/json': { schema: RulesPreview } } },
-        ...problemResponses(400, 401, 403, 413, 422),
+        ...problemResponses(413, 422),
       },
     }),
     async (c) => {
