@@ -4,9 +4,11 @@ import addFormatsImport from 'ajv-formats';
 import { stringify as yamlText } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { listDocumentJson } from '../../src/lists/document.ts';
 import { useTestDeps } from '../support/db.ts';
 import { docDeps } from '../support/doc-deps.ts';
 import type { appWithKeys } from '../support/factories.ts';
+import { sampleList } from '../lists/fixtures.ts';
 import { seedChain, validBodies, validPathParams, type ChainIds } from '../support/valid-requests.ts';
 
 /**
@@ -461,6 +463,17 @@ describe('the answers beyond the first', () => {
     expect(byRef.headers.get('content-type')).toBe('application/pdf');
     const current = await check('GET /v1/members/{memberNumber}/lists/{which}', { url: '/v1/members/M0000001/lists/current.pdf?paper=a4', what: 'pdf' });
     expect(current.status).toBe(200);
+  });
+
+  it("lists: a full list's JSON (due items with offers, rewards, a recipe, a card) is what the document says", () => {
+    // The chain's list is empty; the document's items and nullable parts need a full one.
+    const schema = op('GET /v1/lists/{ref}').responses['200']!.content!['application/json']!.schema!;
+    const validate = validatorAt('GET /v1/lists/{ref} 200 application/json', schema);
+    for (const list of [sampleList(1), sampleList(2, { content: null, cardNumber: null })]) {
+      const body = JSON.parse(JSON.stringify(listDocumentJson(list)));
+      expect(body.dueSoon.length * body.offers.length * body.rewards.length).toBeGreaterThan(0);
+      expect(validate(body), JSON.stringify(validate.errors?.slice(0, 5))).toBe(true);
+    }
   });
 
   it('keys: a revoked key is gone (404)', async () => {
