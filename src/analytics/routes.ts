@@ -23,6 +23,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/members/{memberNumber}/profile',
+      operationId: 'getMemberProfile',
       tags: ['analytics'],
       summary: "A member's analytics profile",
       description:
@@ -48,6 +49,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/categories/{id}/cells',
+      operationId: 'getCategoryCells',
       tags: ['analytics'],
       summary: "A category's 9-cell matrix",
       description:
@@ -73,6 +75,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/associations',
+      operationId: 'listAssociations',
       tags: ['analytics'],
       summary: 'Category associations',
       description: 'Association rules between categories across baskets, by lift then support.',

@@ -12,6 +12,7 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/keys',
+      operationId: 'createApiKey',
       tags: ['auth'],
       summary: 'Create an API key (the secret is shown once)',
       ...allowRoles([]),
@@ -28,6 +29,7 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/keys',
+      operationId: 'listApiKeys',
       tags: ['auth'],
       summary: 'List API keys (never their secrets)',
       ...allowRoles([]),
@@ -46,6 +48,7 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'delete',
       path: '/keys/{id}',
+      operationId: 'revokeApiKey',
       tags: ['auth'],
       summary: 'Revoke an API key',
       ...allowRoles([]),

@@ -27,6 +27,7 @@ export function catalogueRoutes(deps: Deps) {
     createRoute({
       method: 'put',
       path,
+      operationId: `upsert${path[1]!.toUpperCase()}${path.slice(2)}`, // upsertStores, upsertMembers…
       tags: ['catalogue'],
       summary,
       description: 'Creates or updates every item of the batch, or — if any item is invalid — none.',

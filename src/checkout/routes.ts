@@ -97,7 +97,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/identify', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/identify', operationId: 'identifyMember', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Who is at the till: a scanned list, card or offer → member, current list, live offers',
       request: { body: { required: true, ...json(IdentifyRequest) } },
       responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(404, 413, 415, 422) },
@@ -112,7 +112,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/quote', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/quote', operationId: 'quoteBasket', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'What applies to this basket: offers, discount per line, total, and why others do not',
       description:
         `Allocations are whole cents spread over the lines by the largest-remainder method; they sum ` +
@@ -130,7 +130,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/commit', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/commit', operationId: 'commitRedemption', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Commit a sale: redeem atomically and ingest the basket, exactly once',
       description:
         'Idempotent per (storeId, terminalId, txnId): a retry with the same body returns the stored ' +
@@ -156,7 +156,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/void', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/void', operationId: 'voidSale', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Void a committed sale: reverse it and restore its offers (while still valid)',
       request: { body: { required: true, ...json(VoidRequest) } },
       responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(404, 409, 413, 415, 422) },
@@ -174,7 +174,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/return', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/return', operationId: 'returnItems', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Return items of a committed sale: discounts reverse pro rata, offer uses come back',
       description:
         "Each returned unit gives back its share of the line's discount and of every offer on it. An offer's use " +
@@ -192,7 +192,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/stores/{id}/offer-file', tags: ['checkout'],
+      method: 'get', path: '/stores/{id}/offer-file', operationId: 'getOfferFile', tags: ['checkout'],
       // A 304 carries the cursor too: the offers it stands for are those of this read.
       ...allowRoles(['pos'], compress(), etag({ retainedHeaders: [...RETAINED_304_HEADERS, CURSOR_HEADER] })),
       summary: "The store's live offers, for redeeming while offline",
@@ -225,7 +225,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'get', path: '/stores/{id}/reconciliation', operationId: 'getReconciliation', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Offline redemptions that could not count (used twice, expired, voided…)',
       description:
         'A page of the store\'s conflicts in time order, open ones (not acknowledged) by default; `open` ' +
@@ -244,7 +244,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/stores/{id}/reconciliation/acknowledge', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/stores/{id}/reconciliation/acknowledge', operationId: 'acknowledgeConflicts', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Mark reconciliation conflicts as dealt with',
       description:
         'All or nothing: a conflict this store does not have is a 422 naming it, and nothing is marked. ' +

@@ -34,6 +34,7 @@ export function ingestRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/baskets',
+      operationId: 'postBaskets',
       tags: ['ingest'],
       summary: 'Post one completed basket, or a batch of up to 500',
       description:

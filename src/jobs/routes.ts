@@ -143,6 +143,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/jobs/analyse',
+      operationId: 'runAnalyse',
       tags: ['jobs'],
       summary: 'Run the nightly analytics now',
       description:
@@ -196,6 +197,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/analyse/runs',
+      operationId: 'listAnalyseRuns',
       tags: ['jobs'],
       summary: 'Analyse runs, newest first',
       description:
@@ -222,6 +224,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/analyse/runs/{runId}',
+      operationId: 'getAnalyseRun',
       tags: ['jobs'],
       summary: 'One analyse run',
       ...allowRoles(['marketer']),
@@ -242,6 +245,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/jobs/lists',
+      operationId: 'runListsJob',
       tags: ['jobs'],
       summary: 'Build a list period now: offers and lists for every qualified member',
       description:
@@ -293,6 +297,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/lists/runs',
+      operationId: 'listListsRuns',
       tags: ['jobs'],
       summary: 'List period runs, newest first',
       description:
@@ -320,6 +325,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/lists/runs/{runId}',
+      operationId: 'getListsRun',
       tags: ['jobs'],
       summary: 'One list period run',
       ...allowRoles(['marketer']),

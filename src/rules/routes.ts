@@ -19,6 +19,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/rules',
+      operationId: 'listRules',
       tags: ['rules'],
       summary: 'The live campaigns and content',
       description:
@@ -64,6 +65,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/rules/status',
+      operationId: 'getRulesStatus',
       tags: ['rules'],
       summary: 'Hot-reload status of the rules',
       description:
@@ -85,6 +87,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/rules/preview',
+      operationId: 'previewCampaign',
       tags: ['rules'],
       summary: 'Check and preview one campaign file',
       description:

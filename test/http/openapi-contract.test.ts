@@ -199,11 +199,12 @@ describe('the OpenAPI document', () => {
     expect(result.valid).toBe(true);
   });
 
-  it('every /v1 operation states its API key security and the errors any route can give', () => {
+  it('every /v1 operation has an operationId and states its API key security and the errors any route can give', () => {
     const scheme = doc.components.securitySchemes?.apiKey;
     expect(scheme).toMatchObject({ type: 'http', scheme: 'bearer' });
     const missing: string[] = [];
     const problem = { schema: { $ref: '#/components/schemas/Problem' } };
+    const operationIds = new Map<string, string>();
     for (const { key, op } of operationsOf(doc)) {
       const roles = op.security?.length === 1 ? op.security[0]!.apiKey : undefined;
       if (!roles?.includes('admin')) missing.push(`${key}: security is not [{ apiKey: [roles] }]: ${JSON.stringify(op.security)}`);
@@ -226,6 +227,10 @@ describe('the OpenAPI document', () => {
           missing.push(`${key}: ${status} is not application/problem+json with the Problem schema: ${JSON.stringify(r.content)}`);
         }
       }
+      const id = (op as { operationId?: unknown }).operationId;
+      if (typeof id !== 'string' || !/^[a-z][A-Za-z]+$/.test(id)) missing.push(`${key}: no camelCase operationId (clients name their methods by it)`);
+      else if (operationIds.has(id)) missing.push(`${key}: operationId ${id} is also ${operationIds.get(id)}'s`);
+      else operationIds.set(id, key);
       for (const [status, r] of Object.entries(op.responses)) {
         if (!r.description) missing.push(`${key}: ${status} has no description`);
         for (const [type, media] of Object.entries(r.content ?? {})) if (!media.schema) missing.push(`${key}: ${status} ${type} has no schema`);
