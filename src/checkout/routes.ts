@@ -37,6 +37,7 @@ const CURSOR_HEADER = 'cadence-cursor';
 const cursorHeader = {
   'Cadence-Cursor': {
     description: 'Pass it back as cursor for the offers changed after this file',
+    required: true,
     schema: { type: 'string' as const, example: '48213' },
   },
 };

@@ -137,6 +137,15 @@ const ListsRun = z
   .openapi('ListsRun');
 
 /** Admin-triggered jobs (the same ones the nightly schedule runs). */
+/** The Location header of a 202: the run to poll. */
+const runLocation = (kind: 'analyse' | 'lists') => ({
+  Location: {
+    description: `The run to poll: /v1/jobs/${kind}/runs/{runId}`,
+    required: true,
+    schema: { type: 'string' as const, example: `/v1/jobs/${kind}/runs/42` },
+  },
+});
+
 export function jobRoutes(deps: Deps) {
   const app = newRouter();
   app.openapi(
@@ -161,7 +170,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Done',
           content: { 'application/json': { schema: AnalyseResult.extend({ runId: z.number().int() }) } },
         },
-        202: { description: 'Started (or joined)', content: { 'application/json': { schema: AnalyseRun } } },
+        202: { description: 'Started (or joined)', headers: runLocation('analyse'), content: { 'application/json': { schema: AnalyseRun } } },
         ...problemResponses(409, 413, 415, 422),
       },
     }),
@@ -262,7 +271,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Done',
           content: { 'application/json': { schema: ListsJobResult.extend({ runId: z.number().int() }) } },
         },
-        202: { description: 'Started', content: { 'application/json': { schema: ListsRun } } },
+        202: { description: 'Started', headers: runLocation('lists'), content: { 'application/json': { schema: ListsRun } } },
         ...problemResponses(409, 413, 415, 422),
       },
     }),

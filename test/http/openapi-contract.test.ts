@@ -31,6 +31,7 @@ interface MediaType {
 }
 interface DocResponse {
   description?: string;
+  headers?: Record<string, { required?: boolean }>;
   content?: Record<string, MediaType>;
 }
 interface Parameter {
@@ -159,6 +160,9 @@ async function exchange(
   if (!documented) {
     problems.push(`status ${res.status} not documented for ${key} (documents ${Object.keys(op.responses).join(', ')}): ${where}`);
     return { status: res.status, text, headers: res.headers, problems };
+  }
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    if (header.required && !res.headers.has(name)) problems.push(`required header ${name} missing: ${where}`);
   }
   if (text === '' || res.status === 304 || res.status === 204) return { status: res.status, text, headers: res.headers, problems };
   const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
