@@ -23,6 +23,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/members/{memberNumber}/profile',
+      operationId: 'getMemberProfile',
       tags: ['analytics'],
       summary: "A member's analytics profile",
       description:
@@ -35,7 +36,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'The profile',
           content: { 'application/json': { schema: MemberProfile } },
         },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -48,6 +49,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/categories/{id}/cells',
+      operationId: 'getCategoryCells',
       tags: ['analytics'],
       summary: "A category's 9-cell matrix",
       description:
@@ -60,7 +62,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'The matrix',
           content: { 'application/json': { schema: CategoryCells } },
         },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -73,6 +75,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
     createRoute({
       method: 'get',
       path: '/associations',
+      operationId: 'listAssociations',
       tags: ['analytics'],
       summary: 'Category associations',
       description: 'Association rules between categories across baskets, by lift then support.',
@@ -83,7 +86,7 @@ export function analyticsRoutes(deps: Pick<Deps, 'db'>) {
           description: 'Top rules',
           content: { 'application/json': { schema: Associations } },
         },
-        ...problemResponses(401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {

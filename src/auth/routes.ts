@@ -12,13 +12,14 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/keys',
+      operationId: 'createApiKey',
       tags: ['auth'],
       summary: 'Create an API key (the secret is shown once)',
       ...allowRoles([]),
       request: { body: { required: true, content: { 'application/json': { schema: CreateApiKey } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: CreatedApiKey } } },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 413, 415, 422),
       },
     }),
     async (c) => c.json(await createApiKey(deps, c.req.valid('json')), 201),
@@ -28,6 +29,7 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/keys',
+      operationId: 'listApiKeys',
       tags: ['auth'],
       summary: 'List API keys (never their secrets)',
       ...allowRoles([]),
@@ -36,7 +38,7 @@ export function authRoutes(deps: Deps) {
           description: 'Keys',
           content: { 'application/json': { schema: z.object({ keys: z.array(ApiKeyInfo) }) } },
         },
-        ...problemResponses(401, 403),
+        ...problemResponses(),
       },
     }),
     async (c) => c.json({ keys: await listApiKeys(deps) }, 200),
@@ -46,13 +48,14 @@ export function authRoutes(deps: Deps) {
     createRoute({
       method: 'delete',
       path: '/keys/{id}',
+      operationId: 'revokeApiKey',
       tags: ['auth'],
       summary: 'Revoke an API key',
       ...allowRoles([]),
       request: { params: z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }) },
       responses: {
         200: { description: 'Revoked', content: { 'application/json': { schema: ApiKeyInfo } } },
-        ...problemResponses(401, 403, 404),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => c.json(await revokeApiKey(deps, c.req.valid('param').id), 200),

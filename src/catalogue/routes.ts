@@ -27,6 +27,7 @@ export function catalogueRoutes(deps: Deps) {
     createRoute({
       method: 'put',
       path,
+      operationId: `upsert${path[1]!.toUpperCase()}${path.slice(2)}`, // upsertStores, upsertMembers…
       tags: ['catalogue'],
       summary,
       description: 'Creates or updates every item of the batch, or — if any item is invalid — none.',
@@ -34,7 +35,7 @@ export function catalogueRoutes(deps: Deps) {
       request: { body: { required: true, content: { 'application/json': { schema: body } } } },
       responses: {
         200: { description: 'Upserted', content: { 'application/json': { schema: UpsertResult } } },
-        ...problemResponses(400, 401, 403, 413, 422),
+        ...problemResponses(413, 415, 422),
       },
     });
 

@@ -67,7 +67,7 @@ export const Member = z
     hasCat: z.boolean().nullish(),
     hasBaby: z.boolean().nullish(),
     enrolledOn: LocalDate.nullish(),
-    contact: MemberContact.nullish(),
+    contact: MemberContact.nullish().openapi({ description: 'Contact details; null or left out: kept as stored' }),
   })
   .strict()
   .openapi('Member');

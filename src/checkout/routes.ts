@@ -37,6 +37,7 @@ const CURSOR_HEADER = 'cadence-cursor';
 const cursorHeader = {
   'Cadence-Cursor': {
     description: 'Pass it back as cursor for the offers changed after this file',
+    required: true,
     schema: { type: 'string' as const, example: '48213' },
   },
 };
@@ -97,10 +98,10 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/identify', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/identify', operationId: 'identifyMember', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Who is at the till: a scanned list, card or offer → member, current list, live offers',
       request: { body: { required: true, ...json(IdentifyRequest) } },
-      responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'The member', ...json(IdentifyResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -112,14 +113,14 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/quote', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/quote', operationId: 'quoteBasket', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'What applies to this basket: offers, discount per line, total, and why others do not',
       description:
         `Allocations are whole cents spread over the lines by the largest-remainder method; they sum ` +
         `exactly to each offer's discount. Applicable single-use offers are held for this transaction ` +
         `for a short while (reservedUntil), so another lane quoting the same offer sees it as reserved.`,
       request: { body: { required: true, ...json(QuoteRequest) } },
-      responses: { 200: { description: 'The quote', ...json(QuoteResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'The quote', ...json(QuoteResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -130,7 +131,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/commit', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/commit', operationId: 'commitRedemption', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Commit a sale: redeem atomically and ingest the basket, exactly once',
       description:
         'Idempotent per (storeId, terminalId, txnId): a retry with the same body returns the stored ' +
@@ -143,7 +144,7 @@ export function checkoutRoutes(deps: Deps) {
       responses: {
         201: { description: 'Committed', ...json(CommitResult) },
         200: { description: 'Replayed: committed before', ...json(CommitResult) },
-        ...problemResponses(400, 401, 403, 404, 409, 422),
+        ...problemResponses(404, 409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -156,10 +157,10 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/void', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/void', operationId: 'voidSale', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Void a committed sale: reverse it and restore its offers (while still valid)',
       request: { body: { required: true, ...json(VoidRequest) } },
-      responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      responses: { 200: { description: 'Voided', ...json(ReturnResult) }, ...problemResponses(404, 409, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -174,14 +175,14 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/checkout/return', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/checkout/return', operationId: 'returnItems', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Return items of a committed sale: discounts reverse pro rata, offer uses come back',
       description:
         "Each returned unit gives back its share of the line's discount and of every offer on it. An offer's use " +
         'comes back (while the offer is valid) once none of its discount is kept, i.e. every unit it was given on ' +
         'is returned; a partial return leaves the use spent.',
       request: { body: { required: true, ...json(ReturnRequest) } },
-      responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      responses: { 200: { description: 'Returned', ...json(ReturnResult) }, ...problemResponses(404, 409, 413, 415, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -192,7 +193,7 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/stores/{id}/offer-file', tags: ['checkout'],
+      method: 'get', path: '/stores/{id}/offer-file', operationId: 'getOfferFile', tags: ['checkout'],
       // A 304 carries the cursor too: the offers it stands for are those of this read.
       ...allowRoles(['pos'], compress(), etag({ retainedHeaders: [...RETAINED_304_HEADERS, CURSOR_HEADER] })),
       summary: "The store's live offers, for redeeming while offline",
@@ -205,7 +206,7 @@ export function checkoutRoutes(deps: Deps) {
       responses: {
         200: { description: 'The offer file', headers: cursorHeader, ...json(OfferFile) },
         304: { description: 'Not modified', headers: cursorHeader },
-        ...problemResponses(401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -225,13 +226,13 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/stores/{id}/reconciliation', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'get', path: '/stores/{id}/reconciliation', operationId: 'getReconciliation', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Offline redemptions that could not count (used twice, expired, voided…)',
       description:
         'A page of the store\'s conflicts in time order, open ones (not acknowledged) by default; `open` ' +
         'gives the count and discount of all open ones. Follow `nextCursor` with `after` for the next page.',
       request: { params: StoreIdParam, query: ReconciliationQuery },
-      responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(401, 403, 404, 422) },
+      responses: { 200: { description: 'The conflicts', ...json(Reconciliation) }, ...problemResponses(404, 422) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -244,13 +245,13 @@ export function checkoutRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'post', path: '/stores/{id}/reconciliation/acknowledge', tags: ['checkout'], ...allowRoles(['pos']),
+      method: 'post', path: '/stores/{id}/reconciliation/acknowledge', operationId: 'acknowledgeConflicts', tags: ['checkout'], ...allowRoles(['pos']),
       summary: 'Mark reconciliation conflicts as dealt with',
       description:
         'All or nothing: a conflict this store does not have is a 422 naming it, and nothing is marked. ' +
         'Conflicts acknowledged before keep their first acknowledgement, so a retry changes nothing.',
       request: { params: StoreIdParam, body: { required: true, ...json(AcknowledgeRequest) } },
-      responses: { 200: { description: 'Acknowledged', ...json(AcknowledgeResult) }, ...problemResponses(400, 401, 403, 404, 422) },
+      responses: { 200: { description: 'Acknowledged', ...json(AcknowledgeResult) }, ...problemResponses(404, 413, 415, 422) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -58,7 +58,7 @@ export const QuoteRequest = z
   .object({
     ...Key,
     ts: InstantWithOffset,
-    identity: IdentityInput.nullish(),
+    identity: IdentityInput.nullish().openapi({ description: 'Who buys; null or left out: an anonymous sale' }),
     lines: SaleLines,
   })
   .strict()
@@ -68,7 +68,7 @@ export const CommitRequest = z
   .object({
     ...Key,
     ts: InstantWithOffset,
-    identity: IdentityInput.nullish(),
+    identity: IdentityInput.nullish().openapi({ description: 'Who buys; null or left out: an anonymous sale' }),
     lines: SaleLines,
     offline: z.boolean().default(false).openapi({
       description: 'Posted later by a POS that redeemed from its offer file while offline',

@@ -53,6 +53,12 @@ export function validationProblem(c: Context, error: ZodError, where: string): R
   });
 }
 
+/** Type and title of the HTTPExceptions Hono and its middleware throw (the body limit, zod-openapi's media type gate). */
+const httpProblems: Record<number, [type: string, title: string]> = {
+  413: ['payload-too-large', 'Payload too large'],
+  415: ['unsupported-media-type', 'Unsupported media type'],
+};
+
 /** Hono's onError: domain errors map to their status; anything else is a logged 500. */
 export function errorHandler(logger: Logger) {
   return (err: Error, c: Context): Response => {
@@ -69,9 +75,10 @@ export function errorHandler(logger: Logger) {
       const status = err.status;
       const detail =
         status === 400 && /json/i.test(err.message) ? 'malformed JSON in request body' : err.message;
+      const [type, title] = httpProblems[status] ?? ['bad-request', 'Bad request'];
       return problemResponse(c, {
-        type: `${typeBase}${status === 413 ? 'payload-too-large' : 'bad-request'}`,
-        title: status === 413 ? 'Payload too large' : 'Bad request',
+        type: `${typeBase}${type}`,
+        title,
         status,
         detail,
         issues: [],

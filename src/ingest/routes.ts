@@ -25,6 +25,8 @@ function toInput(b: Basket): BasketInput {
 export function ingestRoutes(deps: Deps) {
   const app = newRouter();
   app.openAPIRegistry.register('Basket', Basket);
+  // The request body refers to both by $ref (the handler validates them itself): register both.
+  app.openAPIRegistry.register('BasketBatch', BasketBatch);
   // Terminals and described GTINs once seen, for the life of this app (only what never changes).
   const references = ReferenceCache.lasting();
 
@@ -32,6 +34,7 @@ export function ingestRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/baskets',
+      operationId: 'postBaskets',
       tags: ['ingest'],
       summary: 'Post one completed basket, or a batch of up to 500',
       description:
@@ -58,7 +61,7 @@ export function ingestRoutes(deps: Deps) {
           content: { 'application/json': { schema: BasketOutcome.or(BatchResult) } },
         },
         201: { description: 'Created', content: { 'application/json': { schema: BasketOutcome } } },
-        ...problemResponses(400, 401, 403, 409, 413, 422),
+        ...problemResponses(409, 413, 422),
       },
     }),
     async (c) => {
@@ -105,7 +108,7 @@ export function ingestRoutes(deps: Deps) {
             index,
             status: 'rejected',
             basketId: null,
-            storeId: typeof item?.storeId === 'number' ? item.storeId : null,
+            storeId: Number.isSafeInteger(item?.storeId) ? (item!.storeId as number) : null, // as sent, if it is a store id at all
             terminalId: typeof item?.terminalId === 'string' ? item.terminalId : null,
             txnId: typeof item?.txnId === 'string' ? item.txnId : null,
             unknownGtins: [],

@@ -4,7 +4,7 @@ import { allowRoles } from '../http/auth.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
-import { InstantWithOffset } from '../lib/validators.ts';
+import { InstantWithOffset, orNull } from '../lib/validators.ts';
 import { analyseResult, type AnalyseResult as AnalyseResultT } from './analyse.ts';
 import { runningRun, storedRun, storedRuns, type JobRun } from './job-runs.ts';
 import { listsRunRequest, refuseListsRun } from './lists.ts';
@@ -58,7 +58,7 @@ const AnalyseRun = z
     }),
     startedAt: z.string(),
     finishedAt: z.string().nullable(),
-    result: AnalyseResult.nullable().openapi({ description: 'When done' }),
+    result: orNull(AnalyseResult).openapi({ description: 'When done' }),
     error: z.string().nullable().openapi({ description: 'Why it failed' }),
   })
   .openapi('AnalyseRun');
@@ -131,18 +131,28 @@ const ListsRun = z
     request: z
       .object({ periodStart: z.string().nullable(), regenerate: z.boolean() })
       .openapi({ description: 'What it was asked to build (periodStart null: the current period)' }),
-    result: ListsJobResult.nullable().openapi({ description: 'When done' }),
+    result: orNull(ListsJobResult).openapi({ description: 'When done' }),
     error: z.string().nullable().openapi({ description: 'Why it failed' }),
   })
   .openapi('ListsRun');
 
 /** Admin-triggered jobs (the same ones the nightly schedule runs). */
+/** The Location header of a 202: the run to poll. */
+const runLocation = (kind: 'analyse' | 'lists') => ({
+  Location: {
+    description: `The run to poll: /v1/jobs/${kind}/runs/{runId}`,
+    required: true,
+    schema: { type: 'string' as const, example: `/v1/jobs/${kind}/runs/42` },
+  },
+});
+
 export function jobRoutes(deps: Deps) {
   const app = newRouter();
   app.openapi(
     createRoute({
       method: 'post',
       path: '/jobs/analyse',
+      operationId: 'runAnalyse',
       tags: ['jobs'],
       summary: 'Run the nightly analytics now',
       description:
@@ -160,8 +170,8 @@ export function jobRoutes(deps: Deps) {
           description: 'Done',
           content: { 'application/json': { schema: AnalyseResult.extend({ runId: z.number().int() }) } },
         },
-        202: { description: 'Started (or joined)', content: { 'application/json': { schema: AnalyseRun } } },
-        ...problemResponses(400, 401, 403, 409, 422),
+        202: { description: 'Started (or joined)', headers: runLocation('analyse'), content: { 'application/json': { schema: AnalyseRun } } },
+        ...problemResponses(409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -196,6 +206,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/analyse/runs',
+      operationId: 'listAnalyseRuns',
       tags: ['jobs'],
       summary: 'Analyse runs, newest first',
       description:
@@ -209,7 +220,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Runs',
           content: { 'application/json': { schema: z.object({ runs: z.array(AnalyseRun) }).openapi('AnalyseRuns') } },
         },
-        ...problemResponses(400, 401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {
@@ -222,13 +233,14 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/analyse/runs/{runId}',
+      operationId: 'getAnalyseRun',
       tags: ['jobs'],
       summary: 'One analyse run',
       ...allowRoles(['marketer']),
       request: { params: RunIdParam },
       responses: {
         200: { description: 'The run', content: { 'application/json': { schema: AnalyseRun } } },
-        ...problemResponses(400, 401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {
@@ -242,6 +254,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/jobs/lists',
+      operationId: 'runListsJob',
       tags: ['jobs'],
       summary: 'Build a list period now: offers and lists for every qualified member',
       description:
@@ -258,8 +271,8 @@ export function jobRoutes(deps: Deps) {
           description: 'Done',
           content: { 'application/json': { schema: ListsJobResult.extend({ runId: z.number().int() }) } },
         },
-        202: { description: 'Started', content: { 'application/json': { schema: ListsRun } } },
-        ...problemResponses(400, 401, 403, 409, 422),
+        202: { description: 'Started', headers: runLocation('lists'), content: { 'application/json': { schema: ListsRun } } },
+        ...problemResponses(409, 413, 415, 422),
       },
     }),
     async (c) => {
@@ -293,6 +306,7 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/lists/runs',
+      operationId: 'listListsRuns',
       tags: ['jobs'],
       summary: 'List period runs, newest first',
       description:
@@ -307,7 +321,7 @@ export function jobRoutes(deps: Deps) {
           description: 'Runs',
           content: { 'application/json': { schema: z.object({ runs: z.array(ListsRun) }).openapi('ListsRuns') } },
         },
-        ...problemResponses(400, 401, 403, 422),
+        ...problemResponses(422),
       },
     }),
     async (c) => {
@@ -320,13 +334,14 @@ export function jobRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/jobs/lists/runs/{runId}',
+      operationId: 'getListsRun',
       tags: ['jobs'],
       summary: 'One list period run',
       ...allowRoles(['marketer']),
       request: { params: RunIdParam },
       responses: {
         200: { description: 'The run', content: { 'application/json': { schema: ListsRun } } },
-        ...problemResponses(400, 401, 403, 404, 422),
+        ...problemResponses(404, 422),
       },
     }),
     async (c) => {

@@ -95,3 +95,13 @@ export const LocalDate = z
       ctx.addIssue({ code: 'custom', message: 'not a real date' });
     } else if (!inRange(t)) ctx.addIssue({ code: 'custom', message: rangeMessage });
   });
+
+/**
+ * `schema` or `null`, for a response field whose schema is an OpenAPI component. zod-openapi writes
+ * `.nullable()` of a component as `allOf: [{ $ref }, { type: ['object', 'null'] }]`, which refuses
+ * null (every branch of an allOf must hold), or as the bare `$ref`; this is `anyOf: [{ $ref },
+ * { type: 'null' }]`, which OpenAPI 3.1 reads as meant. Not for request fields: a union's parse
+ * error says only "Invalid input" where `.nullish()` names the bad field (give those an
+ * `.openapi({ description })`, which makes zod-openapi write the component inline, nullable).
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { Cents, LocalDate } from '../lib/validators.ts';
+import { Cents, LocalDate, orNull } from '../lib/validators.ts';
 import {
   cardBarcode,
   LIST_SERIAL_PATTERN,
@@ -241,11 +241,13 @@ export const ListDocumentJson = z
     periodToDate: z.string(),
     store: StoreBranding,
     listBarcode: Barcode,
-    cardBarcode: Barcode.nullable(),
-    dueSoon: z.array(DueItem.extend({ offerMarker: z.string().nullable() })),
-    offers: z.array(ListOffer.extend({ discountText: z.string(), barcode: Barcode })),
-    rewards: z.array(RewardCoupon.extend({ valueText: z.string(), barcode: Barcode })),
-    content: ContentPiece.nullable(),
+    cardBarcode: orNull(Barcode),
+    // Spread, not .extend(): zod-openapi writes an extended component as allOf [$ref, extension],
+    // and both halves are closed (.strict()), so no object could match both.
+    dueSoon: z.array(z.object({ ...DueItem.shape, offerMarker: z.string().nullable() }).strict()),
+    offers: z.array(z.object({ ...ListOffer.shape, discountText: z.string(), barcode: Barcode }).strict()),
+    rewards: z.array(z.object({ ...RewardCoupon.shape, valueText: z.string(), barcode: Barcode }).strict()),
+    content: orNull(ContentPiece),
     perks: z.array(TierPerk),
   })
   .openapi('ListDocumentJson');

@@ -33,7 +33,7 @@ const listResponses = {
       'application/pdf': { schema: { type: 'string' as const, format: 'binary' } },
     },
   },
-  ...problemResponses(401, 403, 404, 422),
+  ...problemResponses(404, 422),
 };
 
 /** Personal lists as JSON (apps) or PDF (print, e-mail). */
@@ -52,7 +52,7 @@ export function listRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/lists/{ref}', tags: ['lists'], ...allowRoles(['marketer']),
+      method: 'get', path: '/lists/{ref}', operationId: 'getList', tags: ['lists'], ...allowRoles(['marketer']),
       summary: 'A list by its serial: JSON for apps, or `{serial}.pdf`',
       description:
         'Any list, live or not. A list a regenerate of its period voided (`POST /v1/jobs/lists` with ' +
@@ -71,7 +71,7 @@ export function listRoutes(deps: Deps) {
 
   app.openapi(
     createRoute({
-      method: 'get', path: '/members/{memberNumber}/lists/{which}', tags: ['lists'],
+      method: 'get', path: '/members/{memberNumber}/lists/{which}', operationId: 'getCurrentList', tags: ['lists'],
       ...allowRoles(['marketer']),
       summary: "A member's current list (`current` JSON, `current.pdf`)",
       description:

@@ -19,6 +19,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/rules',
+      operationId: 'listRules',
       tags: ['rules'],
       summary: 'The live campaigns and content',
       description:
@@ -27,7 +28,7 @@ export function rulesRoutes(deps: Deps) {
       ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Live rules', content: { 'application/json': { schema: LiveRulesList } } },
-        ...problemResponses(401, 403),
+        ...problemResponses(),
       },
     }),
     (c) => {
@@ -64,6 +65,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'get',
       path: '/rules/status',
+      operationId: 'getRulesStatus',
       tags: ['rules'],
       summary: 'Hot-reload status of the rules',
       description:
@@ -72,7 +74,7 @@ export function rulesRoutes(deps: Deps) {
       ...allowRoles(['marketer']),
       responses: {
         200: { description: 'Status', content: { 'application/json': { schema: RulesStatus } } },
-        ...problemResponses(401, 403),
+        ...problemResponses(),
       },
     }),
     (c) => {
@@ -85,6 +87,7 @@ export function rulesRoutes(deps: Deps) {
     createRoute({
       method: 'post',
       path: '/rules/preview',
+      operationId: 'previewCampaign',
       tags: ['rules'],
       summary: 'Check and preview one campaign file',
       description:
@@ -102,7 +105,7 @@ export function rulesRoutes(deps: Deps) {
       },
       responses: {
         200: { description: 'Valid; the preview', content: { 'application/json': { schema: RulesPreview } } },
-        ...problemResponses(400, 401, 403, 413, 422),
+        ...problemResponses(413, 422),
       },
     }),
     async (c) => {

@@ -2,16 +2,13 @@ import { sql } from 'kysely';
 import { stringify as yamlText } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { upsertMembers } from '../../src/catalogue/index.ts';
-import { fixedClock } from '../../src/lib/clock.ts';
-import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger, type Logger } from '../../src/lib/logger.ts';
 import { mod3736CheckChar } from '../../src/lists/barcodes.ts';
-import { staticRules } from '../../src/rules/rule-set.ts';
-import type { Deps } from '../../src/deps.ts';
-import { testConfig, useTestDeps } from '../support/db.ts';
-import { appWithKeys, basket, gtin13, seedCatalogue } from '../support/factories.ts';
+import { useTestDeps } from '../support/db.ts';
+import { docDeps } from '../support/doc-deps.ts';
+import type { appWithKeys } from '../support/factories.ts';
 import { seededRandom as rng } from '../support/random.ts';
+import { seedChain, validBodies, validPathParams as pathParamsOf, type ChainIds } from '../support/valid-requests.ts';
 
 /**
  * Every operation of the app's own OpenAPI document (paths under /v1), under hostile input:
@@ -40,16 +37,8 @@ import { seededRandom as rng } from '../support/random.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The document, read at collection time so each operation is its own test. Building the app
-// touches no database; the document is the one GET /openapi.json serves.
+// touches no database (docDeps); the document is the one GET /openapi.json serves.
 // ---------------------------------------------------------------------------------------------
-const docDeps = {
-  db: undefined as never,
-  clock: fixedClock('2026-11-24T15:00:00Z'),
-  ids: cryptoIds,
-  logger: silentLogger,
-  config: testConfig,
-  rules: staticRules(),
-} satisfies Deps;
 
 interface Parameter {
   name: string;
@@ -263,134 +252,14 @@ const recordingLogger: Logger = {
 };
 const getDeps = useTestDeps({ logger: recordingLogger });
 let api: Awaited<ReturnType<typeof appWithKeys>>;
-let spareKeyId = 0;
-let listId = 0;
-let runId = 0;
-let listsRunId = 0;
-const CARD = '400000000001';
-const MEMBER = 'M0000001';
-const TS = '2026-11-24T10:15:00-05:00';
-const sale = (txnId: string) => ({
-  storeId: 1,
-  terminalId: 'T09',
-  txnId,
-  ts: TS,
-  lines: [
-    { gtin: gtin13(2), qty: 2, unitPriceCents: 549, lineDiscountCents: 0 },
-    { gtin: gtin13(3), qty: 1, unitPriceCents: 399 },
-  ],
-});
+let ids: ChainIds;
 
 beforeAll(async () => {
-  const deps = getDeps();
-  await seedCatalogue(deps);
-  await upsertMembers(deps, [{ memberNumber: MEMBER, cardNumber: CARD, homeStoreId: 1 }]);
-  api = await appWithKeys(deps);
-  // A live list for the member, so the list routes answer 200 when their input is valid.
-  const member = await deps.db.selectFrom('members').select('id').where('member_number', '=', MEMBER).executeTakeFirstOrThrow();
-  listId = (await sql<{ id: number }>`
-    insert into lists (member_id, period_start, period_end, store_id, content, created_at)
-    values (${member.id}, '2026-11-16', '2026-11-29', 1, '{"dueSoon":[]}', now()) returning id`.execute(deps.db)).rows[0]!.id;
-  const spare = await api.call('POST', '/v1/keys', api.keys.admin, { name: 'spare', role: 'marketer' });
-  spareKeyId = (await spare.json()).id;
-  // A recorded analyse run, so the run route answers 200 when its input is valid.
-  const run = await api.call('POST', '/v1/jobs/analyse', api.keys.admin, { asOf: '2026-11-24T05:00:00Z' });
-  if (run.status !== 200) throw new Error(`setup analyse run: ${run.status} ${await run.text()}`);
-  runId = (await run.json()).runId;
-  // An offline conflict, so acknowledging one is a valid request.
-  await sql`insert into redemption_conflicts (member_id, store_id, terminal_id, txn_id, offer_id, reason, discount_cents, ts, created_at)
-    values (0, 1, 'T09', 'hostile-conflict', 1, 'already_used', 100, now(), now())`.execute(deps.db);
-  // ...and a recorded list run (the period the sweep's valid request builds again, adding nothing).
-  const lists = await api.call('POST', '/v1/jobs/lists', api.keys.admin, { periodStart: '2026-11-16' });
-  if (lists.status !== 200) throw new Error(`setup list run: ${lists.status} ${await lists.text()}`);
-  listsRunId = (await lists.json()).runId;
-  for (const txn of ['to-void', 'to-return']) {
-    const res = await api.call('POST', '/v1/checkout/commit', api.keys.admin, { ...sale(txn), identity: { cardNumber: CARD } });
-    if (res.status !== 201) throw new Error(`setup sale ${txn}: ${res.status} ${await res.text()}`);
-  }
+  ({ api, ids } = await seedChain(getDeps()));
 });
 
 /** A valid value for each path parameter (the others stay valid while one is hostile). */
-const validPathParams = (): Record<string, Record<string, string>> => ({
-  'DELETE /v1/keys/{id}': { id: String(spareKeyId) },
-  'GET /v1/members/{memberNumber}/profile': { memberNumber: MEMBER },
-  'GET /v1/categories/{id}/cells': { id: 'milk' },
-  'GET /v1/stores/{id}/offer-file': { id: '1' },
-  'GET /v1/stores/{id}/reconciliation': { id: '1' },
-  'POST /v1/stores/{id}/reconciliation/acknowledge': { id: '1' },
-  'GET /v1/lists/{ref}': { ref: String(listId) },
-  'GET /v1/jobs/analyse/runs/{runId}': { runId: String(runId) },
-  'GET /v1/jobs/lists/runs/{runId}': { runId: String(listsRunId) },
-  'GET /v1/members/{memberNumber}/lists/{which}': { memberNumber: MEMBER, which: 'current' },
-});
-
-const campaignYaml = {
-  id: 'hostile-probe',
-  name: 'Store-brand pain relief',
-  description: 'A probe',
-  active: { from: '2026-11-01', to: '2026-12-31' },
-  promotes: { categories: ['analgesics'], brand_type: 'store' },
-  audience: { cells: ['national/*'] },
-  offer: { kind: 'percent_off', ladder: { low: 10, medium: 20, high: 30 }, min_qty: 1, max_units: 2 },
-  timing: { valid_days: 14 },
-  limits: { per_member_per_period: 1, per_member_total: 3 },
-  budget: { max_offers: 1000, max_cost_cents: 100000 },
-  funding: { manufacturer: 'store', share: 0.5 },
-  holdout_percent: 10,
-  priority: 50,
-  stacking: { group: 'pain', mode: 'exclusive' },
-};
-
-/**
- * Valid bodies for the routes we know (from each route's own tests); a route not listed here gets
- * one built from its schema. The sweep checks each is accepted, so that a mutation of one field
- * tests that field and not an already broken body.
- */
-const validBodies: Record<string, () => unknown[]> = {
-  'POST /v1/keys': () => [{ name: 'lane 3', role: 'pos', storeId: 1 }, { name: 'vendor', role: 'vendor', manufacturerId: 'acme' }],
-  'PUT /v1/stores': () => [{ stores: [{ id: 1, name: 'Main Street', timeZone: 'America/New_York' }] }],
-  'PUT /v1/categories': () => [{ categories: [{ id: 'oat-milk', name: 'Oat milk', parentId: 'milk' }] }],
-  'PUT /v1/manufacturers': () => [{ manufacturers: [{ id: 'acme', name: 'Acme Foods' }] }],
-  'PUT /v1/products': () => [
-    {
-      products: [
-        { gtin: gtin13(3), name: 'Acme Milk 1gal', categoryId: 'milk', brand: 'Acme', brandType: 'national', manufacturerId: 'acme', size: '1gal', priceCents: 399 },
-      ],
-    },
-  ],
-  'PUT /v1/members': () => [
-    {
-      members: [
-        {
-          memberNumber: 'M0000002',
-          cardNumber: '400000000002',
-          homeStoreId: 1,
-          householdSize: 2,
-          hasDog: true,
-          hasCat: false,
-          hasBaby: null,
-          enrolledOn: '2025-01-15',
-          contact: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', phone: '+1 555 0100', postalCode: '10001' },
-        },
-      ],
-    },
-  ],
-  'POST /v1/baskets': () => [basket({ txnId: 'hostile-single' }), { baskets: [basket({ txnId: 'hostile-batch' })] }],
-  'POST /v1/jobs/analyse': () => [{ asOf: '2026-11-24T05:00:00Z' }],
-  'POST /v1/jobs/lists': () => [{ periodStart: '2026-11-16', regenerate: false }],
-  'POST /v1/checkout/identify': () => [{ storeId: 1, identity: { cardNumber: CARD } }, { storeId: 1, identity: { scan: CARD } }],
-  'POST /v1/checkout/quote': () => [{ ...sale('hostile-quote'), identity: { memberNumber: MEMBER } }],
-  'POST /v1/checkout/commit': () => [
-    { ...sale('hostile-commit'), identity: { cardNumber: CARD }, offline: false },
-    { ...sale('hostile-offline'), identity: { cardNumber: CARD }, offline: true, offerIds: [1, 2], offlineDiscounts: [{ offerId: 2, discountCents: 150 }] },
-  ],
-  'POST /v1/checkout/void': () => [{ storeId: 1, terminalId: 'T09', txnId: 'to-void', ts: TS }],
-  'POST /v1/checkout/return': () => [
-    { storeId: 1, terminalId: 'T09', txnId: 'hostile-return', ts: TS, original: { storeId: 1, terminalId: 'T09', txnId: 'to-return' }, lines: [{ gtin: gtin13(2), qty: 1 }] },
-  ],
-  'POST /v1/rules/preview': () => [campaignYaml],
-  'POST /v1/stores/{id}/reconciliation/acknowledge': () => [{ conflicts: [{ terminalId: 'T09', txnId: 'hostile-conflict', offerId: 1 }] }],
-};
+const validPathParams = () => pathParamsOf(ids);
 
 /** A minimal value for a schema of the document, for routes without a valid body above. */
 function fromSchema(schema: Schema | undefined, depth = 0): unknown {
