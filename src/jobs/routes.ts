@@ -136,7 +136,6 @@ const ListsRun = z
   })
   .openapi('ListsRun');
 
-/** Admin-triggered jobs (the same ones the nightly schedule runs). */
 /** The Location header of a 202: the run to poll. */
 const runLocation = (kind: 'analyse' | 'lists') => ({
   Location: {
@@ -146,6 +145,7 @@ const runLocation = (kind: 'analyse' | 'lists') => ({
   },
 });
 
+/** Admin-triggered jobs (the same ones the nightly schedule runs). */
 export function jobRoutes(deps: Deps) {
   const app = newRouter();
   app.openapi(
