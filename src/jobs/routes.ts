@@ -1,6 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Deps } from '../deps.ts';
 import { allowRoles } from '../http/auth.ts';
+import type { AppEnv } from '../http/env.ts';
 import { problemResponses } from '../http/openapi.ts';
 import { newRouter } from '../http/router.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
@@ -136,14 +137,28 @@ const ListsRun = z
   })
   .openapi('ListsRun');
 
+type Kind = JobRun['kind'];
+
+/** Where a run is read (GET …/runs/{runId}): the Location of a 202. */
+const runPath = (kind: Kind, runId: number | string) => `/v1/jobs/${kind}/runs/${runId}`;
+
 /** The Location header of a 202: the run to poll. */
-const runLocation = (kind: 'analyse' | 'lists') => ({
+const runLocation = (kind: Kind) => ({
   Location: {
-    description: `The run to poll: /v1/jobs/${kind}/runs/{runId}`,
+    description: `The run to poll: ${runPath(kind, '{runId}')}`,
     required: true,
-    schema: { type: 'string' as const, example: `/v1/jobs/${kind}/runs/42` },
+    schema: { type: 'string' as const, example: runPath(kind, 42) },
   },
 });
+
+/** wait: false leaves the run going after the answer, which a request-bound runtime (Workers) cannot. */
+function refuseBackgroundRun(deps: Deps, wait: boolean | undefined, cronDoes: string) {
+  if (wait === false && deps.requestBound) {
+    throw new ValidationError('no background runs here', [
+      { path: 'wait', message: `false needs a long-lived process; on Workers the Cron Trigger ${cronDoes}` },
+    ]);
+  }
+}
 
 /** Admin-triggered jobs (the same ones the nightly schedule runs). */
 export function jobRoutes(deps: Deps) {
@@ -183,11 +198,7 @@ export function jobRoutes(deps: Deps) {
       if (asOf > now) {
         throw new ValidationError('asOf is in the future', [{ path: 'asOf', message: `after now (${now.toISOString()})` }]);
       }
-      if (body.wait === false && deps.requestBound) {
-        throw new ValidationError('no background runs here', [
-          { path: 'wait', message: 'false needs a long-lived process; on Workers the Cron Trigger runs the analytics' },
-        ]);
-      }
+      refuseBackgroundRun(deps, body.wait, 'runs the analytics');
       const running = analyseRunnerFor(deps).start(
         { asOf, timeZone: deps.config.CHAIN_TIME_ZONE, rules: deps.rules.current() },
         'api',
@@ -196,60 +207,22 @@ export function jobRoutes(deps: Deps) {
       const started = await running.started;
       if (body.wait === false) {
         running.done.catch(() => {}); // recorded as failed; the caller polls the run
-        c.header('location', `/v1/jobs/analyse/runs/${started.id}`);
+        c.header('location', runPath('analyse', started.id));
         return c.json(analyseView(runningRun('analyse', running, started)), 202);
       }
       return c.json({ runId: started.id, ...analyseResult(await running.done) }, 200);
     },
   );
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/jobs/analyse/runs',
-      operationId: 'listAnalyseRuns',
-      tags: ['jobs'],
-      summary: 'Analyse runs, newest first',
-      description:
-        'Runs going on in any process sharing the database, and the finished ones: when each ' +
-        'started and ended, what started it, its result or why it failed. A run whose process died ' +
-        'is abandoned.',
-      ...allowRoles(['marketer']),
-      request: { query: RunsQuery },
-      responses: {
-        200: {
-          description: 'Runs',
-          content: { 'application/json': { schema: z.object({ runs: z.array(AnalyseRun) }).openapi('AnalyseRuns') } },
-        },
-        ...problemResponses(422),
-      },
-    }),
-    async (c) => {
-      const { limit, before } = c.req.valid('query');
-      const runs = await runsOf(deps, 'analyse', { limit, ...(before !== undefined ? { before } : {}) });
-      return c.json({ runs: runs.map(analyseView) }, 200);
-    },
-  );
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/jobs/analyse/runs/{runId}',
-      operationId: 'getAnalyseRun',
-      tags: ['jobs'],
-      summary: 'One analyse run',
-      ...allowRoles(['marketer']),
-      request: { params: RunIdParam },
-      responses: {
-        200: { description: 'The run', content: { 'application/json': { schema: AnalyseRun } } },
-        ...problemResponses(404, 422),
-      },
-    }),
-    async (c) => {
-      const { runId } = c.req.valid('param');
-      const run = await runOf(deps, 'analyse', runId);
-      if (!run) throw new NotFoundError(`no analyse run ${runId}`);
-      return c.json(analyseView(run), 200);
-    },
-  );
+  runRoutes(app, deps, 'analyse', {
+    name: 'Analyse',
+    noun: 'analyse run',
+    schema: AnalyseRun,
+    view: analyseView,
+    description:
+      'Runs going on in any process sharing the database, and the finished ones: when each ' +
+      'started and ended, what started it, its result or why it failed. A run whose process died ' +
+      'is abandoned.',
+  });
   app.openapi(
     createRoute({
       method: 'post',
@@ -277,11 +250,7 @@ export function jobRoutes(deps: Deps) {
     }),
     async (c) => {
       const body = c.req.valid('json') ?? { regenerate: false, wait: true };
-      if (body.wait === false && deps.requestBound) {
-        throw new ValidationError('no background runs here', [
-          { path: 'wait', message: 'false needs a long-lived process; on Workers the Cron Trigger builds the lists' },
-        ]);
-      }
+      refuseBackgroundRun(deps, body.wait, 'builds the lists');
       const request = {
         ...(body.periodStart ? { periodStart: body.periodStart } : {}),
         regenerate: body.regenerate ?? false,
@@ -296,65 +265,92 @@ export function jobRoutes(deps: Deps) {
       const started = await running.started;
       if (body.wait === false) {
         running.done.catch(() => {}); // recorded as failed; the caller polls the run
-        c.header('location', `/v1/jobs/lists/runs/${started.id}`);
+        c.header('location', runPath('lists', started.id));
         return c.json(listsView(runningRun('lists', running, started, listsRunRequest(request))), 202);
       }
       return c.json({ runId: started.id, ...(await running.done) }, 200);
     },
   );
+  runRoutes(app, deps, 'lists', {
+    name: 'Lists',
+    noun: 'list period run',
+    schema: ListsRun,
+    view: listsView,
+    description:
+      'Runs going on in any process sharing the database, and the finished ones: what started ' +
+      'each (the daily schedule, the API, the CLI), what it was asked to build, when it started ' +
+      'and ended, its summary or why it failed. A run whose process died is abandoned. Marketers ' +
+      'read them too (when were this period\'s lists built, with how many offers), as analyse runs.',
+  });
+  return app;
+}
+
+/**
+ * GET /jobs/{kind}/runs (newest first, paged by runId) and GET /jobs/{kind}/runs/{runId}: the
+ * runs of one job, shown by `view` and documented by `schema`. Marketers read them too.
+ */
+function runRoutes<S extends z.ZodType>(
+  app: OpenAPIHono<AppEnv>,
+  deps: Deps,
+  kind: Kind,
+  run: {
+    /** In the operationIds (list{name}Runs, get{name}Run) and the list's schema ({name}Runs). */
+    name: string;
+    /** In the summaries and the 404. */
+    noun: string;
+    schema: S;
+    view: (run: JobRun) => z.infer<S>;
+    /** Of the list. */
+    description: string;
+  },
+) {
+  const { name, noun, schema, view } = run;
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/jobs/lists/runs',
-      operationId: 'listListsRuns',
+      path: `/jobs/${kind}/runs`,
+      operationId: `list${name}Runs`,
       tags: ['jobs'],
-      summary: 'List period runs, newest first',
-      description:
-        'Runs going on in any process sharing the database, and the finished ones: what started ' +
-        'each (the daily schedule, the API, the CLI), what it was asked to build, when it started ' +
-        'and ended, its summary or why it failed. A run whose process died is abandoned. Marketers ' +
-        'read them too (when were this period\'s lists built, with how many offers), as analyse runs.',
+      summary: `${noun[0]!.toUpperCase()}${noun.slice(1)}s, newest first`,
+      description: run.description,
       ...allowRoles(['marketer']),
       request: { query: RunsQuery },
       responses: {
         200: {
           description: 'Runs',
-          content: { 'application/json': { schema: z.object({ runs: z.array(ListsRun) }).openapi('ListsRuns') } },
+          content: { 'application/json': { schema: z.object({ runs: z.array(schema) }).openapi(`${name}Runs`) } },
         },
         ...problemResponses(422),
       },
     }),
     async (c) => {
       const { limit, before } = c.req.valid('query');
-      const runs = await runsOf(deps, 'lists', { limit, ...(before !== undefined ? { before } : {}) });
-      return c.json({ runs: runs.map(listsView) }, 200);
+      const runs = await runsOf(deps, kind, { limit, ...(before !== undefined ? { before } : {}) });
+      return c.json({ runs: runs.map(view) }, 200);
     },
   );
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/jobs/lists/runs/{runId}',
-      operationId: 'getListsRun',
+      path: `/jobs/${kind}/runs/{runId}`,
+      operationId: `get${name}Run`,
       tags: ['jobs'],
-      summary: 'One list period run',
+      summary: `One ${noun}`,
       ...allowRoles(['marketer']),
       request: { params: RunIdParam },
       responses: {
-        200: { description: 'The run', content: { 'application/json': { schema: ListsRun } } },
+        200: { description: 'The run', content: { 'application/json': { schema } } },
         ...problemResponses(404, 422),
       },
     }),
     async (c) => {
       const { runId } = c.req.valid('param');
-      const run = await runOf(deps, 'lists', runId);
-      if (!run) throw new NotFoundError(`no list run ${runId}`);
-      return c.json(listsView(run), 200);
+      const found = await runOf(deps, kind, runId);
+      if (!found) throw new NotFoundError(`no ${noun} ${runId}`);
+      return c.json(view(found), 200);
     },
   );
-  return app;
 }
-
-type Kind = JobRun['kind'];
 
 /** The run of `kind` going on in this process, once it has its id. */
 async function currentRun(deps: Deps, kind: Kind): Promise<JobRun | null> {
