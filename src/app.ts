@@ -7,7 +7,7 @@ import { checkoutRoutes } from './checkout/routes.ts';
 import { listRoutes } from './lists/routes.ts';
 import { ping } from './db/index.ts';
 import type { Deps } from './deps.ts';
-import { authenticate } from './http/auth.ts';
+import { authenticate, securityFor, securitySchemes } from './http/auth.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorHandler, problemResponse } from './http/problem.ts';
 import { requestId } from './http/request-id.ts';
@@ -71,11 +71,9 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   v1.route('/', rulesRoutes(deps));
   app.route('/v1', v1);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'An API key (cad_…) created with `cadence keys create` or POST /v1/keys',
-  });
+  for (const [name, scheme] of Object.entries(securitySchemes)) {
+    app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  }
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -84,7 +82,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
       description:
         'Personalized loyalty and promotions for grocery chains. Errors are application/problem+json.',
     },
-    security: [{ apiKey: [] }],
+    security: securityFor([]),
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;

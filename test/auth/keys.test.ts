@@ -62,6 +62,24 @@ describe('API keys', () => {
     expect((await api.call('GET', '/v1/keys', null, undefined, { 'x-api-key': api.keys.admin })).status).toBe(200);
     expect((await api.call('GET', '/v1/keys', null, undefined, { authorization: 'Basic abc' })).status).toBe(401);
   });
+
+  it('takes X-API-Key alone as the document says (apiKeyHeader): a right key passes, its role counts, a wrong one is 401', async () => {
+    const alone = (path: string, key: string) => api.call('GET', path, null, undefined, { 'X-API-Key': key });
+    expect((await alone('/v1/jobs/analyse/runs', api.keys.marketer)).status).toBe(200);
+    expect((await alone('/v1/jobs/analyse/runs', api.keys.pos1)).status).toBe(403);
+    const wrong = await alone('/v1/jobs/analyse/runs', `cad_${'a'.repeat(32)}`);
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect((await alone('/v1/jobs/analyse/runs', 'not a key')).status).toBe(401);
+    expect((await alone('/v1/jobs/analyse/runs', '')).status).toBe(401);
+
+    const doc = (await (await api.app.request('/openapi.json')).json()) as {
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    expect(doc.components.securitySchemes.apiKeyHeader).toEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+    );
+  });
 });
 
 describe('every /v1 route checks role', () => {
@@ -106,7 +124,8 @@ describe('every /v1 route checks role', () => {
       .replace('{which}', 'current');
 
   it('the document states these roles for every /v1 operation, and no others', async () => {
-    // The document's roles are what the routes enforce (allowRoles in src/http/auth.ts gives both);
+    // The document's roles are what the routes enforce (allowRoles in src/http/auth.ts gives both),
+    // the same for either way of sending the key (Authorization: Bearer, or X-API-Key);
     // the hostile-input sweep reads them from there. This list pins them, so a change of access
     // shows up here as a reviewed diff.
     const doc = (await (await api.app.request('/openapi.json')).json()) as {
@@ -118,7 +137,10 @@ describe('every /v1 route checks role', () => {
         Object.entries(ops).map(([m, op]) => `${m.toUpperCase()} ${path}: ${JSON.stringify(op.security)}`),
       );
     const expected = [...routes, ['DELETE', '/v1/keys/{id}', []] as const].map(
-      ([m, p, allowed]) => `${m} ${p}: ${JSON.stringify([{ apiKey: ['admin', ...allowed] }])}`,
+      ([m, p, allowed]) => {
+        const roles = ['admin', ...allowed];
+        return `${m} ${p}: ${JSON.stringify([{ apiKey: roles }, { apiKeyHeader: roles }])}`;
+      },
     );
     expect(documented.sort()).toEqual(expected.sort());
   });

@@ -67,7 +67,10 @@ interface Schema {
 }
 interface Operation {
   parameters?: Parameter[];
-  /** `[{ apiKey: roles }]`: the roles the operation allows (src/http/auth.ts, allowRoles). */
+  /**
+   * `[{ apiKey: roles }, { apiKeyHeader: roles }]`: the roles the operation allows, the same in
+   * either scheme (src/http/auth.ts, allowRoles).
+   */
   security?: Record<string, string[]>[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
 }
