@@ -58,6 +58,14 @@ async function exitWithin(server: Awaited<ReturnType<typeof startServer>>, ms: n
   return code;
 }
 
+/** Waits until the server has logged `text`; throws with its log when it exits first or after a minute. */
+async function untilLogged(server: Awaited<ReturnType<typeof startServer>>, text: string) {
+  for (const end = Date.now() + 60_000; !server.log().includes(text); ) {
+    if (server.child.exitCode !== null || Date.now() > end) throw new Error(`no ${text} in the log:\n${server.log()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function runAfterRestart(runId: number) {
   const again = await startServer();
   try {
@@ -87,9 +95,12 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
   }, 180_000);
 
   it('answers a request in flight (a run it waits for) before it exits, and refuses new connections', async () => {
-    const server = await startServer();
+    // debug: the run logs each step it has done
+    const server = await startServer({ LOG_LEVEL: 'debug' });
     const pending = api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: true, asOf: '2026-10-28T00:00:00Z' }) });
-    await new Promise((r) => setTimeout(r, 150));
+    // The signal once the run is under way (a first step done), not after a pause: 150 ms was too
+    // short for a loaded machine, whose server then got the signal before the request.
+    await untilLogged(server, '"msg":"analyse step done"');
     server.child.kill('SIGTERM');
     const res = await pending;
     expect(res.status, server.log()).toBe(200);
