@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl, dbKind } from '../support/db.ts';
 import { freePort, untilReady } from '../support/net.ts';
+import { holdInTransaction } from '../support/locks.ts';
+import { lockAnalytics } from '../../src/analytics/repo.ts';
+import { openPostgres } from '../../src/db/node.ts';
 
 // SIGTERM (a deploy, `docker stop`) while a job runs: the server stops taking requests, gives the
 // run SHUTDOWN_GRACE_SECONDS to finish, records it as failed when it cannot, closes the database,
@@ -110,12 +113,24 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
   }, 180_000);
 
   it('records a run the grace cannot wait for as failed, never leaving it running', async () => {
+    let runId = 0;
     const server = await startServer({ SHUTDOWN_GRACE_SECONDS: '0' });
-    const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-30T00:00:00Z' }) });
-    expect(started.status).toBe(202);
-    const { runId } = (await started.json()) as { runId: number };
-    server.child.kill('SIGTERM');
-    await exitWithin(server, 30_000);
+    // On PostgreSQL a list job reading the analytics (its lock held here until the server is gone)
+    // keeps the run from finishing before the signal: a test process late by the run's second or so
+    // after the 202 would have seen it done.
+    const reader = databaseUrl ? await openPostgres(env().DATABASE_URL!, 1) : null;
+    const lock = reader ? await holdInTransaction(reader.db, (tx) => lockAnalytics(tx, 'read')) : null;
+    try {
+      const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-30T00:00:00Z' }) });
+      expect(started.status).toBe(202);
+      runId = ((await started.json()) as { runId: number }).runId;
+      server.child.kill('SIGTERM');
+      await exitWithin(server, 30_000);
+    } finally {
+      lock?.release();
+      await lock?.done;
+      await reader?.close();
+    }
     if (!databaseUrl) expect(existsSync(join(env().DATA_DIR!, 'cadence.lock'))).toBe(false);
     const run = await runAfterRestart(runId);
     // PGlite runs the job's queries on the server's one thread: the signal may only be seen once
