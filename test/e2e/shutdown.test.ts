@@ -5,6 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl, dbKind } from '../support/db.ts';
 import { freePort, untilReady } from '../support/net.ts';
+import { holdInTransaction } from '../support/locks.ts';
+import { lockAnalytics } from '../../src/analytics/repo.ts';
+import { openPostgres } from '../../src/db/node.ts';
 
 // SIGTERM (a deploy, `docker stop`) while a job runs: the server stops taking requests, gives the
 // run SHUTDOWN_GRACE_SECONDS to finish, records it as failed when it cannot, closes the database,
@@ -58,6 +61,14 @@ async function exitWithin(server: Awaited<ReturnType<typeof startServer>>, ms: n
   return code;
 }
 
+/** Waits until the server has logged `text`; throws with its log when it exits first or after a minute. */
+async function untilLogged(server: Awaited<ReturnType<typeof startServer>>, text: string) {
+  for (const end = Date.now() + 60_000; !server.log().includes(text); ) {
+    if (server.child.exitCode !== null || Date.now() > end) throw new Error(`no ${text} in the log:\n${server.log()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function runAfterRestart(runId: number) {
   const again = await startServer();
   try {
@@ -87,9 +98,12 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
   }, 180_000);
 
   it('answers a request in flight (a run it waits for) before it exits, and refuses new connections', async () => {
-    const server = await startServer();
+    // debug: the run logs each step it has done
+    const server = await startServer({ LOG_LEVEL: 'debug' });
     const pending = api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: true, asOf: '2026-10-28T00:00:00Z' }) });
-    await new Promise((r) => setTimeout(r, 150));
+    // The signal once the run is under way (a first step done), not after a pause: 150 ms was too
+    // short for a loaded machine, whose server then got the signal before the request.
+    await untilLogged(server, '"msg":"analyse step done"');
     server.child.kill('SIGTERM');
     const res = await pending;
     expect(res.status, server.log()).toBe(200);
@@ -99,12 +113,24 @@ describe(`SIGTERM during a job run on ${dbKind}`, () => {
   }, 180_000);
 
   it('records a run the grace cannot wait for as failed, never leaving it running', async () => {
+    let runId = 0;
     const server = await startServer({ SHUTDOWN_GRACE_SECONDS: '0' });
-    const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-30T00:00:00Z' }) });
-    expect(started.status).toBe(202);
-    const { runId } = (await started.json()) as { runId: number };
-    server.child.kill('SIGTERM');
-    await exitWithin(server, 30_000);
+    // On PostgreSQL a list job reading the analytics (its lock held here until the server is gone)
+    // keeps the run from finishing before the signal: a test process late by the run's second or so
+    // after the 202 would have seen it done.
+    const reader = databaseUrl ? await openPostgres(env().DATABASE_URL!, 1) : null;
+    const lock = reader ? await holdInTransaction(reader.db, (tx) => lockAnalytics(tx, 'read')) : null;
+    try {
+      const started = await api(server.base, '/v1/jobs/analyse', { method: 'POST', body: JSON.stringify({ wait: false, asOf: '2026-10-30T00:00:00Z' }) });
+      expect(started.status).toBe(202);
+      runId = ((await started.json()) as { runId: number }).runId;
+      server.child.kill('SIGTERM');
+      await exitWithin(server, 30_000);
+    } finally {
+      lock?.release();
+      await lock?.done;
+      await reader?.close();
+    }
     if (!databaseUrl) expect(existsSync(join(env().DATA_DIR!, 'cadence.lock'))).toBe(false);
     const run = await runAfterRestart(runId);
     // PGlite runs the job's queries on the server's one thread: the signal may only be seen once

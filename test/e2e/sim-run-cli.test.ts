@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 
@@ -45,17 +46,16 @@ describe('cadence sim run', () => {
     const days = await new Promise<string[]>((resolve, reject) => {
       const seen: string[] = [];
       const timer = setTimeout(() => reject(new Error(`no simulated day in time:\n${out}`)), 90_000);
-      child.stdout.on('data', (d) => {
-        out += String(d);
-        for (const line of String(d).split('\n')) {
-          if (!line.includes('living chain: day simulated')) continue;
-          seen.push((JSON.parse(line) as { date: string }).date);
-          if (seen.length === 2) {
-            clearTimeout(timer);
-            resolve(seen);
-          }
+      // Whole lines: a chunk of the pipe may end inside one (a busy reader gets several at once).
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        out += `${line}\n`;
+        if (line.includes('living chain stopped')) reject(new Error(out));
+        if (!line.includes('living chain: day simulated')) return;
+        seen.push((JSON.parse(line) as { date: string }).date);
+        if (seen.length === 2) {
+          clearTimeout(timer);
+          resolve(seen);
         }
-        if (out.includes('living chain stopped')) reject(new Error(out));
       });
     });
     // the days the CLI simulated are fast-forwarded, then the chain lives on from Nov 4

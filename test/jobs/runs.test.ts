@@ -173,9 +173,15 @@ describe(`analyse runs on ${dbKind}`, () => {
     const { running, release } = heldStart(new AnalyseRunner(deps, 20), AS_OF, 'cli');
     const { id } = await running.started;
     try {
+      // Until a beat lands (every 20 ms), not for a fixed pause that a loaded machine may spend
+      // without one.
       const first = await beat(id);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await beat(id)).not.toBe(first);
+      let next = first;
+      for (let i = 0; i < 1200 && next === first; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        next = await beat(id);
+      }
+      expect(next).not.toBe(first);
     } finally {
       release();
     }
