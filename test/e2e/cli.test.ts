@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl } from '../support/db.ts';
@@ -11,16 +12,36 @@ const { dir, env } = useProcessDatabase('cadence-cli-');
 const cadence = (...args: string[]) => runCadence(env(), ...args);
 
 describe('cadence CLI', () => {
-  // First: the database is new. `migrate` said only "schema is up to date" even when it had just
-  // created the whole schema; an operator upgrading wants to see what changed.
+  // `migrate` said only "schema is up to date" even when it had just created the whole schema; an
+  // operator upgrading wants to see what changed. On an empty database of its own (the file's
+  // PostgreSQL database comes migrated; a new PGlite folder beside it).
   it('migrate names the migrations it applies, and then that there is nothing to apply', async () => {
-    const first = await cadence('migrate');
-    expect(first.code, first.stderr).toBe(0);
-    const applied = first.stdout.split('\n').filter((l) => l.startsWith('applied ')).map((l) => l.slice('applied '.length));
-    expect(applied).toEqual(Object.keys(migrations));
-    expect(first.stdout).toContain(`schema is up to date (${applied.length} migrations applied)`);
-    const again = await cadence('migrate');
-    expect(again.stdout.trim()).toBe('schema is up to date (nothing to apply)');
+    let target: Record<string, string> = { DATA_DIR: join(dir, 'migrate-data') };
+    let drop = async () => {};
+    if (databaseUrl) {
+      const name = `cadence_migrate_${process.pid}`;
+      const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`drop database if exists ${name}`);
+      await admin.unsafe(`create database ${name}`);
+      const url = new URL(databaseUrl);
+      url.pathname = `/${name}`;
+      target = { DATABASE_URL: url.toString() };
+      drop = async () => {
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      };
+    }
+    try {
+      const first = await runCadence(target, 'migrate');
+      expect(first.code, first.stderr).toBe(0);
+      const applied = first.stdout.split('\n').filter((l) => l.startsWith('applied ')).map((l) => l.slice('applied '.length));
+      expect(applied).toEqual(Object.keys(migrations));
+      expect(first.stdout).toContain(`schema is up to date (${applied.length} migrations applied)`);
+      const again = await runCadence(target, 'migrate');
+      expect(again.stdout.trim()).toBe('schema is up to date (nothing to apply)');
+    } finally {
+      await drop();
+    }
   });
 
   it('imports a basket file, writes rejected rows beside it, and re-imports nothing', async () => {
