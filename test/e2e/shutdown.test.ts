@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl, dbKind } from '../support/db.ts';
 import { freePort, untilReady } from '../support/net.ts';
+import { spawnServer } from '../support/server.ts';
 import { holdInTransaction } from '../support/locks.ts';
 import { lockAnalytics } from '../../src/analytics/repo.ts';
 import { openPostgres } from '../../src/db/node.ts';
@@ -13,7 +14,6 @@ import { openPostgres } from '../../src/db/node.ts';
 // run SHUTDOWN_GRACE_SECONDS to finish, records it as failed when it cannot, closes the database,
 // releases the data folder and exits — instead of hanging with the run half-recorded.
 
-const root = join(import.meta.dirname, '..', '..');
 const { env } = useProcessDatabase('cadence-shutdown-');
 const children = new Set<ChildProcess>();
 let key = '';
@@ -30,22 +30,13 @@ afterAll(() => {
 
 async function startServer(extra: Record<string, string> = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH!, ...env(), PORT: String(port), DEMO: 'off', RULES_RELOAD: 'off',
-      ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off', LOG_LEVEL: 'info', ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const server = spawnServer({ ...env(), PORT: String(port), DEMO: 'off', ...extra });
+  const { child, log } = server;
   children.add(child);
-  let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = server.exited.then((e) => e.code);
   const base = `http://127.0.0.1:${port}`;
-  await untilReady(base, child, () => log);
-  return { base, child, exited, log: () => log };
+  await untilReady(base, child, log);
+  return { base, child, exited, log };
 }
 
 const api = (base: string, path: string, init: RequestInit = {}) =>

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -6,13 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl, dbKind } from '../support/db.ts';
 import { freePort } from '../support/net.ts';
+import { spawnServer } from '../support/server.ts';
 
 // A port already taken (a second server, another program on 3000) used to be found only when the
 // server went to listen — after the demo load on a first start — and then killed the process on an
 // unhandled 'error' event: a stack trace, PGlite not closed. Now the start checks the port first
 // and says which setting to change; a port taken during the start ends it as cleanly.
 
-const root = join(import.meta.dirname, '..', '..');
 const { dir, env } = useProcessDatabase('cadence-start-port-');
 const dataDir = () => env().DATA_DIR ?? join(dir, 'data');
 const children = new Set<ChildProcess>();
@@ -23,20 +23,9 @@ afterAll(async () => {
 });
 
 function startServer(port: number, extra: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH!, ...env(), DATA_DIR: dataDir(), PORT: String(port), RULES_RELOAD: 'off',
-      ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off', LOG_LEVEL: 'info', ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, log: () => log };
+  const server = spawnServer({ ...env(), DATA_DIR: dataDir(), PORT: String(port), ...extra });
+  children.add(server.child);
+  return server;
 }
 
 async function holdPort(port: number): Promise<void> {
@@ -50,7 +39,7 @@ async function holdPort(port: number): Promise<void> {
 
 async function exitCode(server: ReturnType<typeof startServer>, ms: number) {
   const timeout = new Promise<'hung'>((r) => setTimeout(() => r('hung'), ms));
-  const code = await Promise.race([server.exited, timeout]);
+  const code = await Promise.race([server.exited.then((e) => e.code), timeout]);
   expect(code, `no exit within ${ms} ms:\n${server.log()}`).not.toBe('hung');
   return code;
 }
@@ -74,7 +63,7 @@ describe(`a port in use on ${dbKind}`, () => {
   it.skipIf(!!databaseUrl)('taken during the start: the same message once listening fails, the folder released', async () => {
     const port = await freePort();
     const server = startServer(port, { DEMO: 'on' });
-    for (const end = Date.now() + 120_000; !/demo chain \[[#-]+\]\s+\d+%\s+[1-9][\d,]* rows/.test(server.log()); ) {
+    for (const end = Date.now() + 120_000; !/demo chain \[[#-]+\]\s+[1-9]\d?%\s+[1-9][\d,]* rows/.test(server.log()); ) {
       if (Date.now() > end || server.child.exitCode !== null) throw new Error(`the demo load did not start:\n${server.log()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
