@@ -136,9 +136,7 @@ async function start(): Promise<void> {
     const references = await checkReferences(database.db, parsedRules);
     if (references.issues.length > 0) {
       console.error(`cadence: the rules name things the catalogue does not have:\n  ${references.issues.map(formatIssue).join('\n  ')}`);
-      await database.close();
-      release();
-      process.exit(1);
+      await closeAndExit(1);
     }
     for (const warning of references.warnings) logger.warn('rules', { warning });
   };

@@ -1,8 +1,10 @@
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { databaseUrl } from '../support/db.ts';
+import { freePort } from '../support/net.ts';
+import { spawnServer } from '../support/server.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const { dir, env } = useProcessDatabase('cadence-rules-cli-');
@@ -60,6 +62,22 @@ describe('cadence rules check', () => {
         'lists', 'run', '--period', '2026-11-02');
       expect(res.code, res.stdout + res.stderr).toBe(1);
       expect(res.stderr).toContain(`${file}:8:26 promotes.categories[1]: unknown category cat_fod; did you mean cat_food?`);
+    } finally {
+      writeFileSync(file, good);
+    }
+  }, 60_000);
+
+  it('the server refuses to start on them too: file, line and field, exit 1, the database closed and the folder released', async () => {
+    const file = join(dir, 'rules', 'campaigns', 'pet-food-owners.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('categories: [dog_food, cat_food]', 'categories: [dog_food, cat_fod]'));
+    try {
+      const server = spawnServer({ ...env(), RULES_DIR: join(dir, 'rules'), PORT: String(await freePort()), DEMO: 'off' });
+      const { code } = await server.exited;
+      expect(code, server.log()).toBe(1);
+      expect(server.log()).toContain(`${file}:8:26 promotes.categories[1]: unknown category cat_fod; did you mean cat_food?`);
+      expect(server.log()).not.toContain('Cadence is running');
+      if (!databaseUrl) expect(existsSync(join(dir, 'data', 'cadence.lock'))).toBe(false);
     } finally {
       writeFileSync(file, good);
     }
