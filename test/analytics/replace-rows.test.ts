@@ -139,10 +139,10 @@ async function nextTables(db: Db) {
   return rows.map((r) => r.name);
 }
 
-/** member_product_scores' members read in a transaction of its own that may wait at most `timeout`. */
+/** member_product_scores' members read in a transaction of its own that may wait for a lock at most `timeout` (lock_timeout: a slow read on a busy machine is not a wait). */
 async function memberIdsWithin(db: Db, timeout: string) {
   return db.transaction().execute(async (tx) => {
-    await sql`select set_config('statement_timeout', ${timeout}, true)`.execute(tx);
+    await sql`select set_config('lock_timeout', ${timeout}, true)`.execute(tx);
     return memberIds(tx);
   });
 }

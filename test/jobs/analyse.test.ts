@@ -179,7 +179,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
       expect(waiter).not.toBeNull();
       // Nothing replaced meanwhile: the tables answer at once (a truncated one would block).
       await deps.db.transaction().execute(async (tx) => {
-        await sql`set local statement_timeout = '2s'`.execute(tx);
+        await sql`set local lock_timeout = '2s'`.execute(tx);
         for (const t of WRITTEN) await sql`select count(*) from ${sql.table(t)}`.execute(tx);
       });
       reader.release();
@@ -203,7 +203,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
         expect(waiter).not.toBeNull();
         // Before, a replaced table was truncated and locked until the job committed: these waited.
         const during = await deps.db.transaction().execute(async (tx) => {
-          await sql`set local statement_timeout = '2s'`.execute(tx);
+          await sql`set local lock_timeout = '2s'`.execute(tx);
           return fingerprint(tx, READ);
         });
         expect(during).toEqual(before);
@@ -239,7 +239,7 @@ describe(`POST /v1/jobs/analyse on ${dbKind}`, () => {
         expect(await backendWaiting(deps.db, rows[0]!.pid, 'relation')).not.toBeNull();
         // ... and then asks for cells: it gets them (the moves are retried in rounds that let go),
         // the live ones, and the job completes once it has ended.
-        await sql`set local statement_timeout = '5s'`.execute(reader);
+        await sql`set local lock_timeout = '5s'`.execute(reader);
         expect(await cells(reader)).toBe(cellsBefore);
         await reader.commit().execute();
         expect((await job).asOf).toBe('2026-10-24T04:00:00.000Z');
