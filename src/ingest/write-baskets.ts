@@ -388,10 +388,10 @@ async function write(
     const stored = await storedBaskets(tx, taken.map((i) => rows.heads[i]!));
     // A card re-issued since the basket was stored names another member now: the basket is
     // hashed again with the stored member, if the card was that member's at the basket's instant.
-    const heldThen = await cardsHeldThen(tx, rows, taken, stored, hashes, memberOf);
+    const heldThen = await cardsHeldThen(tx, rows, hashDiffers(taken, stored, hashes), memberOf);
     for (const [i, member] of heldThen) hashes[i] = contentHash(rows, i, member);
     const memberNow = (i: number) => heldThen.get(i) ?? memberOf(rows.heads[i]!);
-    const reordered = await sameLinesReordered(tx, rows, taken, stored, hashes, memberNow);
+    const reordered = await sameLinesReordered(tx, rows, hashDiffers(taken, stored, hashes), memberNow);
     taken.forEach((i, k) => {
       const hit = stored.get(k);
       if (!hit) throw new Error(`basket key of batch row ${i} neither inserted nor found`);
@@ -729,17 +729,11 @@ const hashInput = new AsciiBuffer(1024);
 async function sameLinesReordered(
   tx: Tx,
   rows: BasketRows,
-  taken: number[],
-  stored: Map<number, { id: number; hash: string; memberId: number }>,
-  hashes: string[],
+  candidates: HashDiffers[],
   memberOf: (i: number) => number,
 ): Promise<Set<number>> {
   const lineKey = (gtin: string, qtyMilli: number, price: number | null | undefined, discount: number) =>
     `${gtin}:${qtyMilli}:${price ?? ''}:${discount}`;
-  const candidates = taken.flatMap((i, k) => {
-    const hit = stored.get(k);
-    return hit && hit.hash !== hashes[i] ? [{ i, hit }] : [];
-  });
   const same = new Set<number>();
   if (candidates.length === 0) return same;
   const { rows: lines } = await sql<{ basket_id: string | number; gtin: string; qty_milli: string | number; price: number | null; discount: number }>`
@@ -783,16 +777,13 @@ async function sameLinesReordered(
 async function cardsHeldThen(
   tx: Tx,
   rows: BasketRows,
-  taken: number[],
-  stored: Map<number, { id: number; hash: string; memberId: number }>,
-  hashes: string[],
+  differing: HashDiffers[],
   memberOf: (h: BasketHead) => number,
 ): Promise<Map<number, number>> {
   const held = new Map<number, number>();
-  const candidates = taken.flatMap((i, k) => {
-    const hit = stored.get(k);
+  const candidates = differing.flatMap(({ i, hit }) => {
     const h = rows.heads[i]!;
-    return hit && hit.hash !== hashes[i] && h.member?.kind === 'card' && hit.memberId !== 0 && hit.memberId !== memberOf(h)
+    return h.member?.kind === 'card' && hit.memberId !== 0 && hit.memberId !== memberOf(h)
       ? [{ i, member: hit.memberId, card: h.member.ref, ts: h.ts }]
       : [];
   });
@@ -811,8 +802,23 @@ async function cardsHeldThen(
   return held;
 }
 
+type StoredBasket = { id: number; hash: string; memberId: number };
+type HashDiffers = { i: number; hit: StoredBasket };
+
+/**
+ * The taken baskets (positions in `rows`, `taken[k]` found as `stored.get(k)`) whose content hash
+ * differs from the stored one: the few a retry needs a closer look at (cardsHeldThen,
+ * sameLinesReordered).
+ */
+function hashDiffers(taken: number[], stored: Map<number, StoredBasket>, hashes: string[]): HashDiffers[] {
+  return taken.flatMap((i, k) => {
+    const hit = stored.get(k);
+    return hit && hit.hash !== hashes[i] ? [{ i, hit }] : [];
+  });
+}
+
 /** The stored id, hash and member of each head's key, by position in `heads`. */
-async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, { id: number; hash: string; memberId: number }>> {
+async function storedBaskets(tx: Tx | Db, heads: BasketHead[]): Promise<Map<number, StoredBasket>> {
   const { rows } = await sql<{ k: number; id: string | number; content_hash: string; member_id: string | number }>`
     with k as (
       select * from unnest(${textArray(heads.map((h) => h.storeId))}::int[], ${textArray(heads.map((h) => h.terminalId))}::text[],
