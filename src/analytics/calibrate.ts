@@ -134,7 +134,7 @@ export async function calibrate(db: Db, opts: CalibrateOptions): Promise<Calibra
       cutoff_date: string;
     }>`
       with x as (
-        select raw_prob, bought, cutoff_date,
+        select member_id, gtin, raw_prob, bought, cutoff_date,
           ${countBucketSql(sql`purchase_days`)} as count_bucket,
           ${ratioBucketSql(sql`elapsed_days`, sql`mean_gap_days`)} as ratio_bucket
         from member_product_backtest
@@ -142,7 +142,9 @@ export async function calibrate(db: Db, opts: CalibrateOptions): Promise<Calibra
       y as (select x.*, count(*) over (partition by count_bucket, ratio_bucket) as stratum_pairs from x),
       z as (
         select y.*, ntile(greatest(1, least(${maxBins}, stratum_pairs / ${minBinPairs}))::int)
-          over (partition by count_bucket, ratio_bucket order by raw_prob) as bin
+          -- ties of raw_prob are split between bins by key, not by the rows' physical order
+          -- (which follows whatever plan wrote the back-test: the bins' counts moved with it)
+          over (partition by count_bucket, ratio_bucket order by raw_prob, member_id, gtin) as bin
         from y
       )
       select count_bucket, ratio_bucket, bin, min(raw_prob) as lo, max(raw_prob) as hi,

@@ -165,6 +165,31 @@ describe(`repurchase cycles on ${dbKind}: edge cases`, () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it('bins tied raw probabilities by key, not by the order the back-test rows were written in', async () => {
+    // Back-tested pairs often share a raw probability (same purchase count, elapsed days and
+    // prior). Here 800 pairs of one stratum all have 0.5, and the first 400 members bought: with
+    // ties split in physical order, writing the rows in reverse turned falling bins (pooled to one
+    // 0.5) into rising ones (0 … 1). The order a plan writes rows in changes with the tables'
+    // statistics and between PostgreSQL and PGlite; the calibration must not.
+    const db = getDeps().db;
+    const asOf = new Date('2026-09-01T04:00:00Z'); // not AS_OF: later tests calibrate afresh
+    const fit = async (order: 'asc' | 'desc') => {
+      await sql`delete from member_product_backtest`.execute(db);
+      await sql`
+        insert into member_product_backtest (member_id, gtin, purchase_days, elapsed_days, mean_gap_days,
+          gap_shape, basket_share, raw_prob, bought, cutoff_date, window_days, as_of)
+        select m, ${X}, 5, 10, 10, 2, 0.1, 0.5, m <= 400, '2026-08-18', 14, ${asOf.toISOString()}::timestamptz
+        from generate_series(1, 800) as m
+        order by case when ${order} = 'asc' then m else -m end`.execute(db);
+      await calibrate(db, { asOf, timeZone: TZ, windowDays: 14 });
+      return rows(sql`
+        select bin, pairs, bought, calibrated_prob from prediction_calibration order by count_bucket, ratio_bucket, bin`);
+    };
+    const ascending = await fit('asc');
+    expect(ascending).toHaveLength(10);
+    expect(await fit('desc')).toEqual(ascending);
+  });
+
   it('scores, ranks and exports by member number; a past date leaves the tables alone', async () => {
     const db = getDeps().db;
     await calibrate(db, { asOf: AS_OF, timeZone: TZ });
