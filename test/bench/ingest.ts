@@ -8,7 +8,9 @@
  *   http    `node --import tsx src/node.ts` (what `npm start` runs) as a child; POST /v1/baskets, 100 baskets a request, 4 clients
  *   lines   reference: psql `\copy` of the final basket_lines rows (member and basket ids already
  *           resolved) into a table of basket_lines' shape with its primary key: what storing the
- *           lines costs any path, before parsing, checking, baskets and idempotency
+ *           lines costs any path, before parsing, checking, baskets and idempotency; and the same
+ *           rows by the app's COPY in chunks of --batch baskets, one statement per chunk (what
+ *           storing the lines of that many POSTs costs, each COPY with its fixed cost)
  *
  * Targets: import ≥ 0.5× the \copy rate, HTTP ≥ 0.3×. Every method must land every line: the
  * bench fails when basket_lines disagrees with the CSV.
@@ -419,7 +421,7 @@ function finalLinesCsv(file: string, out: string): void {
   });
 }
 
-async function benchLines(adminUrl: string, file: string, lines: number): Promise<Measure> {
+async function benchLines(adminUrl: string, file: string, lines: number, batch: number): Promise<Measure[]> {
   const final = file.replace(/\.csv$/, '.final-lines.csv');
   finalLinesCsv(file, final);
   const url = await freshDatabase(adminUrl, 'bench_lines');
@@ -435,13 +437,69 @@ async function benchLines(adminUrl: string, file: string, lines: number): Promis
   );
   const n = await count(url, 'bench_lines');
   if (n !== lines) fail(`\\copy (lines) loaded ${n} rows, the CSV has ${lines}`);
-  return {
-    method: '\\copy into basket_lines (PK)',
-    lines,
-    seconds: r.seconds,
-    cpu: { client, postgres },
-    note: 'reference, not a target: the final rows (ids resolved) into a table of basket_lines\' shape with its primary key',
-  };
+  return [
+    {
+      method: '\\copy into basket_lines (PK)',
+      lines,
+      seconds: r.seconds,
+      cpu: { client, postgres },
+      note: 'reference, not a target: the final rows (ids resolved) into a table of basket_lines\' shape with its primary key',
+    },
+    await benchLineChunks(url, final, lines, batch),
+  ];
+}
+
+/**
+ * The same final rows by the app's own COPY (postgres.js, `copyIn` of src/db/node.ts), one COPY per
+ * `batch` baskets as a POST of that many baskets writes them, one after another on one connection:
+ * what storing a POS request's lines costs PostgreSQL, each COPY statement with its fixed cost.
+ */
+async function benchLineChunks(url: string, final: string, lines: number, batch: number): Promise<Measure> {
+  await psql(url, 'truncate bench_lines');
+  const chunks: string[] = [];
+  let chunk: string[] = [];
+  let baskets = 0;
+  let basket = '';
+  for (const row of readFileSync(final, 'utf8').split('\n')) {
+    if (row === '') continue;
+    const id = row.slice(row.indexOf(',') + 1, row.indexOf(',', row.indexOf(',') + 1));
+    if (id !== basket) {
+      basket = id;
+      if (++baskets > batch) {
+        chunks.push(`${chunk.join('\n')}\n`);
+        chunk = [];
+        baskets = 1;
+      }
+    }
+    chunk.push(row);
+  }
+  if (chunk.length > 0) chunks.push(`${chunk.join('\n')}\n`);
+  const { openPostgres } = await import('../../src/db/node.ts');
+  const database = await openPostgres(url, 1);
+  const columns = ['member_id', 'basket_id', 'line_no', 'gtin', 'qty', 'unit_price_cents', 'line_discount_cents'];
+  const copyIn = database.copyIn ?? fail('openPostgres gave no copyIn');
+  try {
+    await copyIn('bench_lines', columns, chunks[0]!.slice(0, chunks[0]!.indexOf('\n') + 1)); // connected
+    await psql(url, 'truncate bench_lines');
+    const own0 = process.cpuUsage();
+    const t0 = performance.now();
+    const { postgres } = await withCpu(async () => {
+      for (const c of chunks) await copyIn('bench_lines', columns, c);
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const own = process.cpuUsage(own0);
+    const n = await count(url, 'bench_lines');
+    if (n !== lines) fail(`COPY in chunks loaded ${n} rows, the CSV has ${lines}`);
+    return {
+      method: `COPY into basket_lines, ${batch} baskets each`,
+      lines,
+      seconds,
+      cpu: { client: (own.user + own.system) / 1e6, postgres },
+      note: `reference, not a target: the same rows in ${chunks.length.toLocaleString('en-US')} COPY statements (as many as POSTs of ${batch} baskets), one connection, one after another`,
+    };
+  } finally {
+    await database.close();
+  }
 }
 
 /**
@@ -781,7 +839,7 @@ export async function run(args: string[]): Promise<void> {
     if (only.has('lines')) {
       console.error('bench: \\copy into basket_lines (reference)…');
       databases.push('bench_lines');
-      results.push(await benchLines(adminUrl, file, lines));
+      results.push(...(await benchLines(adminUrl, file, lines, batch)));
     }
     if (only.has('import')) {
       console.error('bench: cadence import…');
