@@ -3,9 +3,9 @@
  * into its own fresh database:
  *
  *   \copy   psql `\copy` into a plain table with the CSV's columns, no indexes (the baseline)
- *   import  `node --import tsx src/cli.ts import baskets FILE` (what `npm run cadence` runs), a
- *           child process, timed whole
- *   http    `node --import tsx src/node.ts` (what `npm start` runs) as a child; POST /v1/baskets, 100 baskets a request, 4 clients
+ *   import  `node --import ./src/preload.mjs --import tsx src/cli.ts import baskets FILE` (what
+ *           `npm run cadence` runs), a child process, timed whole
+ *   http    `node --import ./src/preload.mjs --import tsx src/node.ts` (what `npm start` runs) as a child; POST /v1/baskets, 100 baskets a request, 4 clients
  *   lines   reference: psql `\copy` of the final basket_lines rows (member and basket ids already
  *           resolved) into a table of basket_lines' shape with its primary key: what storing the
  *           lines costs any path, before parsing, checking, baskets and idempotency; and the same
@@ -41,6 +41,7 @@ import { gtinCheckDigit } from '../../src/lib/gtin.ts';
 import { rerunUnderPostgres } from './support.ts';
 import { freePort } from '../support/net.ts';
 import { seededRandom as rng } from '../support/random.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const benchDir = join(root, '.bench');
@@ -525,10 +526,10 @@ async function preparedDatabase(adminUrl: string, name: string): Promise<string>
 async function benchImport(adminUrl: string, file: string, lines: number): Promise<Measure[]> {
   const url = await preparedDatabase(adminUrl, 'bench_import');
   const env = { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'warn' };
-  const noopCpu = await withCpu(() => mustRun('cli migrate', process.execPath, ['--import', 'tsx', 'src/cli.ts', 'migrate'], env));
+  const noopCpu = await withCpu(() => mustRun('cli migrate', process.execPath, [...NODE_FLAGS, 'src/cli.ts', 'migrate'], env));
   const noop = noopCpu.value;
   console.error(`  cli import running…`);
-  const { value: r, client, postgres } = await withCpu(() => runChild(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/cli.ts', 'import', 'baskets', file], { env, echo: true }));
+  const { value: r, client, postgres } = await withCpu(() => runChild(process.execPath, [...nodeFlags, ...NODE_FLAGS, 'src/cli.ts', 'import', 'baskets', file], { env, echo: true }));
   if (r.code !== 0) fail(`cadence import exited with ${r.code} (2 = rows rejected, see ${file.replace(/\.csv$/, '.errors.csv')})\n${r.stdout}${r.stderr}`);
   const summary = r.stdout.match(/(\d+) rows, (\d+) imported, (\d+) rejected/);
   if (!summary) fail(`cadence import printed no summary:\n${r.stdout}${r.stderr}`);
@@ -546,7 +547,7 @@ async function benchImport(adminUrl: string, file: string, lines: number): Promi
       lines: 0,
       seconds: noop.seconds,
       cpu: { client: noopCpu.client, postgres: noopCpu.postgres },
-      note: '`node --import tsx src/cli.ts migrate` (no-op) on the same database',
+      note: '`npm run cadence -- migrate` (a no-op, run as node with its flags) on the same database',
     },
   ];
 }
@@ -620,7 +621,7 @@ function requestBodies(file: string, batch: number): { bodies: Buffer[]; baskets
 
 async function startServer(url: string): Promise<{ base: string; child: ChildProcess; log: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/node.ts'], {
+  const child = spawn(process.execPath, [...nodeFlags, ...NODE_FLAGS, 'src/node.ts'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DEMO: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -659,7 +660,7 @@ async function benchHttp(adminUrl: string, file: string, lines: number, batch: n
   const url = await freshDatabase(adminUrl, 'bench_http');
   const server = await startServer(url); // migrates the empty database
   try {
-    const keyRun = await mustRun('cli keys create', process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'create', '--role', 'admin', '--name', 'bench'], {
+    const keyRun = await mustRun('cli keys create', process.execPath, [...NODE_FLAGS, 'src/cli.ts', 'keys', 'create', '--role', 'admin', '--name', 'bench'], {
       ...process.env,
       DATABASE_URL: url,
       LOG_LEVEL: 'warn',

@@ -28,6 +28,7 @@ import { silentLogger } from '../../src/lib/logger.ts';
 import { checkRuleFiles, defaultRuleSet } from '../../src/rules/index.ts';
 import { readRuleFiles } from '../../src/rules/node.ts';
 import { generateChain, loadSimChain } from '../../src/sim/index.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const DATA = `${root}.bench/rules-demo`;
@@ -45,7 +46,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function cli(...args: string[]): Promise<{ seconds: number; stdout: string }> {
   const t0 = performance.now();
-  const { stdout } = await exec('node', ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const { stdout } = await exec('node', [...NODE_FLAGS, 'src/cli.ts', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH!, DATA_DIR: DATA, LOG_LEVEL: 'warn', CHAIN_TIME_ZONE: TZ },
     maxBuffer: 16 << 20,

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { migrateToLatest } from '../../src/db/index.ts';
 import { openPglite } from '../../src/db/node.ts';
 import { csvChunks, generateChain, loadSimChain, type SimOptions } from '../../src/sim/index.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const benchDir = join(root, '.bench');
@@ -117,7 +118,7 @@ function outToFile(opts: SimOptions): { lines: number; seconds: number } {
   const start = performance.now();
   execFileSync(
     'node',
-    ['--import', 'tsx', 'src/cli.ts', 'sim', 'generate', '--out', file, '--members', String(opts.members),
+    [...NODE_FLAGS, 'src/cli.ts', 'sim', 'generate', '--out', file, '--members', String(opts.members),
       '--stores', String(opts.stores), '--weeks', String(opts.weeks), '--seed', String(opts.seed), '--end', opts.endDate],
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );

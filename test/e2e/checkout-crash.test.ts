@@ -17,6 +17,7 @@ import { cryptoIds } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { freePort, untilReady } from '../support/net.ts';
 import { holdInTransaction } from '../support/locks.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 // A commit interrupted by killing the server (kill -9, mid-flight): after a restart every
 // transaction is either fully there (basket, commit record, redemption, offer use) or fully absent,
@@ -50,7 +51,7 @@ async function startServer(): Promise<{ base: string; child: ChildProcess }> {
     // no campaigns: the shipped examples name the demo catalogue, which this test does not load
     RULES_DIR: join(dir, 'rules'), ...(url ? { DATABASE_URL: url } : { DATA_DIR: join(dir, 'data') }),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'src/node.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let log = '';
   child.stdout!.on('data', (d) => (log += d));

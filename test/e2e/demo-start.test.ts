@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
 import { freePort } from '../support/net.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 // The demo is on by default (DEMO=auto, embedded database). A database that already holds a
 // chain's data (imported with the CLI before the first start) is not the demo: the server must
@@ -21,7 +22,7 @@ beforeAll(async () => {
 describe('the demo on a database with data of its own', () => {
   it('creates no demo admin key and prints no key or member number', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, 'src/node.ts'], {
       cwd: root,
       env: {
         PATH: process.env.PATH!, ...env(), PORT: String(port), DEMO: 'on', RULES_RELOAD: 'off',

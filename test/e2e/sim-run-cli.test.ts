@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { runCadence, useProcessDatabase } from '../support/cli.ts';
+import { NODE_FLAGS } from '../support/node-flags.ts';
 
 // `cadence sim run` and the server's living chain (DEMO_LIVE=on), as real processes.
 
@@ -33,7 +34,7 @@ describe('cadence sim run', () => {
   }, 120_000);
 
   it('the server with DEMO_LIVE=on advances the chain a simulated day at a time', async () => {
-    const child = spawn('node', ['--import', 'tsx', 'src/node.ts'], {
+    const child = spawn('node', [...NODE_FLAGS, 'src/node.ts'], {
       cwd: root,
       env: {
         PATH: process.env.PATH!, ...env(), PORT: '0', DEMO: 'off', DEMO_LIVE: 'on', DEMO_LIVE_SECONDS: '0.2',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import { databaseUrl, freshDatabase } from './db.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -12,7 +13,7 @@ const root = join(import.meta.dirname, '..', '..');
 /** Runs `cadence ARGS` (src/cli.ts) as a child process with `env` and PATH; never throws on exit codes. */
 export async function runCadence(env: Record<string, string>, ...args: string[]) {
   try {
-    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const { stdout, stderr } = await run('node', [...NODE_FLAGS, 'src/cli.ts', ...args], {
       cwd: root,
       env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', ...env },
     });

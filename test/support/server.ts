@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { NODE_FLAGS } from './node-flags.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -16,7 +17,7 @@ export interface ServerProcess {
  * defaults (no rules reload, no schedules, info logs); the caller kills it.
  */
 export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'src/node.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH!, RULES_RELOAD: 'off', ANALYSE_SCHEDULE: 'off', LISTS_SCHEDULE: 'off', LOG_LEVEL: 'info',
