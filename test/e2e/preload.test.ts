@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { scripts } from '../support/node-flags.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 /** src/preload.mjs loads the heavy dependencies before tsx registers its hooks (see there why). */
 describe('the start-up preload', () => {
