@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, type WriteStream } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CreateApiKey, createApiKey, listApiKeys, revokeApiKey, Role } from './auth/index.ts';
@@ -10,6 +10,7 @@ import type { Deps } from './deps.ts';
 import { CsvRecordError } from './ingest/csv.ts';
 import { errorsFileWriter } from './ingest/errors-file.ts';
 import { importBaskets, importMembers, importProducts, type ImportSummary } from './ingest/import-csv.ts';
+import { readTextChunks } from './ingest/node.ts';
 import { AppError } from './lib/errors.ts';
 import { systemClock } from './lib/clock.ts';
 import { cryptoIds } from './lib/ids.ts';
@@ -152,13 +153,7 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
     return errors;
   });
   let bytes = 0;
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  async function* counted() {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      bytes += Buffer.byteLength(chunk);
-      yield chunk;
-    }
-  }
+  const text = readTextChunks(file, { onBytes: (n) => (bytes += n) });
   const bar = progressBar({
     label: `import ${kind}`,
     unit: 'rows',
@@ -168,7 +163,7 @@ async function runImport(session: Session, kind: string, file: string, flags: { 
   });
   let summary: ImportSummary;
   try {
-    summary = await importer(session.deps, counted(), {
+    summary = await importer(session.deps, text, {
       timeZone,
       ...(batchSize !== undefined ? { batchSize } : {}),
       onReject,
