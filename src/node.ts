@@ -261,30 +261,34 @@ async function start(): Promise<void> {
   let stopping = false;
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`;
-    console.log(`\nCadence is running on ${baseUrl} (port ${info.port}), database: ${where}`);
-    console.log(`  API docs:     ${baseUrl}/docs   (OpenAPI: ${baseUrl}/openapi.json)`);
-    console.log(`  health:       ${baseUrl}/healthz, ${baseUrl}/readyz`);
+    // One write: the banner's lines never interleave with the JSON log lines of the jobs that start
+    // now, and whoever reads the output (a log collector, a test) gets it whole.
+    const banner: string[] = [];
+    banner.push(`\nCadence is running on ${baseUrl} (port ${info.port}), database: ${where}`);
+    banner.push(`  API docs:     ${baseUrl}/docs   (OpenAPI: ${baseUrl}/openapi.json)`);
+    banner.push(`  health:       ${baseUrl}/healthz, ${baseUrl}/readyz`);
     if (demoKey) {
-      console.log(`  demo admin key: ${demoKey}`);
+      banner.push(`  demo admin key: ${demoKey}`);
       if (firstAnalyse) {
-        console.log('  analytics:    computing in the background, then this period\'s lists (about a minute);');
-        console.log('                profiles and lists answer after that');
+        banner.push('  analytics:    computing in the background, then this period\'s lists (about a minute);');
+        banner.push('                profiles and lists answer after that');
       }
-      console.log('  try:');
-      console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
+      banner.push('  try:');
+      banner.push(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/keys`);
       if (sampleMember) {
-        console.log(
+        banner.push(
           `    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/members/${sampleMember.member_number}/profile`,
         );
       }
-      console.log(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/associations`);
+      banner.push(`    curl -H "Authorization: Bearer ${demoKey}" ${baseUrl}/v1/associations`);
       if (sampleMember) {
-        console.log(
+        banner.push(
           `    curl -H "Authorization: Bearer ${demoKey}" -o list.pdf ${baseUrl}/v1/members/${sampleMember.member_number}/lists/current.pdf`,
         );
       }
-      console.log(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
+      banner.push(`    npm run cadence -- keys create --role pos --store 3   (stop the server first: it owns ${config.DATA_DIR})`);
     }
+    process.stdout.write(`${banner.join('\n')}\n`);
     markListening();
   });
   // Taken between the check above and now (or refused for another reason): say so, close the
